@@ -1,0 +1,89 @@
+//! What the core asks of the loaded capabilities. The plugin registry
+//! (`plugins::Registry`) implements [`Capabilities`]; [`NoCapabilities`] stands in when none are loaded.
+
+use async_trait::async_trait;
+use std::net::{IpAddr, SocketAddr};
+use tokio::net::TcpStream;
+
+/// Who runs a capability command.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The logged-in account name.
+    pub account: String,
+    /// The session's id (unique while the server runs).
+    pub session_id: u64,
+    /// The session's peer IP.
+    pub peer_ip: IpAddr,
+    /// The subserver the session is in: `room` or `room@host`.
+    pub room: Option<String>,
+}
+
+/// What kind of line a delivery filter is asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryKind {
+    /// Public chat in a subserver.
+    Chat,
+    /// `/act` in a subserver.
+    Act,
+    /// `*** USER has joined the server.`
+    Join,
+    /// `*** USER has left the server.`
+    Leave,
+    /// A private message.
+    Pm,
+}
+
+/// The core's view of the capability registry.
+#[async_trait]
+pub trait Capabilities: Send + Sync {
+    /// Names of the loaded capabilities, in load order.
+    fn names(&self) -> Vec<String>;
+    /// Help for `/CAP`: one line per command, joined by `\n`; `None` if no such capability.
+    fn help(&self, cap: &str) -> Option<String>;
+    /// Runs `/CAP-COMMAND ARGS`. `None` if the capability or command does not exist
+    /// (the core answers `Unknown command.`); `Some("")` sends nothing.
+    async fn command(&self, cap: &str, command: &str, args: &str, caller: Caller) -> Option<String>;
+    /// True when some capability filters deliveries (so the core must ask [`Capabilities::allow`]).
+    fn filters_delivery(&self) -> bool;
+    /// May a line of `kind` from `from` (`user` or `user@host`) reach local account `to`?
+    fn allow(&self, kind: DeliveryKind, from: &str, to: &str) -> bool;
+    /// An account's first session logged in (`online`) or its last one went.
+    /// `host` is `None` for local accounts, `Some(host)` for users of other hosts.
+    fn presence(&self, account: &str, host: Option<&str>, online: bool);
+    /// A server-to-server request of a type some capability owns; returns the JSON answer.
+    async fn s2s(&self, msg_type: &str, from_host: &str, json: &str) -> Option<String>;
+    /// True when some capability serves HTTP on the main port.
+    fn serves_http(&self) -> bool;
+    /// Serves one HTTP connection routed from the main port (first bytes `GET ` / `POST `).
+    async fn serve_http(&self, stream: TcpStream, peer: SocketAddr);
+}
+
+/// The registry when no capability is loaded.
+pub struct NoCapabilities;
+
+#[async_trait]
+impl Capabilities for NoCapabilities {
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn help(&self, _cap: &str) -> Option<String> {
+        None
+    }
+    async fn command(&self, _: &str, _: &str, _: &str, _: Caller) -> Option<String> {
+        None
+    }
+    fn filters_delivery(&self) -> bool {
+        false
+    }
+    fn allow(&self, _: DeliveryKind, _: &str, _: &str) -> bool {
+        true
+    }
+    fn presence(&self, _: &str, _: Option<&str>, _: bool) {}
+    async fn s2s(&self, _: &str, _: &str, _: &str) -> Option<String> {
+        None
+    }
+    fn serves_http(&self) -> bool {
+        false
+    }
+    async fn serve_http(&self, _: TcpStream, _: SocketAddr) {}
+}

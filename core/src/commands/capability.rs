@@ -1,0 +1,47 @@
+//! `/list_capabilities`, `/CAP` (help) and `/CAP-COMMAND ARGS`; anything else is `Unknown command.`
+
+use super::Ctx;
+use crate::caps::Caller;
+use crate::replies;
+
+/// `/list_capabilities`.
+pub fn list(ctx: &mut Ctx<'_>) {
+    let names = ctx.hub().caps().names();
+    if names.is_empty() {
+        ctx.reply(replies::NO_CAPABILITIES);
+    } else {
+        ctx.reply(&replies::capabilities(&names));
+    }
+}
+
+/// Routes `/NAME` and `/NAME-COMMAND args` to a loaded capability.
+pub async fn run(ctx: &mut Ctx<'_>, word: &str, text: &str) {
+    let hub = ctx.hub().clone();
+    let caps = hub.caps();
+    let word = &word[1..];
+    if let Some(help) = caps.help(word) {
+        if text.len() == word.len() + 1 {
+            return ctx.reply(&help);
+        }
+    }
+    let names = caps.names();
+    // Longest capability name first, since names may themselves contain '-'.
+    let cap = names
+        .iter()
+        .filter(|n| word.len() > n.len() + 1 && word.starts_with(n.as_str()) && word.as_bytes()[n.len()] == b'-')
+        .max_by_key(|n| n.len());
+    let Some(cap) = cap else { return ctx.reply(replies::UNKNOWN) };
+    let command = &word[cap.len() + 1..];
+    let args = text.split_once(' ').map(|(_, a)| a).unwrap_or("");
+    let caller = Caller {
+        account: ctx.account().to_string(),
+        session_id: ctx.session.id,
+        peer_ip: ctx.session.peer.ip(),
+        room: ctx.state.current_room().map(|r| r.label()),
+    };
+    match caps.command(cap, command, args, caller).await {
+        None => ctx.reply(replies::UNKNOWN),
+        Some(reply) if reply.is_empty() => {}
+        Some(reply) => ctx.reply(&reply),
+    }
+}

@@ -1,0 +1,9 @@
+//! `/list_servers`.
+
+use super::Ctx;
+use crate::replies;
+
+/// Lists local subservers in creation order.
+pub fn run(ctx: &mut Ctx<'_>) {
+    ctx.reply(&replies::servers(&ctx.hub().room_names()));
+}

@@ -1,0 +1,48 @@
+//! `/pm USER MESSAGE` and `/pm USER@HOST MESSAGE`.
+
+use super::{split, storage_failed, Ctx};
+use crate::federation::PmOutcome;
+use crate::{names, replies};
+
+/// Sends a private message to every session of a local or remote account.
+pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
+    let parts = split(text, 3);
+    if parts.len() < 3 || parts[1].is_empty() || parts[2].is_empty() {
+        return ctx.reply(replies::USAGE_PM);
+    }
+    let (target, message) = (parts[1], parts[2]);
+    if let Err(reason) = names::check_text(message) {
+        return ctx.reply(&replies::refused(reason));
+    }
+    let me = ctx.account();
+    let hub = ctx.hub().clone();
+    match target.rsplit_once('@') {
+        Some((user, host)) if host != hub.host() => {
+            let outcome = hub.federation().send_pm(&me, user, host, message).await;
+            match outcome {
+                PmOutcome::Sent => ctx.reply(&replies::pm_sent(target)),
+                PmOutcome::NoSuchUser => ctx.reply(replies::NO_SUCH_USER),
+                PmOutcome::Failed => ctx.reply(&replies::pm_failed(target)),
+            }
+        }
+        other => {
+            let user = other.map(|(u, _)| u).unwrap_or(target).to_owned();
+            if user == *me {
+                return ctx.reply(replies::PM_SELF);
+            }
+            if !hub.is_online(&user) {
+                let u = user.clone();
+                match hub.store().run(move |s| s.account_exists(&u)).await {
+                    Ok(true) => {}
+                    Ok(false) => return ctx.reply(replies::NO_SUCH_USER),
+                    Err(e) => return storage_failed(ctx, &e),
+                }
+            }
+            if hub.deliver_pm(&me, &user, message) {
+                ctx.reply(&replies::pm_sent(target));
+            } else {
+                ctx.reply(&replies::pm_failed(target));
+            }
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! TOML configuration with defaults for every key, so no file is needed.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`: listeners, host name, storage, admins.
+    pub server: ServerConfig,
+    /// `[compat]`: byte-identical reference behaviour.
+    pub compat: CompatConfig,
+    /// `[limits]`: per-IP connections, idle timeout, queues.
+    pub limits: LimitsConfig,
+    /// `[auth]`: password hashing cost.
+    pub auth: AuthConfig,
+    /// `[federation]`: server-to-server.
+    pub federation: FederationConfig,
+    /// `[capabilities]`: which plugins to load.
+    pub capabilities: CapabilitiesConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Advertised host name (federation, upload URLs).
+    pub host: String,
+    /// Plain DMconnect port (also s2s JSON and HTTP).
+    pub listen: String,
+    /// Legacy encrypted port (WIRE §5); empty disables.
+    pub encrypted_listen: String,
+    /// TLS port; empty disables. Needs `tls_cert` and `tls_key`.
+    pub tls_listen: String,
+    /// PEM certificate chain for TLS.
+    pub tls_cert: String,
+    /// PEM private key for TLS.
+    pub tls_key: String,
+    /// SQLite database and other state.
+    pub data_dir: PathBuf,
+    /// The subserver that always exists.
+    pub default_server: String,
+    /// Accounts allowed to /ban and /delete_server.
+    pub admins: Vec<String>,
+    /// How long the main port waits for a first byte before greeting (WIRE §7).
+    pub sniff_ms: u64,
+    /// How long a bare packet waits for more bytes before it counts as complete (WIRE §2).
+    pub grace_ms: u64,
+    /// Encrypted/TLS handshakes that take longer are dropped.
+    pub handshake_timeout_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "localhost".into(),
+            listen: "0.0.0.0:42439".into(),
+            encrypted_listen: "0.0.0.0:42440".into(),
+            tls_listen: String::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            data_dir: PathBuf::from("data"),
+            default_server: "general".into(),
+            admins: Vec::new(),
+            sniff_ms: 100,
+            grace_ms: 5,
+            handshake_timeout_ms: 5000,
+        }
+    }
+}
+
+/// `[compat]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompatConfig {
+    /// `*Ping!*` and the greeting's trailing space, like the reference.
+    pub legacy: bool,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Connections at once from one IP; 0 = unlimited.
+    pub max_connections_per_ip: usize,
+    /// Connections at once in total; 0 = unlimited.
+    pub max_connections: usize,
+    /// A client session with no message for this long is closed; 0 = never.
+    pub idle_timeout_secs: u64,
+    /// Messages a session's outbound queue may hold before the session is dropped.
+    pub outbound_queue_messages: usize,
+    /// Bytes a session's outbound queue may hold before the session is dropped.
+    pub outbound_queue_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_connections_per_ip: 64,
+            max_connections: 20_000,
+            idle_timeout_secs: 600,
+            outbound_queue_messages: 4096,
+            outbound_queue_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// argon2id memory cost in KiB.
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations.
+    pub argon2_iterations: u32,
+    /// Hashes computed at once (each on a blocking thread); 0 = half the cores.
+    pub max_concurrent_hashes: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { argon2_memory_kib: 19 * 1024, argon2_iterations: 2, max_concurrent_hashes: 0 }
+    }
+}
+
+/// `[federation]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FederationConfig {
+    /// Accept and send server-to-server requests.
+    pub enabled: bool,
+    /// Port used to reach other hosts.
+    pub peer_port: u16,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        Self { enabled: true, peer_port: 42439 }
+    }
+}
+
+/// `[capabilities]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct CapabilitiesConfig {
+    /// Where the `libdmcap_NAME.so` files are; default: the executable's directory.
+    pub dir: Option<PathBuf>,
+    /// Capabilities to load, in `/list_capabilities` order.
+    pub enabled: Vec<String>,
+    /// `[capabilities.NAME]` tables, handed to each capability.
+    #[serde(flatten)]
+    pub settings: BTreeMap<String, toml::Value>,
+}
+
+impl Default for CapabilitiesConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            enabled: ["status", "ignore", "sessions", "http_file_upload"].map(String::from).to_vec(),
+            settings: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Parses and checks config text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let cfg: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Checks values that TOML types alone cannot.
+    pub fn check(&self) -> Result<(), String> {
+        let s = &self.server;
+        if s.host.is_empty() {
+            return Err("[server] host must not be empty".into());
+        }
+        for (key, v) in [("listen", &s.listen), ("encrypted_listen", &s.encrypted_listen), ("tls_listen", &s.tls_listen)] {
+            if !(v.is_empty() && key != "listen") && v.parse::<std::net::SocketAddr>().is_err() {
+                return Err(format!("[server] {key} = {v:?} is not an address like 0.0.0.0:42439"));
+            }
+        }
+        if !s.tls_listen.is_empty() && (s.tls_cert.is_empty() || s.tls_key.is_empty()) {
+            return Err("[server] tls_listen needs tls_cert and tls_key".into());
+        }
+        if crate::names::check_room_name(&s.default_server).is_err() {
+            return Err(format!("[server] default_server = {:?} is not a valid subserver name", s.default_server));
+        }
+        if s.grace_ms >= 40 {
+            return Err("[server] grace_ms must be below 40 (WIRE §2: delayed ACKs)".into());
+        }
+        if self.limits.outbound_queue_messages == 0 || self.limits.outbound_queue_bytes < 64 * 1024 {
+            return Err("[limits] outbound queue must hold at least 1 message and 64 KiB".into());
+        }
+        if self.auth.argon2_memory_kib < 8 || self.auth.argon2_iterations == 0 {
+            return Err("[auth] argon2_memory_kib must be >= 8 and argon2_iterations >= 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.server.listen, "0.0.0.0:42439");
+        assert_eq!(c.server.default_server, "general");
+        assert!(!c.compat.legacy);
+        assert_eq!(c.capabilities.enabled.len(), 4);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_addresses_are_refused() {
+        assert!(Config::parse("[server]\nlisten = \"nope\"\n").is_err());
+        assert!(Config::parse("[server]\nlisen = \"0.0.0.0:1\"\n").is_err());
+        assert!(Config::parse("[server]\ngrace_ms = 40\n").is_err());
+    }
+
+    #[test]
+    fn capability_tables_are_kept() {
+        let c = Config::parse("[capabilities]\nenabled = [\"status\"]\n[capabilities.http_file_upload]\nmax_size = 10\n").unwrap();
+        assert_eq!(c.capabilities.enabled, vec!["status"]);
+        assert!(c.capabilities.settings.contains_key("http_file_upload"));
+    }
+}

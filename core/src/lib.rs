@@ -1,0 +1,18 @@
+//! The DMconnect server: a chat server speaking the DMconnect protocol, with
+//! capabilities loaded from plugins and federation between hosts.
+
+pub mod auth;
+pub mod caps;
+pub mod commands;
+pub mod config;
+pub mod extensions;
+pub mod federation;
+pub mod framing;
+pub mod hub;
+pub mod names;
+pub mod outbox;
+pub mod replies;
+pub mod server;
+pub mod session;
+pub mod store;
+pub mod transport;

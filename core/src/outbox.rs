@@ -1,0 +1,147 @@
+//! A session's bounded outbound queue. Producers (delivery) only push; the
+//! session's writer task drains it in batches. Never awaits while locked.
+
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use tokio::sync::Notify;
+
+/// Why an outbox stopped taking messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// Still open.
+    No,
+    /// Closed on purpose: the writer sends what is queued, then ends.
+    Graceful,
+    /// The client did not read fast enough: dropped at once.
+    Overflow,
+}
+
+struct Queue {
+    items: VecDeque<Bytes>,
+    bytes: usize,
+    closed: Closed,
+}
+
+/// The bounded queue between delivery and one socket writer.
+pub struct Outbox {
+    queue: Mutex<Queue>,
+    ready: Notify,
+    max_messages: usize,
+    max_bytes: usize,
+}
+
+impl Outbox {
+    /// An empty queue with the given bounds.
+    pub fn new(max_messages: usize, max_bytes: usize) -> Self {
+        Outbox {
+            queue: Mutex::new(Queue { items: VecDeque::new(), bytes: 0, closed: Closed::No }),
+            ready: Notify::new(),
+            max_messages,
+            max_bytes,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues one message (ending in `\n`). False if the outbox is closed or just overflowed.
+    pub fn push(&self, msg: Bytes) -> bool {
+        let mut q = self.lock();
+        if q.closed != Closed::No {
+            return false;
+        }
+        if q.items.len() >= self.max_messages || q.bytes + msg.len() > self.max_bytes {
+            q.closed = Closed::Overflow;
+            q.items = VecDeque::new();
+            q.bytes = 0;
+            drop(q);
+            self.ready.notify_one();
+            return false;
+        }
+        let was_empty = q.items.is_empty();
+        q.bytes += msg.len();
+        q.items.push_back(msg);
+        drop(q);
+        // The writer drains everything at once, so one wake-up per batch is enough.
+        if was_empty {
+            self.ready.notify_one();
+        }
+        true
+    }
+
+    /// Stops taking messages; the writer finishes what is queued.
+    pub fn close(&self) {
+        let mut q = self.lock();
+        if q.closed == Closed::No {
+            q.closed = Closed::Graceful;
+        }
+        drop(q);
+        self.ready.notify_one();
+    }
+
+    /// How (and whether) the outbox was closed.
+    pub fn closed(&self) -> Closed {
+        self.lock().closed
+    }
+
+    /// Waits for queued messages and moves them into `batch` (at most `max` of them).
+    /// Returns `Closed::No` while the writer should go on writing.
+    pub async fn next_batch(&self, batch: &mut Vec<Bytes>, max: usize) -> Closed {
+        loop {
+            {
+                let mut q = self.lock();
+                if q.closed == Closed::Overflow {
+                    return Closed::Overflow;
+                }
+                if !q.items.is_empty() {
+                    let n = q.items.len().min(max);
+                    let q = &mut *q;
+                    for m in q.items.drain(..n) {
+                        q.bytes -= m.len();
+                        batch.push(m);
+                    }
+                    if q.items.is_empty() && q.items.capacity() > 64 {
+                        q.items = VecDeque::new();
+                    }
+                    return Closed::No;
+                }
+                if q.closed == Closed::Graceful {
+                    return Closed::Graceful;
+                }
+            }
+            self.ready.notified().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bounded_and_batched() {
+        let o = Outbox::new(3, 1 << 20);
+        assert!(o.push(Bytes::from_static(b"a\n")));
+        assert!(o.push(Bytes::from_static(b"b\n")));
+        let mut batch = Vec::new();
+        assert_eq!(o.next_batch(&mut batch, 64).await, Closed::No);
+        assert_eq!(batch.len(), 2);
+        for _ in 0..3 {
+            assert!(o.push(Bytes::from_static(b"x\n")));
+        }
+        assert!(!o.push(Bytes::from_static(b"y\n")));
+        assert_eq!(o.next_batch(&mut batch, 64).await, Closed::Overflow);
+    }
+
+    #[tokio::test]
+    async fn graceful_close_drains_first() {
+        let o = Outbox::new(10, 1 << 20);
+        o.push(Bytes::from_static(b"a\n"));
+        o.close();
+        let mut batch = Vec::new();
+        assert_eq!(o.next_batch(&mut batch, 64).await, Closed::No);
+        assert_eq!(o.next_batch(&mut batch, 64).await, Closed::Graceful);
+    }
+}

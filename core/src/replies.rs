@@ -1,0 +1,141 @@
+//! Every fixed reply text of WIRE §3, in one place: the protocol's vocabulary.
+
+/// The greeting (legacy mode appends one space).
+pub const GREETING: &str = "Enter command (/login /register):";
+/// Keep-alive answer.
+pub const PING: &str = "*Ping*";
+/// Keep-alive answer in legacy mode.
+pub const PING_LEGACY: &str = "*Ping!*";
+/// Usage of /register.
+pub const USAGE_REGISTER: &str = "Usage: /register <username> <password>";
+/// /register with a taken name.
+pub const NAME_TAKEN: &str = "Username already taken. Try another.";
+/// /register done.
+pub const REGISTERED: &str = "Registration successful. Please log in.";
+/// Usage of /login.
+pub const USAGE_LOGIN: &str = "Usage: /login <username> <password>";
+/// /login failed.
+pub const BAD_LOGIN: &str = "Invalid username or password.";
+/// First line after login.
+pub const LOGGED_IN: &str = "Login successful.";
+/// Last line after login.
+pub const SELECT_SERVER: &str = "Select a server using /join_server <server_name>.";
+/// Unknown command after login.
+pub const UNKNOWN: &str = "Unknown command.";
+/// Usage of /create_server.
+pub const USAGE_CREATE: &str = "Usage: /create_server <server_name>";
+/// /create_server on an existing name.
+pub const SERVER_EXISTS: &str = "Server already exists.";
+/// Usage of /join_server.
+pub const USAGE_JOIN: &str = "Usage: /join_server <server_name>";
+/// /join_server on an unknown subserver.
+pub const NO_SUCH_SERVER: &str = "Server does not exist.";
+/// Chat, /act or /members before joining.
+pub const JOIN_FIRST: &str = "Please log in and join a server first.";
+/// /members of an unreachable remote subserver.
+pub const MEMBERS_FAILED: &str = "Failed to fetch members.";
+/// Usage of /act.
+pub const USAGE_ACT: &str = "Usage: /act <act>";
+/// /act with a reserved text.
+pub const ACT_NOT_ALLOWED: &str = "This action is not allowed.";
+/// The reserved join text.
+pub const JOINED_TEXT: &str = "has joined the server.";
+/// The reserved leave text.
+pub const LEFT_TEXT: &str = "has left the server.";
+/// Usage of /pm.
+pub const USAGE_PM: &str = "Usage: /pm <username> <message>";
+/// /pm to an unknown account.
+pub const NO_SUCH_USER: &str = "User does not exist.";
+/// /pm to oneself.
+pub const PM_SELF: &str = "You cannot send private messages to yourself.";
+/// No capability loaded.
+pub const NO_CAPABILITIES: &str = "No capabilities available.";
+/// Too long input (WIRE §2 leaves the text to us).
+pub const TOO_LONG: &str = "Error: message too long (the limit is 32768 bytes); it was discarded.";
+/// Invalid UTF-8 input.
+pub const BAD_UTF8: &str = "Error: message is not valid UTF-8; it was discarded.";
+/// Storage failure.
+pub const STORAGE_ERROR: &str = "Error: the server could not complete this request. Try again later.";
+/// Login of a banned account.
+pub const BANNED: &str = "This account is banned.";
+/// Sent to sessions of an account when it is banned.
+pub const YOU_ARE_BANNED: &str = "You have been banned from this server.";
+/// Sent to sessions on shutdown.
+pub const SHUTTING_DOWN: &str = "Server is shutting down.";
+/// The `/general` subserver cannot be deleted.
+pub const CANNOT_DELETE_DEFAULT: &str = "The default server cannot be deleted.";
+
+/// `Login successful.` block's middle line.
+pub fn available_servers(names: &[String]) -> String {
+    format!("Available servers: {}", names.join(", "))
+}
+
+/// `/list_servers` answer.
+pub fn servers(names: &[String]) -> String {
+    format!("Servers: {}", names.join(", "))
+}
+
+/// `/create_server` success.
+pub fn created(name: &str) -> String {
+    format!("Server '{name}' created successfully.")
+}
+
+/// `/join_server` when already in a subserver.
+pub fn already_in(current: &str) -> String {
+    format!("You're already connected to the server '{current}'.")
+}
+
+/// `/join_server` success.
+pub fn joined(name: &str) -> String {
+    format!("Joined server '{name}' successfully.")
+}
+
+/// `/members` answer.
+pub fn members(room: &str, names: &[String]) -> String {
+    format!("Members in '{room}': {}", names.join(", "))
+}
+
+/// `/pm` delivered.
+pub fn pm_sent(to: &str) -> String {
+    format!("Private message sent to {to}.")
+}
+
+/// `/pm` not delivered.
+pub fn pm_failed(to: &str) -> String {
+    format!("Failed to send private message to {to}.")
+}
+
+/// `/list_capabilities` answer.
+pub fn capabilities(names: &[String]) -> String {
+    format!("Capabilities: {}. Use /CAPABILITY_NAME for help.", names.join(", "))
+}
+
+/// Room chat line.
+pub fn chat(from: &str, text: &str) -> String {
+    format!("{from}: {text}")
+}
+
+/// Room action line.
+pub fn act(from: &str, text: &str) -> String {
+    format!("*** {from} {text}")
+}
+
+/// Join notice.
+pub fn join_notice(who: &str) -> String {
+    format!("*** {who} {JOINED_TEXT}")
+}
+
+/// Leave notice.
+pub fn leave_notice(who: &str) -> String {
+    format!("*** {who} {LEFT_TEXT}")
+}
+
+/// Private message line.
+pub fn private(from: &str, text: &str) -> String {
+    format!("(Private) {from}: {text}")
+}
+
+/// A refused name or text, with the reason.
+pub fn refused(reason: &str) -> String {
+    format!("Error: {reason}")
+}

@@ -1,0 +1,268 @@
+//! Listeners, the accept loop, first-bytes routing (WIRE §7), connection
+//! limits and graceful shutdown.
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::hub::{Hub, HubSettings};
+use crate::session::{self, Shared};
+use crate::store::Store;
+use crate::transport::plain::{TcpReader, TcpWriter};
+use crate::transport::{MessageReader, MessageWriter};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+/// A started server.
+pub struct Running {
+    /// The bound plain port.
+    pub plain: SocketAddr,
+    /// The bound encrypted port, if enabled.
+    pub encrypted: Option<SocketAddr>,
+    /// The bound TLS port, if enabled.
+    pub tls: Option<SocketAddr>,
+    /// The shared state.
+    pub hub: Arc<Hub>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+/// Counts connections per IP and in total; a slot is given back on drop.
+#[derive(Clone)]
+struct Limits {
+    per_ip: usize,
+    total: usize,
+    counts: Arc<Mutex<(usize, HashMap<IpAddr, usize>)>>,
+}
+
+struct Slot {
+    limits: Limits,
+    ip: IpAddr,
+}
+
+impl Limits {
+    fn take(&self, ip: IpAddr) -> Option<Slot> {
+        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let n = c.1.get(&ip).copied().unwrap_or(0);
+        if (self.per_ip != 0 && n >= self.per_ip) || (self.total != 0 && c.0 >= self.total) {
+            return None;
+        }
+        c.0 += 1;
+        c.1.insert(ip, n + 1);
+        Some(Slot { limits: self.clone(), ip })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut c = self.limits.counts.lock().unwrap_or_else(|p| p.into_inner());
+        c.0 -= 1;
+        if let Some(n) = c.1.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                c.1.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Everything a listener task needs.
+#[derive(Clone)]
+struct Ctx {
+    shared: Shared,
+    limits: Limits,
+    sniff: Duration,
+    grace: Duration,
+    handshake: Duration,
+}
+
+/// Which listener a connection came in on.
+#[derive(Clone, Copy, Debug)]
+enum Door {
+    Plain,
+    Encrypted,
+    Tls,
+}
+
+/// Opens storage, builds the hub, binds the listeners and starts serving.
+pub async fn start(cfg: Config) -> Result<Running, String> {
+    let store = Store::open(&cfg.server.data_dir).map_err(|e| e.to_string())?;
+    let auth = Auth::new(&cfg.auth)?;
+    let settings = HubSettings {
+        host: cfg.server.host.clone(),
+        default_room: cfg.server.default_server.clone(),
+        admins: cfg.server.admins.clone(),
+        legacy: cfg.compat.legacy,
+        data_dir: cfg.server.data_dir.clone(),
+    };
+    let hub = Hub::new(settings, store).map_err(|e| e.to_string())?;
+    let plain = bind(&cfg.server.listen).await?;
+    let plain_addr = plain.local_addr().map_err(|e| e.to_string())?;
+    hub.set_listen_port(plain_addr.port());
+    crate::extensions::install(&cfg, &hub);
+
+    let (tx, rx) = watch::channel(false);
+    let ctx = Ctx {
+        shared: Shared {
+            hub: hub.clone(),
+            auth,
+            legacy: cfg.compat.legacy,
+            idle_timeout: (cfg.limits.idle_timeout_secs > 0).then(|| Duration::from_secs(cfg.limits.idle_timeout_secs)),
+            queue: (cfg.limits.outbound_queue_messages, cfg.limits.outbound_queue_bytes),
+            shutdown: rx,
+        },
+        limits: Limits {
+            per_ip: cfg.limits.max_connections_per_ip,
+            total: cfg.limits.max_connections,
+            counts: Arc::default(),
+        },
+        sniff: Duration::from_millis(cfg.server.sniff_ms),
+        grace: Duration::from_millis(cfg.server.grace_ms),
+        handshake: Duration::from_millis(cfg.server.handshake_timeout_ms),
+    };
+    let mut tasks = JoinSet::new();
+    info!(addr = %plain_addr, host = %cfg.server.host, "listening (plain)");
+    tasks.spawn(accept_loop(plain, Door::Plain, ctx.clone()));
+
+    let mut encrypted = None;
+    if !cfg.server.encrypted_listen.is_empty() {
+        let l = bind(&cfg.server.encrypted_listen).await?;
+        let addr = l.local_addr().map_err(|e| e.to_string())?;
+        info!(%addr, "listening (legacy encrypted; 768-bit DH, see README)");
+        encrypted = Some(addr);
+        tasks.spawn(accept_loop(l, Door::Encrypted, ctx.clone()));
+    }
+    let mut tls = None;
+    if !cfg.server.tls_listen.is_empty() {
+        let acceptor = crate::transport::tls::TlsAcceptor::from_pem_files(cfg.server.tls_cert.as_ref(), cfg.server.tls_key.as_ref())?;
+        TLS.set(acceptor).ok();
+        let l = bind(&cfg.server.tls_listen).await?;
+        let addr = l.local_addr().map_err(|e| e.to_string())?;
+        info!(%addr, "listening (TLS)");
+        tls = Some(addr);
+        tasks.spawn(accept_loop(l, Door::Tls, ctx.clone()));
+    }
+    Ok(Running { plain: plain_addr, encrypted, tls, hub, shutdown: tx, tasks })
+}
+
+static TLS: std::sync::OnceLock<crate::transport::tls::TlsAcceptor> = std::sync::OnceLock::new();
+
+async fn bind(addr: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+impl Running {
+    /// Stops accepting, tells every session, waits briefly for queues to drain, flushes storage.
+    pub async fn shutdown(mut self) {
+        info!("shutting down");
+        let _ = self.shutdown.send(true);
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+        // Sessions end on the watch signal; give their writers a moment.
+        for _ in 0..50 {
+            if self.hub.online_counts().1 == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let store = self.hub.store().clone();
+        if let Err(e) = store.run(|s| s.checkpoint()).await {
+            warn!("{e}");
+        }
+        info!("stopped");
+    }
+}
+
+async fn accept_loop(listener: TcpListener, door: Door, ctx: Ctx) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of fds or similar: back off instead of spinning.
+                warn!(?door, "accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Some(slot) = ctx.limits.take(peer.ip()) else {
+            warn!(%peer, "connection refused: too many connections");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            serve(stream, peer, door, ctx).await;
+        });
+    }
+}
+
+async fn serve(stream: TcpStream, peer: SocketAddr, door: Door, ctx: Ctx) {
+    let (reader, writer): (Box<dyn MessageReader>, Box<dyn MessageWriter>) = match door {
+        Door::Plain => match sniff(&stream, ctx.sniff).await {
+            Kind::Federation => return crate::extensions::serve_s2s(ctx.shared.hub.clone(), stream, peer).await,
+            Kind::Http => {
+                let caps = ctx.shared.hub.caps();
+                if caps.serves_http() {
+                    return caps.serve_http(stream, peer).await;
+                }
+                return;
+            }
+            Kind::Chat => {
+                let (rd, wr) = stream.into_split();
+                (Box::new(TcpReader::new(rd, ctx.grace)), Box::new(TcpWriter::new(wr)))
+            }
+        },
+        Door::Encrypted => match crate::transport::legacy::handshake(stream, ctx.handshake).await {
+            Ok(rw) => rw,
+            Err(e) => return info!(%peer, "encrypted handshake failed: {e}"),
+        },
+        Door::Tls => {
+            let Some(acceptor) = TLS.get() else { return };
+            match acceptor.accept(stream, ctx.handshake, ctx.grace).await {
+                Ok(rw) => rw,
+                Err(e) => return info!(%peer, "TLS handshake failed: {e}"),
+            }
+        }
+    };
+    session::run(ctx.shared, peer, reader, writer).await;
+}
+
+enum Kind {
+    Chat,
+    Federation,
+    Http,
+}
+
+/// Looks at the first bytes without consuming them (WIRE §7).
+async fn sniff(stream: &TcpStream, window: Duration) -> Kind {
+    let deadline = tokio::time::Instant::now() + window;
+    let mut buf = [0u8; 5];
+    loop {
+        let n = match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return Kind::Chat,
+        };
+        let seen = &buf[..n];
+        if seen[0] == b'{' {
+            return Kind::Federation;
+        }
+        let could_be_http = b"GET ".starts_with(seen) || b"POST ".starts_with(seen) || seen.starts_with(b"GET ");
+        if seen.starts_with(b"GET ") || seen.starts_with(b"POST ") {
+            return Kind::Http;
+        }
+        if !could_be_http {
+            return Kind::Chat;
+        }
+        // A partial "GET"/"POST": wait a moment for the rest.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        if tokio::time::Instant::now() >= deadline {
+            return Kind::Chat;
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! One client connection's state machine: before login → logged in → in a
+//! subserver. Transport-agnostic: it reads [`Inbound`] messages and queues
+//! replies into the session's outbox, which its writer task drains.
+
+use crate::auth::Auth;
+use crate::commands::{self, Ctx};
+use crate::hub::{Hub, Room, Session};
+use crate::outbox::{Closed, Outbox};
+use crate::replies;
+use crate::transport::{Inbound, MessageReader, MessageWriter};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+/// Messages buffered while one command runs; past this, TCP pushes back.
+const MAX_PENDING: usize = 64;
+
+/// Per-connection state the commands change.
+#[derive(Default)]
+pub struct State {
+    /// Set by a successful /login.
+    pub account: Option<Arc<str>>,
+    /// The subserver the session is in.
+    pub room: Option<Arc<Room>>,
+}
+
+impl State {
+    /// The current subserver, forgetting one that was deleted meanwhile.
+    pub fn current_room(&mut self) -> Option<Arc<Room>> {
+        if self.room.as_ref().is_some_and(|r| r.is_deleted()) {
+            self.room = None;
+        }
+        self.room.clone()
+    }
+}
+
+/// What every session needs to run.
+#[derive(Clone)]
+pub struct Shared {
+    /// The hub.
+    pub hub: Arc<Hub>,
+    /// Password hashing.
+    pub auth: Auth,
+    /// Reference-identical texts.
+    pub legacy: bool,
+    /// Close a session after this long without a message (None: never).
+    pub idle_timeout: Option<Duration>,
+    /// Outbound queue bounds (messages, bytes).
+    pub queue: (usize, usize),
+    /// Becomes true on shutdown.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl Shared {
+    /// The greeting with the compat rule applied.
+    pub fn greeting(&self) -> &'static str {
+        if self.legacy {
+            "Enter command (/login /register): "
+        } else {
+            replies::GREETING
+        }
+    }
+
+    /// The keep-alive answer with the compat rule applied.
+    pub fn ping(&self) -> &'static str {
+        if self.legacy {
+            replies::PING_LEGACY
+        } else {
+            replies::PING
+        }
+    }
+}
+
+/// Runs one client session to its end.
+pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageReader>, writer: Box<dyn MessageWriter>) {
+    let hub = shared.hub.clone();
+    let session = Arc::new(Session::new(hub.next_session_id(), peer, Outbox::new(shared.queue.0, shared.queue.1)));
+    let mut writer_task = tokio::spawn(write_loop(session.clone(), writer));
+    let mut shutdown = shared.shutdown.clone();
+    let mut state = State::default();
+    // Messages read while a command was still running (see below).
+    let mut pending: VecDeque<Inbound> = VecDeque::new();
+    let mut eof = false;
+    debug!(session = session.id, %peer, "session started");
+    session.send(shared.greeting());
+    loop {
+        let msg = if let Some(m) = pending.pop_front() {
+            m
+        } else if eof {
+            break;
+        } else {
+            let next = async {
+                match shared.idle_timeout {
+                    Some(t) => tokio::time::timeout(t, reader.next()).await.map_err(|_| ()),
+                    None => Ok(reader.next().await),
+                }
+            };
+            let inbound = tokio::select! {
+                r = next => r,
+                _ = session.kick.notified() => break,
+                _ = shutdown.changed() => {
+                    session.send(replies::SHUTTING_DOWN);
+                    break;
+                }
+            };
+            match inbound {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(()) => {
+                    info!(session = session.id, %peer, "idle timeout");
+                    break;
+                }
+            }
+        };
+        match msg {
+            Inbound::TooLong => {
+                session.send(replies::TOO_LONG);
+            }
+            Inbound::BadUtf8 => {
+                session.send(replies::BAD_UTF8);
+            }
+            Inbound::Message(text) => {
+                let mut ctx = Ctx { shared: &shared, session: &session, state: &mut state };
+                // Boxed: a command's future is only allocated while it runs,
+                // which keeps idle sessions small.
+                let mut command = Box::pin(handle(&mut ctx, &text));
+                // Keep framing input while a slow command (a login) runs, so bare
+                // packets sent meanwhile stay separate messages (WIRE §2).
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = &mut command => break,
+                        m = reader.next(), if !eof && pending.len() < MAX_PENDING => match m {
+                            Some(m) => pending.push_back(m),
+                            None => eof = true,
+                        },
+                    }
+                }
+            }
+        }
+        if session.outbox.closed() == Closed::Overflow {
+            break;
+        }
+    }
+    let room = state.current_room();
+    hub.logout(&session, room.as_ref());
+    session.outbox.close();
+    if session.outbox.closed() == Closed::Overflow {
+        writer_task.abort();
+    } else if tokio::time::timeout(Duration::from_secs(2), &mut writer_task).await.is_err() {
+        writer_task.abort();
+    }
+    debug!(session = session.id, %peer, "session ended");
+}
+
+/// Handles one message: keep-alives first (`//login a b` is one keep-alive and
+/// a command), then the command or chat.
+async fn handle(ctx: &mut Ctx<'_>, text: &str) {
+    let slashes = text.bytes().take_while(|&b| b == b'/').count();
+    if slashes == text.len() {
+        ctx.reply(ctx.shared.ping());
+        return;
+    }
+    for _ in 1..slashes {
+        ctx.reply(ctx.shared.ping());
+    }
+    let text = if slashes > 1 { &text[slashes - 1..] } else { text };
+    commands::dispatch(ctx, text).await;
+}
+
+async fn write_loop(session: Arc<Session>, mut writer: Box<dyn MessageWriter>) {
+    let mut batch = Vec::new();
+    loop {
+        match session.outbox.next_batch(&mut batch, 256).await {
+            Closed::No => {
+                let res = writer.write(&batch).await;
+                batch.clear();
+                if batch.capacity() > 32 {
+                    batch = Vec::new();
+                }
+                if res.is_err() {
+                    session.outbox.close();
+                    session.kick.notify_one();
+                    return;
+                }
+            }
+            Closed::Graceful => {
+                writer.shutdown().await;
+                return;
+            }
+            Closed::Overflow => {
+                warn!(session = session.id, peer = %session.peer, account = ?session.account(), "outbound queue full: client is not reading; disconnecting it");
+                session.kick.notify_one();
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! SQLite storage (rusqlite, WAL) behind one small API. Nothing else opens the database.
+//!
+//! Every method blocks: async code goes through [`Store::run`], which moves
+//! the call onto tokio's blocking pool.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// A storage failure (the database is broken or the disk is full).
+#[derive(Debug)]
+pub struct StoreError(String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "storage error: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// The database handle; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+/// A stored account.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Account name.
+    pub name: String,
+    /// argon2id PHC string.
+    pub hash: String,
+    /// Refused at login when set.
+    pub banned: bool,
+}
+
+impl Store {
+    /// Opens (creating if needed) `DIR/dmconnect.db`.
+    pub fn open(dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("{}: {e}", dir.display())))?;
+        let conn = Connection::open(dir.join("dmconnect.db"))?;
+        // WAL + FULL: a success reply is only sent after the commit reached the disk.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS accounts (
+                 name TEXT PRIMARY KEY, hash TEXT NOT NULL, banned INTEGER NOT NULL DEFAULT 0,
+                 created INTEGER NOT NULL DEFAULT (strftime('%s','now')));
+             CREATE TABLE IF NOT EXISTS rooms (
+                 seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE);
+             CREATE TABLE IF NOT EXISTS kv (
+                 ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key));",
+        )?;
+        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(f(&conn)?)
+    }
+
+    /// Runs blocking storage work on the blocking pool.
+    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce(&Store) -> Result<T> + Send + 'static) -> Result<T> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StoreError(format!("storage task failed: {e}")))?
+    }
+
+    /// Adds an account; `Ok(false)` if the name is taken.
+    pub fn add_account(&self, name: &str, hash: &str) -> Result<bool> {
+        self.with(|c| {
+            let n = c.execute("INSERT OR IGNORE INTO accounts (name, hash) VALUES (?1, ?2)", params![name, hash])?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Looks an account up.
+    pub fn account(&self, name: &str) -> Result<Option<Account>> {
+        self.with(|c| {
+            c.query_row("SELECT name, hash, banned FROM accounts WHERE name = ?1", params![name], |r| {
+                Ok(Account { name: r.get(0)?, hash: r.get(1)?, banned: r.get::<_, i64>(2)? != 0 })
+            })
+            .optional()
+        })
+    }
+
+    /// Does an account exist?
+    pub fn account_exists(&self, name: &str) -> Result<bool> {
+        self.with(|c| {
+            c.query_row("SELECT 1 FROM accounts WHERE name = ?1", params![name], |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some())
+        })
+    }
+
+    /// All accounts, by name: (name, banned).
+    pub fn accounts(&self) -> Result<Vec<(String, bool)>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT name, banned FROM accounts ORDER BY name")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)))?;
+            rows.collect()
+        })
+    }
+
+    /// Sets or clears an account's ban; `Ok(false)` if no such account.
+    pub fn set_banned(&self, name: &str, banned: bool) -> Result<bool> {
+        self.with(|c| Ok(c.execute("UPDATE accounts SET banned = ?2 WHERE name = ?1", params![name, banned as i64])? == 1))
+    }
+
+    /// Stored subservers in creation order.
+    pub fn rooms(&self) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT name FROM rooms ORDER BY seq")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    /// Adds a subserver; `Ok(false)` if it exists.
+    pub fn add_room(&self, name: &str) -> Result<bool> {
+        self.with(|c| Ok(c.execute("INSERT OR IGNORE INTO rooms (name) VALUES (?1)", params![name])? == 1))
+    }
+
+    /// Deletes a subserver; `Ok(false)` if it did not exist.
+    pub fn delete_room(&self, name: &str) -> Result<bool> {
+        self.with(|c| Ok(c.execute("DELETE FROM rooms WHERE name = ?1", params![name])? == 1))
+    }
+
+    /// A capability's stored value.
+    pub fn kv_get(&self, ns: &str, key: &str) -> Result<Option<String>> {
+        self.with(|c| {
+            c.query_row("SELECT value FROM kv WHERE ns = ?1 AND key = ?2", params![ns, key], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    /// Stores a capability's value.
+    pub fn kv_set(&self, ns: &str, key: &str, value: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO kv (ns, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
+                params![ns, key, value],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Deletes a capability's value; `Ok(false)` if there was none.
+    pub fn kv_delete(&self, ns: &str, key: &str) -> Result<bool> {
+        self.with(|c| Ok(c.execute("DELETE FROM kv WHERE ns = ?1 AND key = ?2", params![ns, key])? == 1))
+    }
+
+    /// A capability's values whose keys start with `prefix`, by key.
+    pub fn kv_list(&self, ns: &str, prefix: &str) -> Result<Vec<(String, String)>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT key, value FROM kv WHERE ns = ?1 AND substr(key, 1, ?3) = ?2 ORDER BY key")?;
+            let rows = st.query_map(params![ns, prefix, prefix.chars().count() as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    /// Flushes the WAL into the main file (on shutdown).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.with(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp() -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("dmc-store-{}-{}", std::process::id(), rand::random::<u64>()));
+        (Store::open(&dir).unwrap(), dir)
+    }
+
+    #[test]
+    fn accounts_rooms_kv() {
+        let (s, dir) = temp();
+        assert!(s.add_account("alice", "h").unwrap());
+        assert!(!s.add_account("alice", "h2").unwrap());
+        assert_eq!(s.account("alice").unwrap().unwrap().hash, "h");
+        assert!(s.set_banned("alice", true).unwrap());
+        assert!(s.account("alice").unwrap().unwrap().banned);
+        assert!(s.add_room("b").unwrap() && s.add_room("a").unwrap());
+        assert_eq!(s.rooms().unwrap(), vec!["b", "a"]);
+        s.kv_set("ignore", "alice/bob", "1").unwrap();
+        s.kv_set("ignore", "alice/carol", "1").unwrap();
+        s.kv_set("ignore", "alicex/carol", "1").unwrap();
+        assert_eq!(s.kv_list("ignore", "alice/").unwrap().len(), 2);
+        assert!(s.kv_delete("ignore", "alice/bob").unwrap());
+        drop(s);
+        let s = Store::open(&dir).unwrap();
+        assert!(s.account_exists("alice").unwrap());
+        assert_eq!(s.kv_get("ignore", "alice/carol").unwrap().as_deref(), Some("1"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
