@@ -9,11 +9,19 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// Loads the enabled capabilities and starts federation.
-pub fn install(_cfg: &Config, _hub: &Arc<Hub>) {}
+pub fn install(cfg: &Config, hub: &Arc<Hub>) {
+    if cfg.federation.enabled {
+        crate::federation::start(&cfg.federation, hub);
+    }
+}
 
 /// Serves one server-to-server connection (first byte `{`).
-pub async fn serve_s2s(_hub: Arc<Hub>, mut stream: TcpStream, _peer: SocketAddr) {
-    let _ = stream.write_all(b"{\"status\":\"error\",\"reason\":\"federation is disabled\"}\n").await;
+pub async fn serve_s2s(hub: Arc<Hub>, mut stream: TcpStream, peer: SocketAddr) {
+    if hub.federation_enabled() {
+        crate::federation::serve_inbound(hub, stream, peer).await;
+    } else {
+        let _ = stream.write_all(b"{\"status\":\"error\",\"reason\":\"federation is disabled\"}\n").await;
+    }
 }
 
 /// Where plugins are looked for by default: next to the executable (cargo puts the cdylibs there).

@@ -272,6 +272,11 @@ impl Hub {
         }
     }
 
+    /// True once federation was started.
+    pub fn federation_enabled(&self) -> bool {
+        self.federation.get().is_some()
+    }
+
     /// Installs federation (once, at startup).
     pub fn set_federation(&self, f: Arc<dyn Federation>) {
         let _ = self.federation.set(f);

@@ -3,7 +3,11 @@
 //! The hub and commands call [`Federation`]; the network side (inbound JSON
 //! handlers, outbound client, dialback, liveness) implements it.
 
+use crate::config::FederationConfig;
+use crate::hub::Hub;
 use async_trait::async_trait;
+use std::net::SocketAddr;
+use tokio::net::TcpStream;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -104,3 +108,11 @@ impl Federation for NoFederation {
         Err("federation is disabled".into())
     }
 }
+
+/// Starts federation: installs the outbound client into the hub and the liveness task.
+pub fn start(_cfg: &FederationConfig, _hub: &Arc<Hub>) {
+    // Filled in by the federation implementation (issue 4).
+}
+
+/// Serves one inbound server-to-server connection (its first byte was `{`).
+pub async fn serve_inbound(_hub: Arc<Hub>, _stream: TcpStream, _peer: SocketAddr) {}
