@@ -6,7 +6,7 @@
 
 use crate::caps::{Capabilities, DeliveryKind, NoCapabilities};
 use crate::federation::{Federation, NoFederation, RoomEvent};
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, Pushed};
 use crate::store::Store;
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -47,13 +47,15 @@ impl Session {
 
     /// Queues pre-formatted bytes; drops the session if its queue overflows.
     pub fn push(&self, bytes: Bytes) -> bool {
-        if self.outbox.push(bytes) {
-            return true;
+        match self.outbox.push(bytes) {
+            Pushed::Queued => true,
+            Pushed::Closed => false,
+            Pushed::Overflowed => {
+                tracing::warn!(session = self.id, peer = %self.peer, account = ?self.account(), "outbound queue full: client is not reading; disconnecting it");
+                self.kick.notify_one();
+                false
+            }
         }
-        if self.outbox.closed() == crate::outbox::Closed::Overflow {
-            self.kick.notify_one();
-        }
-        false
     }
 }
 

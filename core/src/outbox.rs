@@ -23,6 +23,17 @@ struct Queue {
     closed: Closed,
 }
 
+/// What became of a pushed message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued for the writer.
+    Queued,
+    /// Dropped: the outbox was already closed.
+    Closed,
+    /// Dropped, and this push overflowed the queue (it is now closed).
+    Overflowed,
+}
+
 /// The bounded queue between delivery and one socket writer.
 pub struct Outbox {
     queue: Mutex<Queue>,
@@ -46,11 +57,11 @@ impl Outbox {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues one message (ending in `\n`). False if the outbox is closed or just overflowed.
-    pub fn push(&self, msg: Bytes) -> bool {
+    /// Queues one message (ending in `\n`).
+    pub fn push(&self, msg: Bytes) -> Pushed {
         let mut q = self.lock();
         if q.closed != Closed::No {
-            return false;
+            return Pushed::Closed;
         }
         if q.items.len() >= self.max_messages || q.bytes + msg.len() > self.max_bytes {
             q.closed = Closed::Overflow;
@@ -58,7 +69,7 @@ impl Outbox {
             q.bytes = 0;
             drop(q);
             self.ready.notify_one();
-            return false;
+            return Pushed::Overflowed;
         }
         let was_empty = q.items.is_empty();
         q.bytes += msg.len();
@@ -68,7 +79,7 @@ impl Outbox {
         if was_empty {
             self.ready.notify_one();
         }
-        true
+        Pushed::Queued
     }
 
     /// Stops taking messages; the writer finishes what is queued.
@@ -123,15 +134,16 @@ mod tests {
     #[tokio::test]
     async fn bounded_and_batched() {
         let o = Outbox::new(3, 1 << 20);
-        assert!(o.push(Bytes::from_static(b"a\n")));
-        assert!(o.push(Bytes::from_static(b"b\n")));
+        assert_eq!(o.push(Bytes::from_static(b"a\n")), Pushed::Queued);
+        assert_eq!(o.push(Bytes::from_static(b"b\n")), Pushed::Queued);
         let mut batch = Vec::new();
         assert_eq!(o.next_batch(&mut batch, 64).await, Closed::No);
         assert_eq!(batch.len(), 2);
         for _ in 0..3 {
-            assert!(o.push(Bytes::from_static(b"x\n")));
+            assert_eq!(o.push(Bytes::from_static(b"x\n")), Pushed::Queued);
         }
-        assert!(!o.push(Bytes::from_static(b"y\n")));
+        assert_eq!(o.push(Bytes::from_static(b"y\n")), Pushed::Overflowed);
+        assert_eq!(o.push(Bytes::from_static(b"z\n")), Pushed::Closed);
         assert_eq!(o.next_batch(&mut batch, 64).await, Closed::Overflow);
     }
 

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 /// Messages buffered while one command runs; past this, TCP pushes back.
 const MAX_PENDING: usize = 64;
@@ -192,7 +192,6 @@ async fn write_loop(session: Arc<Session>, mut writer: Box<dyn MessageWriter>) {
                 return;
             }
             Closed::Overflow => {
-                warn!(session = session.id, peer = %session.peer, account = ?session.account(), "outbound queue full: client is not reading; disconnecting it");
                 session.kick.notify_one();
                 return;
             }

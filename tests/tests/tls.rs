@@ -1,0 +1,169 @@
+//! TLS: the plain protocol with line framing inside TLS, checked against a
+//! certificate made by rcgen for this test run.
+
+use dmconnect_e2e::{Client, TestServer};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::crypto::ring;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
+
+const GREETING: &str = "Enter command (/login /register):";
+const WAIT: Duration = Duration::from_secs(5);
+
+/// A fresh self-signed pair for "localhost", written as PEM files.
+struct Pair {
+    cert: PathBuf,
+    key: PathBuf,
+    der: CertificateDer<'static>,
+}
+
+fn make_pair(tag: &str) -> Pair {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("dmconnect-e2e-tls-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.key_pair.serialize_pem()).unwrap();
+    Pair {
+        cert,
+        key,
+        der: made.cert.der().clone(),
+    }
+}
+
+/// A line client over TLS that trusts only the test certificate.
+struct TlsClient {
+    io: BufReader<TlsStream<TcpStream>>,
+}
+
+impl TlsClient {
+    async fn connect(addr: SocketAddr, pair: &Pair) -> Self {
+        let mut roots = RootCertStore::empty();
+        roots.add(pair.der.clone()).unwrap();
+        let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let tls = tokio::time::timeout(
+            WAIT,
+            TlsConnector::from(Arc::new(config)).connect(name, tcp),
+        )
+        .await
+        .expect("TLS handshake stalled")
+        .expect("TLS handshake failed");
+        Self {
+            io: BufReader::new(tls),
+        }
+    }
+
+    async fn send(&mut self, line: &str) {
+        self.io
+            .get_mut()
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .unwrap();
+        self.io.get_mut().flush().await.unwrap();
+    }
+
+    async fn expect(&mut self, want: &str) {
+        let mut line = String::new();
+        let n = tokio::time::timeout(WAIT, self.io.read_line(&mut line))
+            .await
+            .expect("no line within 5 s")
+            .unwrap();
+        assert!(n > 0, "connection closed while expecting {want:?}");
+        assert_eq!(line.strip_suffix('\n').unwrap_or(&line), want);
+    }
+}
+
+async fn assert_closed(s: &mut TcpStream) {
+    let mut buf = [0u8; 64];
+    loop {
+        match tokio::time::timeout(WAIT, s.read(&mut buf)).await {
+            Err(_) => panic!("the server kept the connection open"),
+            Ok(Ok(0)) | Ok(Err(_)) => return,
+            // A TLS alert may come first; then the close.
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn tls_user_chats_with_plain_user() {
+    let pair = make_pair("chat");
+    let mut srv = TestServer::builder()
+        .tls(&pair.cert, &pair.key)
+        .start()
+        .await;
+    let addr = srv.tls_addr().expect("TLS port");
+
+    let mut alice = TlsClient::connect(addr, &pair).await;
+    alice.expect(GREETING).await;
+    alice.send("/register alice pw").await;
+    alice
+        .expect("Registration successful. Please log in.")
+        .await;
+    alice.expect(GREETING).await;
+    alice.send("/login alice pw").await;
+    alice.expect("Login successful.").await;
+    alice.expect("Available servers: general").await;
+    alice
+        .expect("Select a server using /join_server <server_name>.")
+        .await;
+    alice.send("/join_server general").await;
+    alice.expect("Joined server 'general' successfully.").await;
+    alice.expect("*** alice has joined the server.").await;
+
+    let mut bob = Client::login_new(srv.addr(), "bob", "pw").await;
+    bob.join("general").await;
+    alice.expect("*** bob has joined the server.").await;
+
+    alice.send("hello").await;
+    alice.expect("alice: hello").await;
+    bob.expect("alice: hello").await;
+    bob.send("hi alice").await;
+    bob.expect("bob: hi alice").await;
+    alice.expect("bob: hi alice").await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn non_tls_and_silent_clients_are_dropped() {
+    let pair = make_pair("drop");
+    let mut srv = TestServer::builder()
+        .tls(&pair.cert, &pair.key)
+        .server_key("handshake_timeout_ms", "500")
+        .start()
+        .await;
+    let addr = srv.tls_addr().expect("TLS port");
+
+    let mut plain = TcpStream::connect(addr).await.unwrap();
+    plain.write_all(b"/login alice pw\r\n").await.unwrap();
+    assert_closed(&mut plain).await;
+
+    let started = Instant::now();
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    assert_closed(&mut silent).await;
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "closed after {took:?}"
+    );
+
+    // The TLS listener and the plain port both still work.
+    let mut ok = TlsClient::connect(addr, &pair).await;
+    ok.expect(GREETING).await;
+    let mut c = Client::connect(srv.addr()).await;
+    c.expect(GREETING).await;
+    srv.stop().await;
+}
