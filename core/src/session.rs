@@ -148,9 +148,9 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
     let room = state.current_room();
     hub.logout(&session, room.as_ref());
     session.outbox.close();
-    if session.outbox.closed() == Closed::Overflow {
-        writer_task.abort();
-    } else if tokio::time::timeout(Duration::from_secs(2), &mut writer_task).await.is_err() {
+    // An overflowed client is not reading: do not wait for its writer at all.
+    let overflowed = session.outbox.closed() == Closed::Overflow;
+    if overflowed || tokio::time::timeout(Duration::from_secs(2), &mut writer_task).await.is_err() {
         writer_task.abort();
     }
     debug!(session = session.id, %peer, "session ended");
