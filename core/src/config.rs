@@ -125,19 +125,67 @@ impl Default for AuthConfig {
     }
 }
 
-/// `[federation]`.
+/// `[federation]` (see docs/federation.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FederationConfig {
     /// Accept and send server-to-server requests.
     pub enabled: bool,
-    /// Port used to reach other hosts.
+    /// Port used to reach other hosts (`HOST:peer_port`).
     pub peer_port: u16,
+    /// Address overrides: host name → `ip:port` (tests, private networks).
+    pub peers: BTreeMap<String, String>,
+    /// Connecting to a peer gives up after this long.
+    pub connect_timeout_ms: u64,
+    /// Waiting for a peer's answer gives up after this long (the peer may dial back first).
+    pub request_timeout_ms: u64,
+    /// A whole dialback check (connect, ask, answer) gives up after this long.
+    pub dialback_timeout_ms: u64,
+    /// A verified dialback is trusted for this long per host and source IP.
+    pub dialback_cache_secs: u64,
+    /// Message ids this server sent are confirmed to dialbacks for this long.
+    pub sent_ids_secs: u64,
+    /// An inbound request must arrive whole within this long.
+    pub inbound_timeout_ms: u64,
+    /// Largest request or answer line, in bytes.
+    pub max_message_bytes: usize,
+    /// Outbound connections open at once to one peer.
+    pub max_connections_per_peer: usize,
+    /// Fire-and-forget messages waiting for one peer; more are dropped.
+    pub queue_per_peer: usize,
+    /// Extra attempts for fire-and-forget messages after a network failure.
+    pub retries: u32,
+    /// First pause before a retry; doubles each time.
+    pub retry_backoff_ms: u64,
+    /// After a failed delivery, queued messages to that peer fail at once for this long.
+    pub peer_down_ms: u64,
+    /// How often the home host pings member hosts and asks who is still online.
+    pub liveness_interval_ms: u64,
+    /// Failed pings in a row after which a host's members are removed.
+    pub ping_failures: u32,
 }
 
 impl Default for FederationConfig {
     fn default() -> Self {
-        Self { enabled: true, peer_port: 42439 }
+        Self {
+            enabled: true,
+            peer_port: 42439,
+            peers: BTreeMap::new(),
+            connect_timeout_ms: 3000,
+            request_timeout_ms: 8000,
+            dialback_timeout_ms: 4000,
+            dialback_cache_secs: 60,
+            sent_ids_secs: 300,
+            inbound_timeout_ms: 5000,
+            max_message_bytes: 256 * 1024,
+            max_connections_per_peer: 8,
+            queue_per_peer: 1024,
+            retries: 2,
+            retry_backoff_ms: 500,
+            peer_down_ms: 5000,
+            liveness_interval_ms: 60_000,
+            ping_failures: 3,
+        }
     }
 }
 

@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
 use tokio::sync::Notify;
 
 /// The shared half of one client connection: what delivery needs.
@@ -25,14 +26,33 @@ pub struct Session {
     /// Lines waiting for this session's writer.
     pub outbox: Outbox,
     account: OnceLock<Arc<str>>,
-    /// Fired to make the session end (ban, shutdown, overflow).
+    /// Fired to make the session end (ban, shutdown, overflow, idle).
     pub kick: Notify,
+    /// Milliseconds since [`EPOCH`] of the last message from the client.
+    last_active: AtomicU64,
+}
+
+/// The clock for idle timeouts.
+static EPOCH: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+
+fn now_ms() -> u64 {
+    EPOCH.elapsed().as_millis() as u64
 }
 
 impl Session {
     /// A new, not yet logged-in session.
     pub fn new(id: u64, peer: SocketAddr, outbox: Outbox) -> Self {
-        Session { id, peer, outbox, account: OnceLock::new(), kick: Notify::new() }
+        Session { id, peer, outbox, account: OnceLock::new(), kick: Notify::new(), last_active: AtomicU64::new(now_ms()) }
+    }
+
+    /// Records client activity (any message, keep-alives included).
+    pub fn touch(&self) {
+        self.last_active.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// How long since the client last sent a message.
+    pub fn idle_for(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(now_ms().saturating_sub(self.last_active.load(Ordering::Relaxed)))
     }
 
     /// The account once logged in.
@@ -183,6 +203,7 @@ pub struct Hub {
     next_id: AtomicU64,
     online: RwLock<HashMap<Arc<str>, Vec<Arc<Session>>>>,
     sessions: RwLock<HashMap<u64, Arc<Session>>>,
+    connections: Mutex<HashMap<u64, Arc<Session>>>,
     rooms: RwLock<Rooms>,
     caps: OnceLock<Arc<dyn Capabilities>>,
     federation: OnceLock<Arc<dyn Federation>>,
@@ -217,6 +238,7 @@ impl Hub {
             next_id: AtomicU64::new(1),
             online: RwLock::default(),
             sessions: RwLock::default(),
+            connections: Mutex::default(),
             rooms: RwLock::new(rooms),
             caps: OnceLock::new(),
             federation: OnceLock::new(),
@@ -299,7 +321,26 @@ impl Hub {
         self.settings.admins.iter().any(|a| a == account)
     }
 
-    // ---- accounts and sessions ----
+    // ---- connections, accounts and sessions ----
+
+    fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Session>>> {
+        self.connections.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a new client connection (logged in or not).
+    pub fn connect(&self, session: &Arc<Session>) {
+        self.connections().insert(session.id, session.clone());
+    }
+
+    /// Forgets a client connection.
+    pub fn disconnect(&self, session: &Session) {
+        self.connections().remove(&session.id);
+    }
+
+    /// Every client connection, logged in or not.
+    pub fn all_connections(&self) -> Vec<Arc<Session>> {
+        self.connections().values().cloned().collect()
+    }
 
     /// Marks a session logged in; tells presence observers on the account's first session.
     pub fn login(&self, session: &Arc<Session>, account: &str) {

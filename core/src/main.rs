@@ -9,6 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tracing::{error, info};
 
+// mimalloc's size classes keep many small, long-lived session objects packed
+// (measured: lower RSS per idle session than glibc malloc).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "dmconnect", version, about = "A DMconnect chat server")]
 struct Cli {
@@ -133,7 +138,11 @@ fn serve(args: ConfigArgs, listen: Option<String>, host: Option<String>, ready: 
         cfg.server.host = h;
     }
     cfg.check()?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // Storage, hashing and plugin calls; few threads keep memory low under a login storm.
+        .max_blocking_threads(32)
+        .build().map_err(|e| e.to_string())?;
     rt.block_on(async move {
         let running = dmconnect::server::start(cfg).await?;
         if let Some(path) = ready {

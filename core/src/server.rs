@@ -13,7 +13,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
@@ -27,7 +26,6 @@ pub struct Running {
     pub tls: Option<SocketAddr>,
     /// The shared state.
     pub hub: Arc<Hub>,
-    shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
 
@@ -105,15 +103,12 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
     hub.set_listen_port(plain_addr.port());
     crate::extensions::install(&cfg, &hub);
 
-    let (tx, rx) = watch::channel(false);
     let ctx = Ctx {
         shared: Shared {
             hub: hub.clone(),
             auth,
             legacy: cfg.compat.legacy,
-            idle_timeout: (cfg.limits.idle_timeout_secs > 0).then(|| Duration::from_secs(cfg.limits.idle_timeout_secs)),
             queue: (cfg.limits.outbound_queue_messages, cfg.limits.outbound_queue_bytes),
-            shutdown: rx,
         },
         limits: Limits {
             per_ip: cfg.limits.max_connections_per_ip,
@@ -125,6 +120,9 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
         handshake: Duration::from_millis(cfg.server.handshake_timeout_ms),
     };
     let mut tasks = JoinSet::new();
+    if cfg.limits.idle_timeout_secs > 0 {
+        tasks.spawn(idle_sweeper(hub.clone(), cfg.limits.idle_timeout_secs));
+    }
     info!(addr = %plain_addr, host = %cfg.server.host, "listening (plain)");
     tasks.spawn(accept_loop(plain, Door::Plain, ctx.clone()));
 
@@ -146,7 +144,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
         tls = Some(addr);
         tasks.spawn(accept_loop(l, Door::Tls, ctx.clone()));
     }
-    Ok(Running { plain: plain_addr, encrypted, tls, hub, shutdown: tx, tasks })
+    Ok(Running { plain: plain_addr, encrypted, tls, hub, tasks })
 }
 
 static TLS: std::sync::OnceLock<crate::transport::tls::TlsAcceptor> = std::sync::OnceLock::new();
@@ -159,12 +157,15 @@ impl Running {
     /// Stops accepting, tells every session, waits briefly for queues to drain, flushes storage.
     pub async fn shutdown(mut self) {
         info!("shutting down");
-        let _ = self.shutdown.send(true);
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
+        for s in self.hub.all_connections() {
+            s.send(crate::replies::SHUTTING_DOWN);
+            s.kick.notify_one();
+        }
         // Sessions end on the watch signal; give their writers a moment.
         for _ in 0..50 {
-            if self.hub.online_counts().1 == 0 {
+            if self.hub.all_connections().is_empty() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -174,6 +175,22 @@ impl Running {
             warn!("{e}");
         }
         info!("stopped");
+    }
+}
+
+/// Kicks sessions that sent nothing for `limit` seconds. One task for all
+/// sessions instead of a timer in each keeps idle sessions small.
+async fn idle_sweeper(hub: Arc<Hub>, limit: u64) {
+    let period = Duration::from_millis((limit * 1000 / 4).clamp(250, 5000));
+    let limit = Duration::from_secs(limit);
+    loop {
+        tokio::time::sleep(period).await;
+        for s in hub.all_connections() {
+            if s.idle_for() >= limit {
+                info!(session = s.id, peer = %s.peer, "idle timeout");
+                s.kick.notify_one();
+            }
+        }
     }
 }
 
@@ -197,21 +214,32 @@ async fn accept_loop(listener: TcpListener, door: Door, ctx: Ctx) {
         let ctx = ctx.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            serve(stream, peer, door, ctx).await;
+            // Boxed: handshakes are large futures and run once; the session
+            // future is what stays resident for every idle connection.
+            if let Some((reader, writer)) = Box::pin(prepare(stream, peer, door, &ctx)).await {
+                session::run(ctx.shared, peer, reader, writer).await;
+            }
         });
     }
 }
 
-async fn serve(stream: TcpStream, peer: SocketAddr, door: Door, ctx: Ctx) {
-    let (reader, writer): (Box<dyn MessageReader>, Box<dyn MessageWriter>) = match door {
+type Halves = (Box<dyn MessageReader>, Box<dyn MessageWriter>);
+
+/// Routes a new connection and sets up its transport; `None` when it was not a chat client
+/// (served here already) or its handshake failed.
+async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> Option<Halves> {
+    let halves: Halves = match door {
         Door::Plain => match sniff(&stream, ctx.sniff).await {
-            Kind::Federation => return crate::extensions::serve_s2s(ctx.shared.hub.clone(), stream, peer).await,
+            Kind::Federation => {
+                crate::extensions::serve_s2s(ctx.shared.hub.clone(), stream, peer).await;
+                return None;
+            }
             Kind::Http => {
                 let caps = ctx.shared.hub.caps();
                 if caps.serves_http() {
-                    return caps.serve_http(stream, peer).await;
+                    caps.serve_http(stream, peer).await;
                 }
-                return;
+                return None;
             }
             Kind::Chat => {
                 let (rd, wr) = stream.into_split();
@@ -220,17 +248,23 @@ async fn serve(stream: TcpStream, peer: SocketAddr, door: Door, ctx: Ctx) {
         },
         Door::Encrypted => match crate::transport::legacy::handshake(stream, ctx.handshake).await {
             Ok(rw) => rw,
-            Err(e) => return info!(%peer, "encrypted handshake failed: {e}"),
+            Err(e) => {
+                info!(%peer, "encrypted handshake failed: {e}");
+                return None;
+            }
         },
         Door::Tls => {
-            let Some(acceptor) = TLS.get() else { return };
+            let acceptor = TLS.get()?;
             match acceptor.accept(stream, ctx.handshake, ctx.grace).await {
                 Ok(rw) => rw,
-                Err(e) => return info!(%peer, "TLS handshake failed: {e}"),
+                Err(e) => {
+                    info!(%peer, "TLS handshake failed: {e}");
+                    return None;
+                }
             }
         }
     };
-    session::run(ctx.shared, peer, reader, writer).await;
+    Some(halves)
 }
 
 enum Kind {

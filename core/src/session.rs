@@ -12,8 +12,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
-use tracing::{debug, info};
+use tracing::debug;
 
 /// Messages buffered while one command runs; past this, TCP pushes back.
 const MAX_PENDING: usize = 64;
@@ -46,12 +45,8 @@ pub struct Shared {
     pub auth: Auth,
     /// Reference-identical texts.
     pub legacy: bool,
-    /// Close a session after this long without a message (None: never).
-    pub idle_timeout: Option<Duration>,
     /// Outbound queue bounds (messages, bytes).
     pub queue: (usize, usize),
-    /// Becomes true on shutdown.
-    pub shutdown: watch::Receiver<bool>,
 }
 
 impl Shared {
@@ -78,8 +73,8 @@ impl Shared {
 pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageReader>, writer: Box<dyn MessageWriter>) {
     let hub = shared.hub.clone();
     let session = Arc::new(Session::new(hub.next_session_id(), peer, Outbox::new(shared.queue.0, shared.queue.1)));
+    hub.connect(&session);
     let mut writer_task = tokio::spawn(write_loop(session.clone(), writer));
-    let mut shutdown = shared.shutdown.clone();
     let mut state = State::default();
     // Messages read while a command was still running (see below).
     let mut pending: VecDeque<Inbound> = VecDeque::new();
@@ -92,27 +87,15 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
         } else if eof {
             break;
         } else {
-            let next = async {
-                match shared.idle_timeout {
-                    Some(t) => tokio::time::timeout(t, reader.next()).await.map_err(|_| ()),
-                    None => Ok(reader.next().await),
-                }
-            };
+            // Idle timeouts and shutdown arrive as kicks (see `server`), which keeps
+            // this future small: no timer per idle session.
             let inbound = tokio::select! {
-                r = next => r,
+                r = reader.next() => r,
                 _ = session.kick.notified() => break,
-                _ = shutdown.changed() => {
-                    session.send(replies::SHUTTING_DOWN);
-                    break;
-                }
             };
             match inbound {
-                Ok(Some(m)) => m,
-                Ok(None) => break,
-                Err(()) => {
-                    info!(session = session.id, %peer, "idle timeout");
-                    break;
-                }
+                Some(m) => m,
+                None => break,
             }
         };
         match msg {
@@ -123,6 +106,7 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
                 session.send(replies::BAD_UTF8);
             }
             Inbound::Message(text) => {
+                session.touch();
                 let mut ctx = Ctx { shared: &shared, session: &session, state: &mut state };
                 // Boxed: a command's future is only allocated while it runs,
                 // which keeps idle sessions small.
@@ -147,6 +131,7 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
     }
     let room = state.current_room();
     hub.logout(&session, room.as_ref());
+    hub.disconnect(&session);
     session.outbox.close();
     // An overflowed client is not reading: do not wait for its writer at all.
     let overflowed = session.outbox.closed() == Closed::Overflow;

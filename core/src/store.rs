@@ -32,7 +32,10 @@ type Result<T> = std::result::Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    jobs: std::sync::mpsc::Sender<Job>,
 }
+
+type Job = Box<dyn FnOnce(&Store) + Send>;
 
 /// A stored account.
 #[derive(Debug, Clone)]
@@ -63,7 +66,20 @@ impl Store {
              CREATE TABLE IF NOT EXISTS kv (
                  ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key));",
         )?;
-        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let store = Store { conn: Arc::new(Mutex::new(conn)), jobs: tx };
+        // One thread runs the async side's queries: SQLite serialises writers
+        // anyway, and a login storm then cannot fan out into many blocking threads.
+        let worker = Store { conn: store.conn.clone(), jobs: store.jobs.clone() };
+        std::thread::Builder::new()
+            .name("dmconnect-store".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job(&worker);
+                }
+            })
+            .map_err(|e| StoreError(format!("cannot start the storage thread: {e}")))?;
+        Ok(store)
     }
 
     fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
@@ -71,12 +87,14 @@ impl Store {
         Ok(f(&conn)?)
     }
 
-    /// Runs blocking storage work on the blocking pool.
+    /// Runs blocking storage work on the storage thread.
     pub async fn run<T: Send + 'static>(&self, f: impl FnOnce(&Store) -> Result<T> + Send + 'static) -> Result<T> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || f(&store))
-            .await
-            .map_err(|e| StoreError(format!("storage task failed: {e}")))?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |s| {
+            let _ = tx.send(f(s));
+        });
+        self.jobs.send(job).map_err(|_| StoreError("the storage thread has stopped".into()))?;
+        rx.await.map_err(|_| StoreError("storage task failed".into()))?
     }
 
     /// Adds an account; `Ok(false)` if the name is taken.

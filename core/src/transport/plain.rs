@@ -50,7 +50,8 @@ impl MessageReader for TcpReader {
                 return None;
             }
             if self.framer.has_pending() {
-                match tokio::time::timeout(self.grace, self.rd.readable()).await {
+                // Boxed: the timer is only needed mid-message, so idle sessions don't carry it.
+                match Box::pin(tokio::time::timeout(self.grace, self.rd.readable())).await {
                     Err(_) => {
                         self.framer.flush(&mut self.ready);
                         continue;
@@ -167,3 +168,4 @@ impl<W: AsyncWrite + Unpin + Send> MessageWriter for PlainWriter<W> {
         let _ = self.wr.shutdown().await;
     }
 }
+

@@ -1,0 +1,358 @@
+//! Outbound server-to-server requests: one short TCP connection per request
+//! (one JSON line out, one JSON line back), bounded in time and in
+//! connections per peer. Messages whose order matters (room traffic) go
+//! through one queue per peer; fire-and-forget ones are retried with backoff.
+
+use super::dialback::SentIds;
+use crate::config::FederationConfig;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::time::{timeout, Instant};
+use tracing::{debug, warn};
+
+/// Why an outbound request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Connecting failed (refused, no route, DNS).
+    Unreachable(String),
+    /// Connecting or answering took too long.
+    Timeout,
+    /// The peer closed without an answer.
+    Closed,
+    /// The answer was not a JSON object.
+    BadAnswer(String),
+    /// Too many messages already wait for this peer, or it failed just now.
+    Busy,
+}
+
+impl Failure {
+    /// Network trouble worth a retry.
+    fn retryable(&self) -> bool {
+        matches!(self, Failure::Unreachable(_) | Failure::Timeout | Failure::Closed)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Unreachable(e) => write!(f, "unreachable: {e}"),
+            Failure::Timeout => write!(f, "timed out"),
+            Failure::Closed => write!(f, "closed without an answer"),
+            Failure::BadAnswer(e) => write!(f, "bad answer: {e}"),
+            Failure::Busy => write!(f, "peer busy or down"),
+        }
+    }
+}
+
+/// What to do with the answer to a fire-and-forget message.
+pub type Then = Box<dyn FnOnce(&Result<Value, Failure>) + Send>;
+
+/// Settings of the outbound side, from `[federation]`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Our advertised host name (`from_host`).
+    pub host: String,
+    peer_port: u16,
+    peers: HashMap<String, String>,
+    /// Connect timeout.
+    pub connect: Duration,
+    /// Answer timeout.
+    pub answer: Duration,
+    /// Whole dialback timeout.
+    pub dialback: Duration,
+    /// Largest line in either direction.
+    pub max_bytes: usize,
+    per_peer: usize,
+    queue: usize,
+    retries: u32,
+    backoff: Duration,
+    down_for: Duration,
+}
+
+fn ms(v: u64, min: u64) -> Duration {
+    Duration::from_millis(v.max(min))
+}
+
+impl Settings {
+    /// From the config, with too-small values raised to something usable.
+    pub fn new(host: &str, c: &FederationConfig) -> Settings {
+        Settings {
+            host: host.to_owned(),
+            peer_port: if c.peer_port == 0 { 42439 } else { c.peer_port },
+            peers: c.peers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            connect: ms(c.connect_timeout_ms, 10),
+            answer: ms(c.request_timeout_ms, 10),
+            dialback: ms(c.dialback_timeout_ms, 10),
+            max_bytes: c.max_message_bytes.max(4096),
+            per_peer: c.max_connections_per_peer.max(1),
+            queue: c.queue_per_peer.max(1),
+            retries: c.retries,
+            backoff: ms(c.retry_backoff_ms, 1),
+            down_for: Duration::from_millis(c.peer_down_ms),
+        }
+    }
+
+    /// Where a host is reached: the `peers` override or `HOST:peer_port`.
+    pub fn address(&self, host: &str) -> String {
+        match self.peers.get(host) {
+            Some(a) => a.clone(),
+            None if host.contains(':') => format!("[{host}]:{}", self.peer_port),
+            None => format!("{host}:{}", self.peer_port),
+        }
+    }
+}
+
+struct Job {
+    msg: Value,
+    retry: bool,
+    reply: Option<oneshot::Sender<Result<Value, Failure>>>,
+    then: Option<Then>,
+}
+
+/// What the queue worker and direct requests share about one peer.
+struct PeerState {
+    permits: Semaphore,
+    down_until: Mutex<Option<Instant>>,
+    last_used: Mutex<Instant>,
+}
+
+impl PeerState {
+    fn is_down(&self) -> bool {
+        lock(&self.down_until).is_some_and(|t| Instant::now() < t)
+    }
+    fn set_down(&self, d: Option<Duration>) {
+        *lock(&self.down_until) = d.map(|d| Instant::now() + d);
+    }
+}
+
+#[derive(Clone)]
+struct Peer {
+    state: Arc<PeerState>,
+    queue: mpsc::Sender<Job>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The outbound client shared by every federation operation.
+pub struct Outbound {
+    settings: Arc<Settings>,
+    sent: Arc<SentIds>,
+    peers: Mutex<HashMap<String, Peer>>,
+}
+
+impl Outbound {
+    /// A client that records the ids it sends in `sent`.
+    pub fn new(settings: Arc<Settings>, sent: Arc<SentIds>) -> Outbound {
+        Outbound { settings, sent, peers: Mutex::default() }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn peer(&self, host: &str) -> Peer {
+        let mut peers = lock(&self.peers);
+        if let Some(p) = peers.get(host) {
+            *lock(&p.state.last_used) = Instant::now();
+            return p.clone();
+        }
+        let state = Arc::new(PeerState {
+            permits: Semaphore::new(self.settings.per_peer),
+            down_until: Mutex::new(None),
+            last_used: Mutex::new(Instant::now()),
+        });
+        let (tx, rx) = mpsc::channel(self.settings.queue);
+        tokio::spawn(worker(self.settings.clone(), state.clone(), host.to_owned(), rx));
+        let p = Peer { state, queue: tx };
+        peers.insert(host.to_owned(), p.clone());
+        p
+    }
+
+    /// Forgets peers idle for `idle` with nothing queued (their workers end).
+    pub fn prune(&self, idle: Duration) {
+        let now = Instant::now();
+        lock(&self.peers).retain(|_, p| {
+            let busy = p.queue.capacity() < p.queue.max_capacity();
+            busy || now.duration_since(*lock(&p.state.last_used)) < idle
+        });
+    }
+
+    /// Adds `from_host` and a fresh `msg_id` (unless present) and remembers the id for dialback.
+    pub fn stamp(&self, mut msg: Value) -> Value {
+        if let Some(obj) = msg.as_object_mut() {
+            obj.entry("from_host").or_insert_with(|| self.settings.host.clone().into());
+            let id = match obj.get("msg_id").and_then(Value::as_str) {
+                Some(id) => id.to_owned(),
+                None => {
+                    let id = super::dialback::new_msg_id();
+                    obj.insert("msg_id".into(), id.clone().into());
+                    id
+                }
+            };
+            let kind = obj.get("type").and_then(Value::as_str).unwrap_or("").to_owned();
+            self.sent.record(&id, &kind);
+        }
+        msg
+    }
+
+    /// One request on its own connection, now (not queued). `msg` is sent as given.
+    pub async fn request_raw(&self, host: &str, msg: &Value, answer: Duration) -> Result<Value, Failure> {
+        let peer = self.peer(host);
+        let res = exchange(&self.settings, &peer.state, host, msg, answer).await;
+        if res.is_ok() {
+            peer.state.set_down(None);
+        }
+        res
+    }
+
+    /// Stamps and sends one request now (not queued).
+    pub async fn request(&self, host: &str, msg: Value) -> Result<Value, Failure> {
+        let msg = self.stamp(msg);
+        self.request_raw(host, &msg, self.settings.answer).await
+    }
+
+    /// Stamps and sends one request through the peer's ordered queue and waits for its answer.
+    pub async fn ordered(&self, host: &str, msg: Value) -> Result<Value, Failure> {
+        let msg = self.stamp(msg);
+        let peer = self.peer(host);
+        let (tx, rx) = oneshot::channel();
+        let job = Job { msg, retry: false, reply: Some(tx), then: None };
+        let limit = self.settings.connect + self.settings.answer;
+        match timeout(limit, peer.queue.send(job)).await {
+            Ok(Ok(())) => {}
+            _ => return Err(Failure::Busy),
+        }
+        match timeout(limit * 2, rx).await {
+            Ok(Ok(res)) => res,
+            Ok(Err(_)) => Err(Failure::Closed),
+            Err(_) => Err(Failure::Timeout),
+        }
+    }
+
+    /// Stamps and queues a fire-and-forget message (retried on network failure);
+    /// dropped with a warning when the peer's queue is full.
+    pub fn post(&self, host: &str, msg: Value, then: Option<Then>) {
+        let msg = self.stamp(msg);
+        let peer = self.peer(host);
+        if let Err(e) = peer.queue.try_send(Job { msg, retry: true, reply: None, then }) {
+            warn!(peer = host, "federation queue full or closed; message dropped");
+            if let mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) = e {
+                if let Some(then) = job.then {
+                    then(&Err(Failure::Busy));
+                }
+            }
+        }
+    }
+}
+
+/// Sends one peer's queued messages one after another, so they arrive in order.
+async fn worker(settings: Arc<Settings>, state: Arc<PeerState>, host: String, mut rx: mpsc::Receiver<Job>) {
+    while let Some(job) = rx.recv().await {
+        let res = if state.is_down() {
+            Err(Failure::Busy)
+        } else {
+            let mut attempt = 0;
+            loop {
+                let res = exchange(&settings, &state, &host, &job.msg, settings.answer).await;
+                match &res {
+                    Err(f) if job.retry && f.retryable() && attempt < settings.retries => {
+                        debug!(peer = %host, "federation send failed ({f}); retrying");
+                        tokio::time::sleep(settings.backoff * 2u32.saturating_pow(attempt)).await;
+                        attempt += 1;
+                    }
+                    _ => break res,
+                }
+            }
+        };
+        match &res {
+            Ok(_) => state.set_down(None),
+            Err(Failure::Busy) => {}
+            Err(f) => {
+                if f.retryable() {
+                    state.set_down(Some(settings.down_for));
+                }
+                let kind = job.msg.get("type").and_then(Value::as_str).unwrap_or("?");
+                warn!(peer = %host, kind, "federation message not delivered: {f}");
+            }
+        }
+        if let Some(tx) = job.reply {
+            let _ = tx.send(res);
+        } else if let Some(then) = job.then {
+            then(&res);
+        }
+    }
+}
+
+/// Connect, send one line, read one line; every step bounded.
+async fn exchange(s: &Settings, peer: &PeerState, host: &str, msg: &Value, answer: Duration) -> Result<Value, Failure> {
+    let _permit = match timeout(s.connect, peer.permits.acquire()).await {
+        Ok(Ok(p)) => p,
+        _ => return Err(Failure::Busy),
+    };
+    let addr = s.address(host);
+    let mut stream = match timeout(s.connect, TcpStream::connect(&addr)).await {
+        Ok(Ok(st)) => st,
+        Ok(Err(e)) => return Err(Failure::Unreachable(format!("{addr}: {e}"))),
+        Err(_) => return Err(Failure::Timeout),
+    };
+    let _ = stream.set_nodelay(true);
+    // One write: the reference reads a request with a single peek/recv.
+    let mut line = serde_json::to_vec(msg).map_err(|e| Failure::BadAnswer(e.to_string()))?;
+    line.push(b'\n');
+    let talk = async {
+        stream.write_all(&line).await.map_err(|_| Failure::Closed)?;
+        read_line(&mut stream, s.max_bytes).await.map_err(|_| Failure::Closed)
+    };
+    let got = match timeout(answer, talk).await {
+        Ok(r) => r?,
+        Err(_) => return Err(Failure::Timeout),
+    };
+    if got.is_empty() {
+        return Err(Failure::Closed);
+    }
+    match serde_json::from_slice::<Value>(&got) {
+        Ok(v) if v.is_object() => Ok(v),
+        Ok(_) => Err(Failure::BadAnswer("not a JSON object".into())),
+        Err(e) => Err(Failure::BadAnswer(e.to_string())),
+    }
+}
+
+/// Reads up to one `\n` (excluded) or EOF; longer than `max` is an error.
+pub async fn read_line(stream: &mut TcpStream, max: usize) -> std::io::Result<Vec<u8>> {
+    let mut rd = BufReader::new(stream).take(max as u64 + 1);
+    let mut buf = Vec::new();
+    rd.read_until(b'\n', &mut buf).await?;
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    } else if buf.len() > max {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "line too long"));
+    }
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        let mut c = FederationConfig { peer_port: 5000, ..FederationConfig::default() };
+        c.peers.insert("a.test".into(), "127.0.0.1:6000".into());
+        let s = Settings::new("me", &c);
+        assert_eq!(s.address("a.test"), "127.0.0.1:6000");
+        assert_eq!(s.address("127.0.0.2"), "127.0.0.2:5000");
+        assert_eq!(s.address("::1"), "[::1]:5000");
+    }
+}
