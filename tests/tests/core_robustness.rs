@@ -135,3 +135,18 @@ async fn cli_user_add_list_and_check_config() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an address"));
     drop(srv);
 }
+
+#[tokio::test]
+async fn sigterm_tells_sessions_and_exits_cleanly() {
+    let mut srv = TestServer::start().await;
+    let mut a = Client::login_new(srv.addr(), "alice", "pw").await;
+    a.join("general").await;
+    let mut pre = Client::connect(srv.addr()).await;
+    pre.expect(GREETING).await;
+    srv.stop().await; // asserts a zero exit status
+    a.expect("Server is shutting down.").await;
+    assert!(a.closed_within(1000).await);
+    pre.expect("Server is shutting down.").await;
+    assert!(pre.closed_within(1000).await);
+    assert!(srv.logs().contains("stopped"));
+}
