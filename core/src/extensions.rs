@@ -10,6 +10,8 @@ use tokio::net::TcpStream;
 
 /// Loads the enabled capabilities and starts federation.
 pub fn install(cfg: &Config, hub: &Arc<Hub>) {
+    let reg = crate::plugins::load(&cfg.capabilities, Arc::downgrade(hub), tokio::runtime::Handle::current());
+    hub.set_capabilities(Arc::new(reg));
     if cfg.federation.enabled {
         crate::federation::start(&cfg.federation, hub);
     }
@@ -26,13 +28,10 @@ pub async fn serve_s2s(hub: Arc<Hub>, mut stream: TcpStream, peer: SocketAddr) {
 
 /// Where plugins are looked for by default: next to the executable (cargo puts the cdylibs there).
 pub fn default_plugin_dir() -> std::path::PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.to_path_buf()))
-        .unwrap_or_else(|| std::path::PathBuf::from("."))
+    crate::plugins::default_dir()
 }
 
 /// One line per plugin file found in `dir`.
-pub fn describe_plugins(_dir: &std::path::Path) -> Vec<String> {
-    Vec::new()
+pub fn describe_plugins(dir: &std::path::Path) -> Vec<String> {
+    crate::plugins::describe_dir(dir)
 }

@@ -11,6 +11,7 @@ pub mod framing;
 pub mod hub;
 pub mod names;
 pub mod outbox;
+pub mod plugins;
 pub mod replies;
 pub mod server;
 pub mod session;

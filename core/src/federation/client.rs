@@ -131,10 +131,10 @@ impl PeerState {
     }
 }
 
-#[derive(Clone)]
+/// A peer: shared state, and its ordered queue once something was queued for it.
 struct Peer {
     state: Arc<PeerState>,
-    queue: mpsc::Sender<Job>,
+    queue: Option<mpsc::Sender<Job>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -159,29 +159,31 @@ impl Outbound {
         &self.settings
     }
 
-    fn peer(&self, host: &str) -> Peer {
+    /// The peer's state, and its queue if `queued` (the queue worker starts on first use).
+    fn peer(&self, host: &str, queued: bool) -> (Arc<PeerState>, Option<mpsc::Sender<Job>>) {
         let mut peers = lock(&self.peers);
-        if let Some(p) = peers.get(host) {
-            *lock(&p.state.last_used) = Instant::now();
-            return p.clone();
-        }
-        let state = Arc::new(PeerState {
-            permits: Semaphore::new(self.settings.per_peer),
-            down_until: Mutex::new(None),
-            last_used: Mutex::new(Instant::now()),
+        let p = peers.entry(host.to_owned()).or_insert_with(|| Peer {
+            state: Arc::new(PeerState {
+                permits: Semaphore::new(self.settings.per_peer),
+                down_until: Mutex::new(None),
+                last_used: Mutex::new(Instant::now()),
+            }),
+            queue: None,
         });
-        let (tx, rx) = mpsc::channel(self.settings.queue);
-        tokio::spawn(worker(self.settings.clone(), state.clone(), host.to_owned(), rx));
-        let p = Peer { state, queue: tx };
-        peers.insert(host.to_owned(), p.clone());
-        p
+        *lock(&p.state.last_used) = Instant::now();
+        if queued && p.queue.is_none() {
+            let (tx, rx) = mpsc::channel(self.settings.queue);
+            tokio::spawn(worker(self.settings.clone(), p.state.clone(), host.to_owned(), rx));
+            p.queue = Some(tx);
+        }
+        (p.state.clone(), if queued { p.queue.clone() } else { None })
     }
 
     /// Forgets peers idle for `idle` with nothing queued (their workers end).
     pub fn prune(&self, idle: Duration) {
         let now = Instant::now();
         lock(&self.peers).retain(|_, p| {
-            let busy = p.queue.capacity() < p.queue.max_capacity();
+            let busy = p.queue.as_ref().is_some_and(|q| q.capacity() < q.max_capacity());
             busy || now.duration_since(*lock(&p.state.last_used)) < idle
         });
     }
@@ -206,10 +208,10 @@ impl Outbound {
 
     /// One request on its own connection, now (not queued). `msg` is sent as given.
     pub async fn request_raw(&self, host: &str, msg: &Value, answer: Duration) -> Result<Value, Failure> {
-        let peer = self.peer(host);
-        let res = exchange(&self.settings, &peer.state, host, msg, answer).await;
+        let (state, _) = self.peer(host, false);
+        let res = exchange(&self.settings, &state, host, msg, answer).await;
         if res.is_ok() {
-            peer.state.set_down(None);
+            state.set_down(None);
         }
         res
     }
@@ -223,15 +225,16 @@ impl Outbound {
     /// Stamps and sends one request through the peer's ordered queue and waits for its answer.
     pub async fn ordered(&self, host: &str, msg: Value) -> Result<Value, Failure> {
         let msg = self.stamp(msg);
-        let peer = self.peer(host);
+        let Some(queue) = self.peer(host, true).1 else { return Err(Failure::Busy) };
         let (tx, rx) = oneshot::channel();
         let job = Job { msg, retry: false, reply: Some(tx), then: None };
-        let limit = self.settings.connect + self.settings.answer;
-        match timeout(limit, peer.queue.send(job)).await {
+        // One bound for queueing and answering together: a session never waits longer.
+        let deadline = Instant::now() + self.settings.connect + self.settings.answer;
+        match tokio::time::timeout_at(deadline, queue.send(job)).await {
             Ok(Ok(())) => {}
             _ => return Err(Failure::Busy),
         }
-        match timeout(limit * 2, rx).await {
+        match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(res)) => res,
             Ok(Err(_)) => Err(Failure::Closed),
             Err(_) => Err(Failure::Timeout),
@@ -242,13 +245,16 @@ impl Outbound {
     /// dropped with a warning when the peer's queue is full.
     pub fn post(&self, host: &str, msg: Value, then: Option<Then>) {
         let msg = self.stamp(msg);
-        let peer = self.peer(host);
-        if let Err(e) = peer.queue.try_send(Job { msg, retry: true, reply: None, then }) {
+        let job = Job { msg, retry: true, reply: None, then };
+        let sent = match self.peer(host, true).1 {
+            Some(queue) => queue.try_send(job),
+            None => Err(mpsc::error::TrySendError::Closed(job)),
+        };
+        if let Err(e) = sent {
             warn!(peer = host, "federation queue full or closed; message dropped");
-            if let mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) = e {
-                if let Some(then) = job.then {
-                    then(&Err(Failure::Busy));
-                }
+            let (mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) = e;
+            if let Some(then) = job.then {
+                then(&Err(Failure::Busy));
             }
         }
     }

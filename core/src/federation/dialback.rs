@@ -58,7 +58,9 @@ impl SentIds {
         let now = Instant::now();
         let s = self.lock();
         match s.ids.get(id) {
-            Some((at, k)) => now.duration_since(*at) <= self.ttl && kind.is_none_or(|want| want.is_empty() || want == k),
+            Some((at, k)) => {
+                now.duration_since(*at) <= self.ttl && kind.is_none_or(|want| want.is_empty() || want == k)
+            }
             None => false,
         }
     }

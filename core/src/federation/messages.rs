@@ -153,7 +153,12 @@ fn object(pairs: &[(&str, Value)]) -> Value {
 
 /// `remote_pm` (without `from_host` / `msg_id`, which are stamped on sending).
 pub fn remote_pm(sender: &str, recipient: &str, message: &str) -> Value {
-    object(&[("type", "remote_pm".into()), ("sender", sender.into()), ("recipient", recipient.into()), ("message", message.into())])
+    object(&[
+        ("type", "remote_pm".into()),
+        ("sender", sender.into()),
+        ("recipient", recipient.into()),
+        ("message", message.into()),
+    ])
 }
 
 /// `room_join` / `room_leave`.
@@ -163,7 +168,8 @@ pub fn room_membership(kind: &str, room: &str, sender: &str) -> Value {
 
 /// `room_message` / `room_act`.
 pub fn room_say(room: &str, sender: &str, text: &str, is_act: bool) -> Value {
-    let (kind, payload) = if is_act { ("room_act", json!({ "act": text })) } else { ("room_message", json!({ "text": text })) };
+    let (kind, payload) =
+        if is_act { ("room_act", json!({ "act": text })) } else { ("room_message", json!({ "text": text })) };
     object(&[("type", kind.into()), ("room", room.into()), ("sender", sender.into()), ("payload", payload)])
 }
 
@@ -252,7 +258,8 @@ mod tests {
 
     #[test]
     fn inbound_shapes() {
-        let r: RoomEventMsg = serde_json::from_str(r#"{"room":"g","event":"message","sender":"a","payload":{"text":"hi"}}"#).unwrap();
+        let r: RoomEventMsg =
+            serde_json::from_str(r#"{"room":"g","event":"message","sender":"a","payload":{"text":"hi"}}"#).unwrap();
         assert_eq!(r.payload.unwrap().text.as_deref(), Some("hi"));
         let r: RoomRequest = serde_json::from_str(r#"{"room":"g","payload":null}"#).unwrap();
         assert!(r.payload.is_none());

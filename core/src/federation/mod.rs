@@ -1,15 +1,25 @@
 //! Server-to-server federation (WIRE §6): the core's view of it.
 //!
-//! The hub and commands call [`Federation`]; the network side (inbound JSON
-//! handlers, outbound client, dialback, liveness) implements it.
+//! The hub and commands call [`Federation`]; the network side implements it:
+//! [`node`] (the implementation), [`client`] (outbound connections, queues,
+//! retries), [`inbound`] (requests from peers), [`dialback`] (proof of
+//! origin), [`liveness`] (pings and stale members), [`messages`] (the JSON).
+
+pub mod client;
+pub mod dialback;
+pub mod inbound;
+pub mod liveness;
+pub mod messages;
+pub mod node;
 
 use crate::config::FederationConfig;
 use crate::hub::Hub;
 use async_trait::async_trait;
-use std::net::SocketAddr;
-use tokio::net::TcpStream;
 use serde_json::Value;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
 /// A room event as carried by `room_event`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +93,13 @@ pub trait Federation: Send + Sync {
     fn room_event(&self, room: &str, hosts: Vec<Arc<str>>, event: RoomEvent);
     /// A raw request to another host (capabilities); adds `from_host` and `msg_id`.
     async fn request(&self, host: &str, json: Value) -> Result<Value, String>;
+    /// A fire-and-forget request to another host (capabilities' `s2s_send`): queued in
+    /// order per peer, retried on network failure; adds `from_host` and `msg_id`.
+    fn post(&self, _host: &str, _json: Value) {}
+    /// Serves one inbound server-to-server connection (its first byte was `{`).
+    async fn serve_inbound(&self, mut stream: TcpStream, _peer: SocketAddr) {
+        let _ = stream.write_all(b"{\"status\":\"error\",\"reason\":\"federation is disabled\"}\n").await;
+    }
 }
 
 /// Federation switched off: every remote operation fails cleanly.
@@ -109,10 +126,26 @@ impl Federation for NoFederation {
     }
 }
 
-/// Starts federation: installs the outbound client into the hub and the liveness task.
-pub fn start(_cfg: &FederationConfig, _hub: &Arc<Hub>) {
-    // Filled in by the federation implementation (issue 4).
+/// Starts federation: installs the node into the hub and starts the liveness task.
+/// Must run inside the Tokio runtime.
+pub fn start(cfg: &FederationConfig, hub: &Arc<Hub>) {
+    let node = node::Node::new(cfg, hub);
+    for (host, addr) in &cfg.peers {
+        if addr.parse::<SocketAddr>().is_err() && !addr.contains(':') {
+            tracing::warn!(host, addr, "[federation] peers: address should look like ip:port");
+        }
+    }
+    if hub.host() == "localhost" {
+        tracing::warn!(
+            "[server] host is \"localhost\": other hosts cannot reach this one; set it to this server's public name"
+        );
+    }
+    hub.set_federation(node.clone());
+    tracing::info!(host = %hub.host(), peer_port = cfg.peer_port, "federation enabled");
+    tokio::spawn(liveness::run(node));
 }
 
 /// Serves one inbound server-to-server connection (its first byte was `{`).
-pub async fn serve_inbound(_hub: Arc<Hub>, _stream: TcpStream, _peer: SocketAddr) {}
+pub async fn serve_inbound(hub: Arc<Hub>, stream: TcpStream, peer: SocketAddr) {
+    hub.federation().serve_inbound(stream, peer).await;
+}

@@ -207,6 +207,14 @@ impl Federation for Node {
         self.out.request(host, json).await.map_err(|f| f.to_string())
     }
 
+    fn post(&self, host: &str, json: Value) {
+        if !msg::valid_host(host) || !json.is_object() {
+            tracing::warn!(peer = host, "s2s_send: invalid host or not a JSON object; dropped");
+            return;
+        }
+        self.out.post(host, json, None);
+    }
+
     async fn serve_inbound(&self, stream: TcpStream, peer: SocketAddr) {
         super::inbound::serve(self, stream, peer).await;
     }

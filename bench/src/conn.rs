@@ -1,0 +1,115 @@
+//! One client connection: a buffered line reader and a shared writer.
+
+use memchr::memchr;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpSocket;
+use tokio::sync::Mutex;
+
+/// How long a setup step waits for its expected reply.
+pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Write side, shared by a sender task and the reader (for PONG replies).
+pub type Writer = Arc<Mutex<OwnedWriteHalf>>;
+
+/// A connected client: reads whole lines out of one growable buffer.
+pub struct Conn {
+    rd: OwnedReadHalf,
+    /// The write half, shared.
+    pub wr: Writer,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Conn {
+    /// Connects; `rcvbuf` shrinks the kernel receive buffer (slow reader).
+    pub async fn connect(addr: SocketAddr, buf_size: usize, rcvbuf: Option<u32>) -> io::Result<Conn> {
+        let sock = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        if let Some(n) = rcvbuf {
+            sock.set_recv_buffer_size(n)?;
+        }
+        let stream = sock.connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (rd, wr) = stream.into_split();
+        Ok(Conn { rd, wr: Arc::new(Mutex::new(wr)), buf: vec![0; buf_size.max(512)], start: 0, end: 0 })
+    }
+
+    /// Sends one line (CRLF added).
+    pub async fn send_line(&self, line: &str) -> io::Result<()> {
+        send_line(&self.wr, line).await
+    }
+
+    /// Reads more bytes into the buffer; `Ok(0)` means the peer closed.
+    pub async fn fill(&mut self) -> io::Result<usize> {
+        if self.start > 0 && self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else {
+                let n = self.buf.len() * 2;
+                self.buf.resize(n, 0);
+            }
+        }
+        let n = self.rd.read(&mut self.buf[self.end..]).await?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// Takes the next complete line out of the buffer (without `\r\n`), if any.
+    pub fn next_line(&mut self) -> Option<&[u8]> {
+        let pos = memchr(b'\n', &self.buf[self.start..self.end])?;
+        let s = self.start;
+        self.start += pos + 1;
+        let mut line = &self.buf[s..s + pos];
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        Some(line)
+    }
+
+    /// Reads lines until `want` accepts one (returns its verdict); answers PINGs on the way.
+    pub async fn expect<T>(&mut self, mut want: impl FnMut(&str) -> Option<T>) -> io::Result<T> {
+        let deadline = tokio::time::Instant::now() + EXPECT_TIMEOUT;
+        let mut last = String::new();
+        loop {
+            while let Some(line) = self.next_line() {
+                let text = String::from_utf8_lossy(line).into_owned();
+                if let Some(tok) = text.strip_prefix("PING ") {
+                    send_line(&self.wr, &format!("PONG {tok}")).await?;
+                    continue;
+                }
+                if let Some(v) = want(&text) {
+                    return Ok(v);
+                }
+                last = text;
+            }
+            match tokio::time::timeout_at(deadline, self.fill()).await {
+                Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, format!("timed out; last line: {last:?}"))),
+                Ok(Ok(0)) => {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("closed; last line: {last:?}")))
+                }
+                Ok(r) => {
+                    r?;
+                }
+            }
+        }
+    }
+}
+
+/// Writes one line plus CRLF under the writer lock.
+pub async fn send_line(wr: &Writer, line: &str) -> io::Result<()> {
+    let mut data = Vec::with_capacity(line.len() + 2);
+    data.extend_from_slice(line.as_bytes());
+    data.extend_from_slice(b"\r\n");
+    wr.lock().await.write_all(&data).await
+}

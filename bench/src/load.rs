@@ -1,0 +1,318 @@
+//! The load engine: sets up many clients, runs senders, receives and times every delivery.
+
+use crate::client::{run_client, ClientResult};
+use crate::conn::Conn;
+use crate::proto::Proto;
+use crate::stats::{merge, new_hist, Hist, Server};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify, Semaphore};
+use tokio::task::JoinHandle;
+
+/// Phases a scenario can stamp into messages (baseline, disturbed, spare).
+pub const PHASES: usize = 3;
+
+/// Settings every scenario shares.
+#[derive(Clone, Debug)]
+pub struct Opts {
+    /// Protocol spoken.
+    pub proto: Proto,
+    /// Server address.
+    pub addr: SocketAddr,
+    /// Server process for CPU/RSS.
+    pub server: Server,
+    /// Connections being set up at once.
+    pub setup_concurrency: usize,
+    /// Prefix of account names and nicks.
+    pub prefix: String,
+    /// Initial read buffer per connection.
+    pub buf_size: usize,
+}
+
+/// Where a sender's messages go.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// Public chat in this room.
+    Room(String),
+    /// Private message to this user.
+    User(String),
+}
+
+/// One client of a scenario.
+#[derive(Clone, Debug)]
+pub struct ClientPlan {
+    /// Account name / nick.
+    pub name: String,
+    /// Room to join, if any.
+    pub room: Option<String>,
+    /// What it sends, if it is a sender.
+    pub target: Option<Target>,
+    /// Stops reading once the phase turns 1 (slow-reader scenario).
+    pub slow: bool,
+}
+
+/// How senders send.
+#[derive(Clone, Copy, Debug)]
+pub struct SendCfg {
+    /// Total messages per second over all senders; 0 = flat out (windowed).
+    pub rate: f64,
+    /// Messages per sender; `None` = until told to stop.
+    pub count: Option<u64>,
+    /// Flat out: messages per sender not yet delivered everywhere.
+    pub window: u64,
+    /// Message text size in bytes.
+    pub size: usize,
+}
+
+/// Where the run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Connecting and logging in.
+    Setup,
+    /// Senders send.
+    Run,
+    /// Everyone stops.
+    Stop,
+}
+
+/// Per-sender counters the receivers update.
+#[derive(Default)]
+pub struct SenderState {
+    /// Deliveries of this sender's messages seen so far.
+    pub delivered: AtomicU64,
+    /// Deliveries expected per message (joined room members minus the sender).
+    pub fan: AtomicU64,
+    /// Wakes a windowed sender.
+    pub notify: Notify,
+}
+
+/// State shared by the engine and all client tasks.
+pub struct Shared {
+    /// Clients that finished setup.
+    pub ready: AtomicUsize,
+    /// Clients whose setup failed.
+    pub failed: AtomicUsize,
+    /// First few setup errors.
+    pub errors: Mutex<Vec<String>>,
+    /// Lines received (any kind).
+    pub lines: AtomicU64,
+    /// Timed deliveries received.
+    pub delivered: AtomicU64,
+    /// Deliveries expected for everything sent so far.
+    pub expected: AtomicU64,
+    /// Messages sent.
+    pub sent: AtomicU64,
+    /// Senders that finished.
+    pub senders_done: AtomicUsize,
+    /// Phase stamped into new messages.
+    pub phase: AtomicU8,
+    /// Cleared to make indefinite senders stop.
+    pub sending: AtomicBool,
+    /// Flat-out senders gave up waiting for their window this often.
+    pub stalls: AtomicU64,
+    /// Connections the server closed during the run.
+    pub closed: AtomicU64,
+    /// Setup attempts that failed and were retried.
+    pub retries: AtomicU64,
+    /// Per sender index.
+    pub senders: Vec<SenderState>,
+    /// Joined members per room.
+    pub members: HashMap<String, AtomicU64>,
+    /// Run state broadcast.
+    pub state: watch::Sender<State>,
+}
+
+impl Shared {
+    /// Remembers a setup error (the first few only).
+    pub fn error(&self, e: String) {
+        self.failed.fetch_add(1, Relaxed);
+        if let Ok(mut v) = self.errors.lock() {
+            if v.len() < 5 {
+                v.push(e);
+            }
+        }
+    }
+}
+
+/// Merged results of all clients.
+pub struct Totals {
+    /// Deliveries per phase.
+    pub delivered: [u64; PHASES],
+    /// Latency per phase.
+    pub hist: [Hist; PHASES],
+    /// Whether the slow client was dropped by the server (slow-reader only).
+    pub slow_dropped: Option<bool>,
+}
+
+/// A running scenario.
+pub struct Load {
+    /// Shared counters.
+    pub shared: Arc<Shared>,
+    handles: Vec<JoinHandle<ClientResult>>,
+    n_senders: usize,
+    targets: Vec<Target>,
+    /// Seconds the setup took.
+    pub setup_secs: f64,
+}
+
+impl Load {
+    /// Connects, logs in and joins every client, then waits until join traffic has died down.
+    pub async fn start(opts: &Opts, plans: Vec<ClientPlan>, cfg: SendCfg) -> Result<Load, String> {
+        let t0 = Instant::now();
+        let mut rooms: Vec<String> = plans.iter().filter_map(|p| p.room.clone()).collect();
+        rooms.sort();
+        rooms.dedup();
+        if opts.proto == Proto::Dm && !rooms.is_empty() {
+            create_rooms(opts, &rooms).await.map_err(|e| format!("creating rooms: {e}"))?;
+        }
+        let targets: Vec<Target> = plans.iter().filter_map(|p| p.target.clone()).collect();
+        let n_senders = targets.len();
+        let (state, _) = watch::channel(State::Setup);
+        let shared = Arc::new(Shared {
+            ready: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+            errors: Mutex::new(Vec::new()),
+            lines: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            expected: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            senders_done: AtomicUsize::new(0),
+            phase: AtomicU8::new(0),
+            sending: AtomicBool::new(true),
+            stalls: AtomicU64::new(0),
+            closed: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            senders: (0..n_senders).map(|_| SenderState::default()).collect(),
+            members: rooms.iter().map(|r| (r.clone(), AtomicU64::new(0))).collect(),
+            state,
+        });
+        let sem = Arc::new(Semaphore::new(opts.setup_concurrency.max(1)));
+        let mut handles = Vec::with_capacity(plans.len());
+        let mut sender_id = 0u32;
+        let n = plans.len();
+        for plan in plans {
+            let id = plan.target.is_some().then(|| {
+                sender_id += 1;
+                sender_id - 1
+            });
+            let (o, s, sem) = (opts.clone(), shared.clone(), sem.clone());
+            handles.push(tokio::spawn(async move { run_client(o, s, sem, plan, id, cfg).await }));
+        }
+        // Wait for every client to be set up or to have failed.
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while shared.ready.load(Relaxed) + shared.failed.load(Relaxed) < n {
+            if Instant::now() > deadline {
+                return Err("setup timed out".into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        settle(&shared).await;
+        Ok(Load { shared, handles, n_senders, targets, setup_secs: t0.elapsed().as_secs_f64() })
+    }
+
+    /// Clients that completed setup.
+    pub fn ready(&self) -> usize {
+        self.shared.ready.load(Relaxed)
+    }
+
+    /// The first setup errors, joined.
+    pub fn errors(&self) -> String {
+        self.shared.errors.lock().map(|v| v.join(" | ")).unwrap_or_default()
+    }
+
+    /// Lets the senders go, each expecting one delivery per other joined member of its room.
+    pub fn go(&self) {
+        for (st, t) in self.shared.senders.iter().zip(&self.targets) {
+            let fan = match t {
+                Target::Room(r) => self.shared.members.get(r).map_or(0, |m| m.load(Relaxed).saturating_sub(1)),
+                Target::User(_) => 1,
+            };
+            st.fan.store(fan, Relaxed);
+        }
+        self.shared.state.send_replace(State::Run);
+    }
+
+    /// Sets the phase stamped into messages from now on.
+    pub fn set_phase(&self, p: u8) {
+        self.shared.phase.store(p, Relaxed);
+    }
+
+    /// Tells indefinite senders to stop.
+    pub fn stop_sending(&self) {
+        self.shared.sending.store(false, Relaxed);
+    }
+
+    /// Waits until all senders are done and every expected delivery arrived, or nothing
+    /// moved for `stall`. Returns the time of the last delivery seen.
+    pub async fn drain(&self, stall: Duration) -> Instant {
+        let s = &self.shared;
+        let mut last_seen = s.delivered.load(Relaxed);
+        let mut last_change = Instant::now();
+        loop {
+            let d = s.delivered.load(Relaxed);
+            if d != last_seen {
+                last_seen = d;
+                last_change = Instant::now();
+            }
+            let done = s.senders_done.load(Relaxed) >= self.n_senders;
+            if done && d >= s.expected.load(Relaxed) {
+                return last_change;
+            }
+            if last_change.elapsed() > stall {
+                return last_change;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Stops every client and merges their results.
+    pub async fn finish(self) -> Totals {
+        self.stop_sending();
+        self.shared.state.send_replace(State::Stop);
+        let mut t = Totals { delivered: [0; PHASES], hist: std::array::from_fn(|_| new_hist()), slow_dropped: None };
+        for h in self.handles {
+            if let Ok(r) = h.await {
+                for p in 0..PHASES {
+                    t.delivered[p] += r.delivered[p];
+                    if let Some(h) = &r.hist[p] {
+                        merge(&mut t.hist[p], h);
+                    }
+                }
+                t.slow_dropped = t.slow_dropped.or(r.slow_dropped);
+            }
+        }
+        t
+    }
+}
+
+/// Waits until no line has arrived for 300 ms (join notices of a big room take a while).
+async fn settle(shared: &Shared) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = shared.lines.load(Relaxed);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let now = shared.lines.load(Relaxed);
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() > Duration::from_millis(300) {
+            return;
+        }
+    }
+}
+
+/// DMconnect rooms must exist before anyone joins: one owner account creates them.
+async fn create_rooms(opts: &Opts, rooms: &[String]) -> std::io::Result<()> {
+    let mut c = Conn::connect(opts.addr, 16 * 1024, None).await?;
+    let owner = format!("{}owner", opts.prefix);
+    opts.proto.register(&mut c, &owner).await?;
+    opts.proto.login(&mut c, &owner).await?;
+    for r in rooms {
+        opts.proto.create_room(&mut c, r).await?;
+    }
+    Ok(())
+}

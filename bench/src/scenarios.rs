@@ -1,0 +1,292 @@
+//! The five workloads. Each returns its parameters and results as JSON plus a summary line.
+
+use crate::client::retry;
+use crate::conn::Conn;
+use crate::proto::Proto;
+use crate::load::{ClientPlan, Load, Opts, SendCfg, Target};
+use crate::stats::{cpu_seconds, Latency};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// What a scenario hands back: results as JSON and one human line.
+pub struct Outcome {
+    /// Numbers, keyed by name.
+    pub results: Value,
+    /// One summary line.
+    pub line: String,
+}
+
+fn own_cpu() -> f64 {
+    cpu_seconds(std::process::id()).unwrap_or(0.0)
+}
+
+/// `rooms` × `clients` members; the first `senders` of each room send.
+fn room_plans(opts: &Opts, rooms: usize, clients: usize, senders: usize) -> Vec<ClientPlan> {
+    let mut v = Vec::with_capacity(rooms * clients);
+    for r in 0..rooms {
+        let room = format!("r{r}");
+        for i in 0..clients {
+            v.push(ClientPlan {
+                name: format!("{}{}", opts.prefix, r * clients + i),
+                room: Some(room.clone()),
+                target: (i < senders).then(|| Target::Room(room.clone())),
+                slow: false,
+            });
+        }
+    }
+    v
+}
+
+/// Runs senders to completion and reports throughput, CPU and latency.
+async fn measure(opts: &Opts, load: Load) -> (Value, Latency) {
+    let (cpu0, gen0, t0) = (opts.server.cpu(), own_cpu(), Instant::now());
+    load.go();
+    let t_end = load.drain(Duration::from_secs(5)).await;
+    let secs = t_end.saturating_duration_since(t0).as_secs_f64().max(1e-3);
+    let (cpu, gen) = (opts.server.cpu() - cpu0, own_cpu() - gen0);
+    let rss = opts.server.rss();
+    let s = load.shared.clone();
+    let (ready, setup_secs, errors) = (load.ready(), load.setup_secs, load.errors());
+    let t = load.finish().await;
+    let delivered = t.delivered[0];
+    let l = Latency::of(&t.hist[0]);
+    let v = json!({
+        "ready": ready, "setup_secs": round(setup_secs), "errors": errors,
+        "sent": s.sent.load(Relaxed), "expected": s.expected.load(Relaxed), "delivered": delivered,
+        "lost": s.expected.load(Relaxed).saturating_sub(delivered), "stalls": s.stalls.load(Relaxed),
+        "closed_by_server": s.closed.load(Relaxed), "setup_retries": s.retries.load(Relaxed),
+        "secs": round(secs), "deliveries_per_s": round(delivered as f64 / secs),
+        "server_cpu_s": round(cpu), "server_cpu_pct": round(100.0 * cpu / secs),
+        "deliveries_per_cpu_s": if cpu > 0.0 { round(delivered as f64 / cpu) } else { 0.0 },
+        "gen_cpu_s": round(gen), "server_rss_kib": rss,
+        "latency": l,
+    });
+    (v, l)
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// fanout: R rooms × N clients, S senders per room, M messages each.
+pub async fn fanout(opts: &Opts, rooms: usize, clients: usize, senders: usize, cfg: SendCfg) -> Result<Outcome, String> {
+    let load = Load::start(opts, room_plans(opts, rooms, clients, senders.min(clients)), cfg).await?;
+    let (r, l) = measure(opts, load).await;
+    let line = format!(
+        "ready={} deliveries={} lost={} deliveries/s={:.0} server_cpu={:.2}s deliveries/cpu_s={:.0} {}",
+        r["ready"], r["delivered"], r["lost"], r["deliveries_per_s"].as_f64().unwrap_or(0.0),
+        r["server_cpu_s"].as_f64().unwrap_or(0.0), r["deliveries_per_cpu_s"].as_f64().unwrap_or(0.0),
+        l.short()
+    );
+    Ok(Outcome { results: r, line })
+}
+
+/// pm: P pairs, each side sending M private messages to the other.
+pub async fn pm(opts: &Opts, pairs: usize, cfg: SendCfg) -> Result<Outcome, String> {
+    let name = |i: usize| format!("{}{}", opts.prefix, i);
+    let plans = (0..pairs * 2)
+        .map(|i| ClientPlan { name: name(i), room: None, target: Some(Target::User(name(i ^ 1))), slow: false })
+        .collect();
+    let load = Load::start(opts, plans, cfg).await?;
+    let (r, l) = measure(opts, load).await;
+    let line = format!(
+        "ready={} msgs={} lost={} msgs/s={:.0} server_cpu={:.2}s msgs/cpu_s={:.0} {}",
+        r["ready"], r["delivered"], r["lost"], r["deliveries_per_s"].as_f64().unwrap_or(0.0),
+        r["server_cpu_s"].as_f64().unwrap_or(0.0), r["deliveries_per_cpu_s"].as_f64().unwrap_or(0.0),
+        l.short()
+    );
+    Ok(Outcome { results: r, line })
+}
+
+/// idle: C sessions logged in and joined (rooms of `room_size`), then held for `hold`.
+pub async fn idle(opts: &Opts, sessions: usize, room_size: usize, hold: Duration) -> Result<Outcome, String> {
+    let rss0 = opts.server.rss();
+    let rooms = sessions.div_ceil(room_size.max(1));
+    let mut plans = room_plans(opts, rooms, room_size.max(1), 0);
+    plans.truncate(sessions);
+    let cfg = SendCfg { rate: 0.0, count: Some(0), window: 1, size: 0 };
+    let load = Load::start(opts, plans, cfg).await?;
+    let rss1 = opts.server.rss();
+    let cpu0 = opts.server.cpu();
+    tokio::time::sleep(hold).await;
+    let rss2 = opts.server.rss();
+    let idle_cpu = opts.server.cpu() - cpu0;
+    let ready = load.ready();
+    let (setup_secs, errors) = (load.setup_secs, load.errors());
+    let closed = load.shared.closed.load(Relaxed);
+    load.finish().await;
+    let per = if ready > 0 { rss2.saturating_sub(rss0) as f64 / ready as f64 } else { 0.0 };
+    let r = json!({
+        "ready": ready, "closed_by_server": closed, "setup_secs": round(setup_secs), "errors": errors,
+        "rss_before_kib": rss0, "rss_after_setup_kib": rss1, "rss_kib": rss2,
+        "rss_per_session_kib": round(per), "idle_cpu_pct": round(100.0 * idle_cpu / hold.as_secs_f64()),
+    });
+    let line = format!(
+        "sessions={ready} rss={:.1}MiB (before {:.1}MiB) per_session={per:.2}KiB setup={setup_secs:.1}s",
+        rss2 as f64 / 1024.0,
+        rss0 as f64 / 1024.0
+    );
+    Ok(Outcome { results: r, line })
+}
+
+/// DMconnect accounts for the storm are created beforehand: the storm is logins only.
+async fn preregister(opts: &Opts, names: &[String]) -> Result<(), String> {
+    if opts.proto == Proto::Irc {
+        return Ok(());
+    }
+    let retries = Arc::new(AtomicU64::new(0));
+    let sem = Arc::new(Semaphore::new(opts.setup_concurrency.max(1)));
+    let mut hs = Vec::new();
+    for n in names {
+        let (o, n, sem, r) = (opts.clone(), n.clone(), sem.clone(), retries.clone());
+        hs.push(tokio::spawn(async move {
+            let _p = sem.acquire().await;
+            retry(&r, || async {
+                let mut c = Conn::connect(o.addr, 4096, None).await?;
+                o.proto.register(&mut c, &n).await
+            })
+            .await
+        }));
+    }
+    for h in hs {
+        h.await.map_err(|e| e.to_string())?.map_err(|e| format!("pre-registering: {e}"))?;
+    }
+    Ok(())
+}
+
+/// login-storm: a rated fanout runs; after `baseline` L clients log in all at once.
+pub async fn login_storm(
+    opts: &Opts,
+    clients: usize,
+    senders: usize,
+    cfg: SendCfg,
+    baseline: Duration,
+    logins: usize,
+) -> Result<Outcome, String> {
+    let names: Vec<String> = (0..logins).map(|i| format!("{}s{i}", opts.prefix)).collect();
+    preregister(opts, &names).await?;
+    let load = Load::start(opts, room_plans(opts, 1, clients, senders.min(clients)), cfg).await?;
+    let cpu0 = opts.server.cpu();
+    load.go();
+    tokio::time::sleep(baseline).await;
+    load.set_phase(1);
+    let t_storm = Instant::now();
+    let retries = Arc::new(AtomicU64::new(0));
+    let mut hs = Vec::with_capacity(logins);
+    for n in names {
+        let (o, r) = (opts.clone(), retries.clone());
+        hs.push(tokio::spawn(async move {
+            retry(&r, || async {
+                let mut c = Conn::connect(o.addr, 4096, None).await?;
+                o.proto.login(&mut c, &n).await.map(|_| c)
+            })
+            .await
+        }));
+    }
+    let mut conns = Vec::with_capacity(logins);
+    let mut failed = 0usize;
+    let mut first_err = String::new();
+    for h in hs {
+        match h.await {
+            Ok(Ok(c)) => conns.push(c),
+            Ok(Err(e)) => {
+                failed += 1;
+                if first_err.is_empty() {
+                    first_err = e.to_string();
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                first_err = e.to_string();
+            }
+        }
+    }
+    let storm_secs = t_storm.elapsed().as_secs_f64();
+    load.set_phase(2);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    load.stop_sending();
+    load.drain(Duration::from_secs(2)).await;
+    let cpu = opts.server.cpu() - cpu0;
+    let ready = load.ready();
+    let errors = load.errors();
+    let t = load.finish().await;
+    drop(conns);
+    let (l0, l1) = (Latency::of(&t.hist[0]), Latency::of(&t.hist[1]));
+    let ratio = if l0.p99_ms > 0.0 { round(l1.p99_ms / l0.p99_ms) } else { 0.0 };
+    let r = json!({
+        "ready": ready, "errors": errors, "logins": logins, "logins_ok": logins - failed, "logins_failed": failed,
+        "login_error": first_err, "login_retries": retries.load(Relaxed), "storm_secs": round(storm_secs),
+        "logins_per_s": round((logins - failed) as f64 / storm_secs.max(1e-3)),
+        "baseline": l0, "storm": l1, "p99_ratio": ratio, "server_cpu_s": round(cpu),
+    });
+    let line = format!(
+        "logins={}/{logins} in {storm_secs:.2}s; baseline {} | storm {} | p99 ratio {ratio:.2}",
+        logins - failed,
+        l0.short(),
+        l1.short()
+    );
+    Ok(Outcome { results: r, line })
+}
+
+/// slow-reader: a rated fanout; one member stops reading after `baseline`.
+pub async fn slow_reader(
+    opts: &Opts,
+    clients: usize,
+    senders: usize,
+    cfg: SendCfg,
+    baseline: Duration,
+    slow_for: Duration,
+) -> Result<Outcome, String> {
+    let mut plans = room_plans(opts, 1, clients, senders.min(clients));
+    plans.push(ClientPlan {
+        name: format!("{}slow", opts.prefix),
+        room: Some("r0".into()),
+        target: None,
+        slow: true,
+    });
+    let load = Load::start(opts, plans, cfg).await?;
+    let server = opts.server;
+    let t0 = Instant::now();
+    let sampler = tokio::spawn(async move {
+        let mut v: Vec<(f64, u64)> = Vec::new();
+        while t0.elapsed() < baseline + slow_for + Duration::from_millis(400) {
+            v.push((round(t0.elapsed().as_secs_f64()), server.rss()));
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        v
+    });
+    load.go();
+    tokio::time::sleep(baseline).await;
+    load.set_phase(1);
+    tokio::time::sleep(slow_for).await;
+    load.stop_sending();
+    let samples = sampler.await.unwrap_or_default();
+    let ready = load.ready();
+    let errors = load.errors();
+    let t = load.finish().await;
+    let b = baseline.as_secs_f64();
+    let at_start = samples.iter().find(|(t, _)| *t >= b).map_or(0, |s| s.1);
+    let max = samples.iter().filter(|(t, _)| *t >= b).map(|s| s.1).max().unwrap_or(0);
+    let end = samples.last().map_or(0, |s| s.1);
+    let (l0, l1) = (Latency::of(&t.hist[0]), Latency::of(&t.hist[1]));
+    let ratio = if l0.p99_ms > 0.0 { round(l1.p99_ms / l0.p99_ms) } else { 0.0 };
+    let dropped = t.slow_dropped.unwrap_or(false);
+    let r = json!({
+        "ready": ready, "errors": errors, "baseline": l0, "slow": l1, "p99_ratio": ratio,
+        "rss_at_slow_start_kib": at_start, "rss_max_kib": max, "rss_end_kib": end,
+        "rss_growth_kib": max.saturating_sub(at_start), "slow_reader_dropped": dropped,
+        "rss_samples": samples,
+    });
+    let line = format!(
+        "baseline {} | slow {} | p99 ratio {ratio:.2} | rss {:.1}->{:.1}MiB (max {:.1}) dropped={dropped}",
+        l0.short(),
+        l1.short(),
+        at_start as f64 / 1024.0,
+        end as f64 / 1024.0,
+        max as f64 / 1024.0
+    );
+    Ok(Outcome { results: r, line })
+}

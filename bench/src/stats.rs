@@ -1,0 +1,118 @@
+//! Measurements: latency histograms and a server process's CPU time and RSS from /proc.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Latency histogram in nanoseconds, 2 significant digits (1 % buckets), up to 10 minutes.
+pub type Hist = Histogram<u32>;
+
+/// A fresh latency histogram.
+pub fn new_hist() -> Hist {
+    Histogram::new_with_bounds(1_000, 600_000_000_000, 2).expect("constant bounds are valid")
+}
+
+/// Adds `src` into `dst`; samples out of range are clamped at record time, so merging cannot fail.
+pub fn merge(dst: &mut Hist, src: &Hist) {
+    let _ = dst.add(src);
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Latency {
+    /// Number of samples.
+    pub count: u64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+    /// Largest sample.
+    pub max_ms: f64,
+}
+
+impl Latency {
+    /// Summarises a histogram.
+    pub fn of(h: &Hist) -> Latency {
+        if h.is_empty() {
+            return Latency::default();
+        }
+        let ms = |ns: u64| (ns as f64 / 1e6 * 1000.0).round() / 1000.0;
+        Latency {
+            count: h.len(),
+            p50_ms: ms(h.value_at_quantile(0.50)),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            p999_ms: ms(h.value_at_quantile(0.999)),
+            max_ms: ms(h.max()),
+        }
+    }
+
+    /// `p50/p99/max` for the one-line summaries.
+    pub fn short(&self) -> String {
+        format!("p50={:.3}ms p99={:.3}ms max={:.3}ms", self.p50_ms, self.p99_ms, self.max_ms)
+    }
+}
+
+/// Clock ticks per second of /proc/PID/stat; USER_HZ is fixed at 100 on Linux.
+const USER_HZ: f64 = 100.0;
+
+/// CPU seconds (user + system, all threads, dead ones included) of a process.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / USER_HZ)
+}
+
+/// Resident set size of a process in KiB (VmRSS).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The process whose numbers a run reports: the server under test, if its PID was given.
+#[derive(Clone, Copy, Debug)]
+pub struct Server {
+    /// Server PID; `None` skips CPU and RSS.
+    pub pid: Option<u32>,
+}
+
+impl Server {
+    /// CPU seconds so far (0 when unknown).
+    pub fn cpu(&self) -> f64 {
+        self.pid.and_then(cpu_seconds).unwrap_or(0.0)
+    }
+
+    /// RSS in KiB (0 when unknown).
+    pub fn rss(&self) -> u64 {
+        self.pid.and_then(rss_kib).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_own_process() {
+        let me = std::process::id();
+        assert!(cpu_seconds(me).is_some());
+        assert!(rss_kib(me).unwrap_or(0) > 0);
+    }
+
+    #[test]
+    fn percentiles_come_out_in_ms() {
+        let mut h = new_hist();
+        for i in 1..=100u64 {
+            h.saturating_record(i * 1_000_000);
+        }
+        let l = Latency::of(&h);
+        assert_eq!(l.count, 100);
+        assert!((l.p50_ms - 50.0).abs() < 1.0, "{l:?}");
+        assert!((l.max_ms - 100.0).abs() < 1.0, "{l:?}");
+    }
+}

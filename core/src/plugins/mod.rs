@@ -1,0 +1,178 @@
+//! Capability plugins: the loader, the host API given to each capability, the
+//! registry the core talks to (`caps::Capabilities`), and HTTP on the main port.
+//!
+//! Each name in `[capabilities] enabled` is loaded, in order, from
+//! `DIR/libdmcap_NAME.so` (default DIR: the executable's directory). abi_stable
+//! checks the plugin-api version and type layouts of each file; a file that is
+//! missing, not a plugin, incompatible, misnamed, or whose init fails is skipped
+//! with one log line, and the others load.
+//!
+//! Commands, s2s messages, HTTP requests and ticks run on the blocking pool
+//! with a timeout (`[capabilities] command_timeout_ms`, default 10000) and at
+//! most [`registry::MAX_CALLS`] at once per capability, so a slow or stuck
+//! plugin never stalls unrelated sessions. The delivery filter and presence
+//! hook are called inline: plugins keep them in-memory.
+
+mod host;
+mod http;
+mod registry;
+
+pub use registry::Registry;
+
+use crate::config::CapabilitiesConfig;
+use crate::hub::Hub;
+use host::PluginHost;
+use plugin_api::loader::{Library, LoadError};
+use std::path::{Path, PathBuf};
+use std::sync::Weak;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// Where plugins are looked for by default: next to the executable (cargo puts the cdylibs there).
+pub fn default_dir() -> PathBuf {
+    std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The file a capability is loaded from.
+pub fn file_name(name: &str) -> String {
+    format!("libdmcap_{name}.so")
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// A number of milliseconds from a `[capabilities]` key.
+fn setting_ms(cfg: &CapabilitiesConfig, key: &str, default: u64) -> Duration {
+    let ms = cfg.settings.get(key).and_then(toml::Value::as_integer).and_then(|n| u64::try_from(n).ok());
+    Duration::from_millis(ms.unwrap_or(default).max(1))
+}
+
+/// A capability's `[capabilities.NAME]` table as JSON text (`{}` when absent).
+fn config_json(cfg: &CapabilitiesConfig, name: &str) -> String {
+    match cfg.settings.get(name) {
+        Some(v @ toml::Value::Table(_)) => serde_json::to_string(v).unwrap_or_else(|_| "{}".into()),
+        _ => "{}".into(),
+    }
+}
+
+/// Loads the enabled capabilities (see the module docs); never fails as a whole.
+pub fn load(cfg: &CapabilitiesConfig, hub: Weak<Hub>, rt: tokio::runtime::Handle) -> Registry {
+    let dir = cfg.dir.clone().unwrap_or_else(default_dir);
+    let data_root = hub.upgrade().map(|h| h.data_dir().join("capabilities")).unwrap_or_default();
+    let timeout = setting_ms(cfg, "command_timeout_ms", 10_000);
+    let mut reg = Registry::new(rt.clone(), timeout);
+    for name in &cfg.enabled {
+        let path = dir.join(file_name(name));
+        if !valid_name(name) {
+            warn!("capability {name:?} skipped: a name has only letters, digits, '_' and '-'");
+            continue;
+        }
+        if reg.has(name) {
+            warn!("capability {name} skipped: enabled twice");
+            continue;
+        }
+        let host = PluginHost {
+            name: name.clone(),
+            hub: hub.clone(),
+            rt: rt.clone(),
+            config: config_json(cfg, name),
+            data_dir: data_root.join(name),
+        };
+        match start(name, &path, host) {
+            Ok(plugin) => {
+                info!(version = %plugin.info().version, "capability {name} loaded from {}", path.display());
+                reg.add(plugin);
+            }
+            Err(e) => warn!("capability {name} skipped: {}: {e}", path.display()),
+        }
+    }
+    reg.start_ticks();
+    reg
+}
+
+fn start(name: &str, path: &Path, host: PluginHost) -> Result<plugin_api::loader::Plugin, LoadError> {
+    let lib = Library::open(path)?;
+    if lib.name() != name {
+        return Err(LoadError::WrongName(lib.name()));
+    }
+    std::fs::create_dir_all(&host.data_dir)
+        .map_err(|e| LoadError::InitFailed(format!("cannot create {}: {e}", host.data_dir.display())))?;
+    lib.start(host)
+}
+
+/// One line per `libdmcap_*.so` file in `dir`: file, name, version, and whether it loads.
+/// Only opens and checks the files (version, layout, name); no capability is started.
+pub fn describe_dir(dir: &Path) -> Vec<String> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                n.starts_with("libdmcap_") && n.ends_with(".so")
+            })
+            .collect(),
+        Err(e) => return vec![format!("{}: cannot read the directory: {e}", dir.display())],
+    };
+    files.sort();
+    if files.is_empty() {
+        return vec![format!("no libdmcap_*.so files in {}", dir.display())];
+    }
+    files.iter().map(|p| describe_file(p)).collect()
+}
+
+fn describe_file(path: &Path) -> String {
+    let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let expected = file.trim_start_matches("libdmcap_").trim_end_matches(".so");
+    match Library::open(path) {
+        Ok(lib) if lib.name() != expected => {
+            format!("{file}  {}  {}  would not load: {}", lib.name(), lib.version(), LoadError::WrongName(lib.name()))
+        }
+        Ok(lib) => format!("{file}  {}  {}  loads", lib.name(), lib.version()),
+        Err(e) => format!("{file}  -  -  would not load: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_tables_become_json_and_keys_are_read() {
+        let cfg: crate::config::Config = toml::from_str(
+            "[capabilities]\ncommand_timeout_ms = 250\n[capabilities.http_file_upload]\nmax_size = 10\nttl_secs = 5\n",
+        )
+        .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&config_json(&cfg.capabilities, "http_file_upload")).unwrap();
+        assert_eq!(json, serde_json::json!({"max_size": 10, "ttl_secs": 5}));
+        assert_eq!(config_json(&cfg.capabilities, "status"), "{}");
+        assert_eq!(config_json(&cfg.capabilities, "command_timeout_ms"), "{}");
+        assert_eq!(setting_ms(&cfg.capabilities, "command_timeout_ms", 1), Duration::from_millis(250));
+        assert_eq!(setting_ms(&cfg.capabilities, "other_ms", 7), Duration::from_millis(7));
+    }
+
+    #[test]
+    fn names_and_files() {
+        assert!(valid_name("http_file_upload") && valid_name("my-cap"));
+        assert!(!valid_name("") && !valid_name("../x") && !valid_name("a b"));
+        assert_eq!(file_name("status"), "libdmcap_status.so");
+    }
+
+    #[test]
+    fn describing_a_directory() {
+        let dir = std::env::temp_dir().join(format!("dmc-describe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(describe_dir(&dir), vec![format!("no libdmcap_*.so files in {}", dir.display())]);
+        std::fs::write(dir.join("libdmcap_junk.so"), b"junk").unwrap();
+        std::fs::write(dir.join("readme.txt"), b"not a plugin file name").unwrap();
+        let lines = describe_dir(&dir);
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].starts_with("libdmcap_junk.so  -  -  would not load: not a DMconnect capability plugin"),
+            "{lines:?}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
