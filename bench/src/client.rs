@@ -1,25 +1,14 @@
 //! One simulated client: setup, the receive loop that times deliveries, and its sender.
 
 use crate::conn::{send_line, Conn, Writer};
-use crate::load::{ClientPlan, Opts, SendCfg, Shared, State, Target, PHASES};
+use crate::load::{ClientPlan, Opts, SendCfg, Shared, State, Target};
 use crate::payload::{encode, now_nanos, Decoder, Stamp};
-use crate::stats::{new_hist, Hist};
+use crate::stats::{record, PHASES};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
-
-/// What one client measured.
-#[derive(Default)]
-pub struct ClientResult {
-    /// Deliveries per phase (own echoes excluded).
-    pub delivered: [u64; PHASES],
-    /// Latency per phase; allocated on first sample.
-    pub hist: [Option<Hist>; PHASES],
-    /// Slow client only: was it disconnected by the server?
-    pub slow_dropped: Option<bool>,
-}
 
 /// Sets the client up, then receives until the run stops.
 pub async fn run_client(
@@ -29,7 +18,7 @@ pub async fn run_client(
     plan: ClientPlan,
     sender_id: Option<u32>,
     cfg: SendCfg,
-) -> ClientResult {
+) {
     let conn = {
         let _permit = sem.acquire().await;
         setup(&opts, &plan, &shared).await
@@ -41,7 +30,7 @@ pub async fn run_client(
                 shared.senders_done.fetch_add(1, Relaxed);
             }
             shared.error(format!("{}: {e}", plan.name));
-            return ClientResult::default();
+            return;
         }
     };
     if let Some(room) = &plan.room {
@@ -97,48 +86,41 @@ async fn setup_once(opts: &Opts, plan: &ClientPlan) -> std::io::Result<Conn> {
     Ok(c)
 }
 
-/// Reads lines until the run stops, timing every stamped message.
-async fn receive(
-    c: &mut Conn,
-    shared: &Shared,
-    mut state: watch::Receiver<State>,
-    me: Option<u32>,
-    slow: bool,
-) -> ClientResult {
+/// Reads lines until the run stops (the engine aborts this task), timing every stamped message.
+async fn receive(c: &mut Conn, shared: &Shared, mut state: watch::Receiver<State>, me: Option<u32>, slow: bool) {
     let dec = Decoder::default();
-    let mut res = ClientResult::default();
     let mut per_sender: Vec<(u32, u64)> = Vec::new();
+    let mut samples: Vec<(u8, u64)> = Vec::new();
     let mut pongs: Vec<String> = Vec::new();
     loop {
-        if slow && shared.phase.load(Relaxed) >= 1 {
-            let _ = state.wait_for(|s| *s == State::Stop).await;
-            res.slow_dropped = Some(drained_to_eof(c).await);
-            return res;
-        }
-        let n = tokio::select! {
-            r = c.fill() => r.unwrap_or(0),
-            _ = state.wait_for(|s| *s == State::Stop) => return res,
-            // Wake now and then so a slow client notices its phase change.
-            _ = tokio::time::sleep(Duration::from_millis(50)), if slow => continue,
+        let n = if slow {
+            if shared.phase.load(Relaxed) >= 1 {
+                let _ = state.wait_for(|s| *s == State::Stop).await;
+                let dropped = drained_to_eof(c).await;
+                shared.slow_dropped.store(if dropped { 2 } else { 1 }, Relaxed);
+                return;
+            }
+            // Wake now and then so the slow client notices its phase change.
+            match tokio::time::timeout(Duration::from_millis(50), c.fill()).await {
+                Err(_) => continue,
+                Ok(r) => r.unwrap_or(0),
+            }
+        } else {
+            c.fill().await.unwrap_or(0)
         };
         if n == 0 {
             shared.closed.fetch_add(1, Relaxed);
-            let _ = state.wait_for(|s| *s == State::Stop).await;
-            return res;
+            return;
         }
         let now = now_nanos();
         let mut lines = 0u64;
-        let mut got = 0u64;
         while let Some(line) = c.next_line() {
             lines += 1;
             if let Some(st) = dec.decode(line) {
                 if Some(st.sender) == me {
                     continue; // DMconnect echoes chat to its sender; IRC does not: count neither.
                 }
-                let p = usize::from(st.phase).min(PHASES - 1);
-                res.hist[p].get_or_insert_with(new_hist).saturating_record(now.saturating_sub(st.nanos));
-                res.delivered[p] += 1;
-                got += 1;
+                samples.push((st.phase, now.saturating_sub(st.nanos)));
                 match per_sender.iter_mut().find(|(s, _)| *s == st.sender) {
                     Some(e) => e.1 += 1,
                     None => per_sender.push((st.sender, 1)),
@@ -148,8 +130,17 @@ async fn receive(
             }
         }
         shared.lines.fetch_add(lines, Relaxed);
-        if got > 0 {
-            shared.delivered.fetch_add(got, Relaxed);
+        if !samples.is_empty() {
+            record(&samples);
+            let mut per_phase = [0u64; PHASES];
+            for &(p, _) in &samples {
+                per_phase[usize::from(p).min(PHASES - 1)] += 1;
+            }
+            for (p, k) in per_phase.iter().enumerate().filter(|(_, k)| **k > 0) {
+                shared.phase_delivered[p].fetch_add(*k, Relaxed);
+            }
+            shared.delivered.fetch_add(samples.len() as u64, Relaxed);
+            samples.clear();
             for (s, k) in per_sender.drain(..) {
                 if let Some(ss) = shared.senders.get(s as usize) {
                     ss.delivered.fetch_add(k, Relaxed);

@@ -1,9 +1,9 @@
 //! The load engine: sets up many clients, runs senders, receives and times every delivery.
 
-use crate::client::{run_client, ClientResult};
+use crate::client::run_client;
 use crate::conn::Conn;
 use crate::proto::Proto;
-use crate::stats::{merge, new_hist, Hist, Server};
+use crate::stats::{collect, PhaseHists, Server, PHASES};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
@@ -11,9 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinHandle;
-
-/// Phases a scenario can stamp into messages (baseline, disturbed, spare).
-pub const PHASES: usize = 3;
 
 /// Settings every scenario shares.
 #[derive(Clone, Debug)]
@@ -101,6 +98,10 @@ pub struct Shared {
     pub lines: AtomicU64,
     /// Timed deliveries received.
     pub delivered: AtomicU64,
+    /// Timed deliveries per phase stamped in the message.
+    pub phase_delivered: [AtomicU64; PHASES],
+    /// Slow client: 0 = unknown, 1 = still connected at the end, 2 = dropped by the server.
+    pub slow_dropped: AtomicU8,
     /// Deliveries expected for everything sent so far.
     pub expected: AtomicU64,
     /// Messages sent.
@@ -142,7 +143,7 @@ pub struct Totals {
     /// Deliveries per phase.
     pub delivered: [u64; PHASES],
     /// Latency per phase.
-    pub hist: [Hist; PHASES],
+    pub hist: PhaseHists,
     /// Whether the slow client was dropped by the server (slow-reader only).
     pub slow_dropped: Option<bool>,
 }
@@ -151,7 +152,7 @@ pub struct Totals {
 pub struct Load {
     /// Shared counters.
     pub shared: Arc<Shared>,
-    handles: Vec<JoinHandle<ClientResult>>,
+    handles: Vec<(bool, JoinHandle<()>)>,
     n_senders: usize,
     targets: Vec<Target>,
     /// Seconds the setup took.
@@ -177,6 +178,8 @@ impl Load {
             errors: Mutex::new(Vec::new()),
             lines: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
+            phase_delivered: Default::default(),
+            slow_dropped: AtomicU8::new(0),
             expected: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             senders_done: AtomicUsize::new(0),
@@ -199,7 +202,8 @@ impl Load {
                 sender_id - 1
             });
             let (o, s, sem) = (opts.clone(), shared.clone(), sem.clone());
-            handles.push(tokio::spawn(async move { run_client(o, s, sem, plan, id, cfg).await }));
+            let slow = plan.slow;
+            handles.push((slow, tokio::spawn(async move { run_client(o, s, sem, plan, id, cfg).await })));
         }
         // Wait for every client to be set up or to have failed.
         let deadline = Instant::now() + Duration::from_secs(600);
@@ -272,19 +276,23 @@ impl Load {
     pub async fn finish(self) -> Totals {
         self.stop_sending();
         self.shared.state.send_replace(State::Stop);
-        let mut t = Totals { delivered: [0; PHASES], hist: std::array::from_fn(|_| new_hist()), slow_dropped: None };
-        for h in self.handles {
-            if let Ok(r) = h.await {
-                for p in 0..PHASES {
-                    t.delivered[p] += r.delivered[p];
-                    if let Some(h) = &r.hist[p] {
-                        merge(&mut t.hist[p], h);
-                    }
-                }
-                t.slow_dropped = t.slow_dropped.or(r.slow_dropped);
+        // The slow client checks whether the server dropped it; everyone else just stops.
+        for (slow, h) in self.handles {
+            if slow {
+                let _ = tokio::time::timeout(Duration::from_secs(30), h).await;
+            } else {
+                h.abort();
             }
         }
-        t
+        let s = &self.shared;
+        Totals {
+            delivered: std::array::from_fn(|p| s.phase_delivered[p].load(Relaxed)),
+            hist: collect(),
+            slow_dropped: match s.slow_dropped.load(Relaxed) {
+                0 => None,
+                v => Some(v == 2),
+            },
+        }
     }
 }
 

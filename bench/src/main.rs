@@ -57,6 +57,9 @@ struct Global {
     /// Prefix of account names and nicks.
     #[arg(long, global = true, default_value = "b")]
     prefix: String,
+    /// Worker threads of the generator's runtime; 0 = one per core.
+    #[arg(long, global = true, default_value_t = 0)]
+    threads: usize,
 }
 
 /// Sender settings shared by the chat scenarios.
@@ -170,7 +173,11 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let fds = raise_fd_limit();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if cli.global.threads > 0 {
+        builder.worker_threads(cli.global.threads);
+    }
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("dmbench: runtime: {e}");

@@ -4,7 +4,7 @@ use crate::client::retry;
 use crate::conn::Conn;
 use crate::proto::Proto;
 use crate::load::{ClientPlan, Load, Opts, SendCfg, Target};
-use crate::stats::{cpu_seconds, Latency};
+use crate::stats::{busy_pct, cpu_seconds, machine_jiffies, Latency};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -17,6 +17,10 @@ pub struct Outcome {
     pub results: Value,
     /// One summary line.
     pub line: String,
+}
+
+fn cores() -> f64 {
+    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
 }
 
 fn own_cpu() -> f64 {
@@ -42,11 +46,14 @@ fn room_plans(opts: &Opts, rooms: usize, clients: usize, senders: usize) -> Vec<
 
 /// Runs senders to completion and reports throughput, CPU and latency.
 async fn measure(opts: &Opts, load: Load) -> (Value, Latency) {
-    let (cpu0, gen0, t0) = (opts.server.cpu(), own_cpu(), Instant::now());
+    let (cpu0, gen0, t0, m0) = (opts.server.cpu(), own_cpu(), Instant::now(), machine_jiffies());
     load.go();
     let t_end = load.drain(Duration::from_secs(5)).await;
     let secs = t_end.saturating_duration_since(t0).as_secs_f64().max(1e-3);
     let (cpu, gen) = (opts.server.cpu() - cpu0, own_cpu() - gen0);
+    let machine = busy_pct(m0, machine_jiffies());
+    // CPU used by neither the server nor the generator (other work on the machine, softirqs).
+    let other = (machine / 100.0 * cores() * secs - cpu - gen).max(0.0);
     let rss = opts.server.rss();
     let s = load.shared.clone();
     let (ready, setup_secs, errors) = (load.ready(), load.setup_secs, load.errors());
@@ -61,7 +68,7 @@ async fn measure(opts: &Opts, load: Load) -> (Value, Latency) {
         "secs": round(secs), "deliveries_per_s": round(delivered as f64 / secs),
         "server_cpu_s": round(cpu), "server_cpu_pct": round(100.0 * cpu / secs),
         "deliveries_per_cpu_s": if cpu > 0.0 { round(delivered as f64 / cpu) } else { 0.0 },
-        "gen_cpu_s": round(gen), "server_rss_kib": rss,
+        "gen_cpu_s": round(gen), "machine_busy_pct": round(machine), "other_cpu_s": round(other), "server_rss_kib": rss,
         "latency": l,
     });
     (v, l)

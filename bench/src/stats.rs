@@ -2,18 +2,56 @@
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use std::sync::{Arc, Mutex};
 
-/// Latency histogram in nanoseconds, 2 significant digits (1 % buckets), up to 10 minutes.
-pub type Hist = Histogram<u32>;
+/// Latency histogram in nanoseconds, 3 significant digits, up to 10 minutes.
+pub type Hist = Histogram<u64>;
+
+/// Phases a scenario can stamp into messages (baseline, disturbed, spare).
+pub const PHASES: usize = 3;
+
+/// One histogram per phase.
+pub type PhaseHists = [Hist; PHASES];
 
 /// A fresh latency histogram.
 pub fn new_hist() -> Hist {
-    Histogram::new_with_bounds(1_000, 600_000_000_000, 2).expect("constant bounds are valid")
+    Histogram::new_with_bounds(1_000, 600_000_000_000, 3).expect("constant bounds are valid")
 }
 
-/// Adds `src` into `dst`; samples out of range are clamped at record time, so merging cannot fail.
-pub fn merge(dst: &mut Hist, src: &Hist) {
-    let _ = dst.add(src);
+/// Every thread's histograms, merged at the end of a run.
+static REGISTRY: Mutex<Vec<Arc<Mutex<PhaseHists>>>> = Mutex::new(Vec::new());
+
+thread_local! {
+    // One set per worker thread, not per connection: a thousand per-connection
+    // histograms thrash the cache (it showed as 9 % of the generator's CPU).
+    static LOCAL: Arc<Mutex<PhaseHists>> = {
+        let h = Arc::new(Mutex::new(std::array::from_fn(|_| new_hist())));
+        REGISTRY.lock().unwrap_or_else(|p| p.into_inner()).push(h.clone());
+        h
+    };
+}
+
+/// Records latency samples `(phase, nanoseconds)` into this thread's histograms.
+pub fn record(samples: &[(u8, u64)]) {
+    LOCAL.with(|h| {
+        let mut g = h.lock().unwrap_or_else(|p| p.into_inner());
+        for &(p, ns) in samples {
+            g[usize::from(p).min(PHASES - 1)].saturating_record(ns);
+        }
+    });
+}
+
+/// All threads' samples so far, merged per phase.
+pub fn collect() -> PhaseHists {
+    let mut out: PhaseHists = std::array::from_fn(|_| new_hist());
+    for h in REGISTRY.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        let g = h.lock().unwrap_or_else(|p| p.into_inner());
+        for (o, src) in out.iter_mut().zip(g.iter()) {
+            // Same bounds everywhere and samples clamped at record time: adding cannot fail.
+            let _ = o.add(src);
+        }
+    }
+    out
 }
 
 /// Latency percentiles in milliseconds.
@@ -65,6 +103,26 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     let utime: f64 = f.get(11)?.parse().ok()?;
     let stime: f64 = f.get(12)?.parse().ok()?;
     Some((utime + stime) / USER_HZ)
+}
+
+/// Busy and total jiffies of the whole machine (/proc/stat), for "was the box saturated?".
+pub fn machine_jiffies() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = text.lines().next() else { return (0, 0) };
+    let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let total: u64 = v.iter().take(8).sum();
+    // idle + iowait are not busy
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
+/// Percentage of all cores busy between two [`machine_jiffies`] readings.
+pub fn busy_pct(a: (u64, u64), b: (u64, u64)) -> f64 {
+    let total = b.1.saturating_sub(a.1);
+    if total == 0 {
+        return 0.0;
+    }
+    100.0 * b.0.saturating_sub(a.0) as f64 / total as f64
 }
 
 /// Resident set size of a process in KiB (VmRSS).

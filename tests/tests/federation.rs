@@ -506,6 +506,8 @@ async fn member_host_saying_not_in_room_clears_ghosts() {
     let r = s2s(h.addr, &peer.request(serde_json::json!({"type":"room_join","room":"general","sender":"zed"}))).await;
     assert_eq!(r["status"], "ok");
     alice.expect("*** zed@127.0.0.9 has joined the server.").await;
+    // The join's echo is answered `ok` first (the fake peer records after choosing its answer).
+    peer.wait_for("joined event", |v| v["type"] == "room_event" && v["event"] == "joined").await;
     // Its room_leave got lost; the next event tells us it has nobody in the room.
     peer.answers
         .lock()

@@ -121,12 +121,8 @@ impl HostServices for PluginHost {
             _ => return warn!(capability = %self.name, "s2s_send: not a JSON object; dropped"),
         };
         let Ok(hub) = self.hub() else { return };
-        let (host, name) = (host.to_owned(), self.name.clone());
-        self.rt.spawn(async move {
-            if let Err(e) = hub.s2s_request(&host, msg).await {
-                info!(capability = %name, %host, "server-to-server message not delivered: {e}");
-            }
-        });
+        // The per-peer ordered queue: an online update cannot overtake an offline one.
+        hub.federation().post(host, msg);
     }
 
     fn log(&self, level: Level, message: &str) {
