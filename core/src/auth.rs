@@ -17,7 +17,8 @@ pub struct Auth {
 impl Auth {
     /// Builds the hasher from `[auth]`.
     pub fn new(cfg: &AuthConfig) -> Result<Auth, String> {
-        let params = Params::new(cfg.argon2_memory_kib, cfg.argon2_iterations, 1, None).map_err(|e| format!("[auth]: {e}"))?;
+        let params =
+            Params::new(cfg.argon2_memory_kib, cfg.argon2_iterations, 1, None).map_err(|e| format!("[auth]: {e}"))?;
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let slots = if cfg.max_concurrent_hashes == 0 { (cores / 2).max(1) } else { cfg.max_concurrent_hashes };
         Ok(Auth { params, slots: Arc::new(Semaphore::new(slots)) })

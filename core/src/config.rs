@@ -232,7 +232,9 @@ impl Config {
         if s.host.is_empty() {
             return Err("[server] host must not be empty".into());
         }
-        for (key, v) in [("listen", &s.listen), ("encrypted_listen", &s.encrypted_listen), ("tls_listen", &s.tls_listen)] {
+        for (key, v) in
+            [("listen", &s.listen), ("encrypted_listen", &s.encrypted_listen), ("tls_listen", &s.tls_listen)]
+        {
             if !(v.is_empty() && key != "listen") && v.parse::<std::net::SocketAddr>().is_err() {
                 return Err(format!("[server] {key} = {v:?} is not an address like 0.0.0.0:42439"));
             }
@@ -278,7 +280,9 @@ mod tests {
 
     #[test]
     fn capability_tables_are_kept() {
-        let c = Config::parse("[capabilities]\nenabled = [\"status\"]\n[capabilities.http_file_upload]\nmax_size = 10\n").unwrap();
+        let c =
+            Config::parse("[capabilities]\nenabled = [\"status\"]\n[capabilities.http_file_upload]\nmax_size = 10\n")
+                .unwrap();
         assert_eq!(c.capabilities.enabled, vec!["status"]);
         assert!(c.capabilities.settings.contains_key("http_file_upload"));
     }

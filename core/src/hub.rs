@@ -42,7 +42,14 @@ fn now_ms() -> u64 {
 impl Session {
     /// A new, not yet logged-in session.
     pub fn new(id: u64, peer: SocketAddr, outbox: Outbox) -> Self {
-        Session { id, peer, outbox, account: OnceLock::new(), kick: Notify::new(), last_active: AtomicU64::new(now_ms()) }
+        Session {
+            id,
+            peer,
+            outbox,
+            account: OnceLock::new(),
+            kick: Notify::new(),
+            last_active: AtomicU64::new(now_ms()),
+        }
     }
 
     /// Records client activity (any message, keep-alives included).
@@ -125,7 +132,12 @@ pub struct Room {
 
 impl Room {
     fn new(name: &str, home: Option<&str>) -> Arc<Room> {
-        Arc::new(Room { name: name.into(), home: home.map(Into::into), state: RwLock::default(), deleted: AtomicBool::new(false) })
+        Arc::new(Room {
+            name: name.into(),
+            home: home.map(Into::into),
+            state: RwLock::default(),
+            deleted: AtomicBool::new(false),
+        })
     }
 
     /// How sessions see its name: `room` or `room@host`.
@@ -609,7 +621,8 @@ impl Hub {
         let hosts = room.remote_hosts();
         {
             let mut st = room.write();
-            let Some(pos) = st.members.iter().position(|m| m.origin.as_deref() == Some(origin) && &*m.name == user) else {
+            let Some(pos) = st.members.iter().position(|m| m.origin.as_deref() == Some(origin) && &*m.name == user)
+            else {
                 return false;
             };
             st.members.remove(pos);
@@ -637,7 +650,9 @@ impl Hub {
                 .read()
                 .members
                 .iter()
-                .filter(|m| m.origin.as_deref() == Some(origin) && users.is_none_or(|u| u.iter().any(|x| **x == *m.name)))
+                .filter(|m| {
+                    m.origin.as_deref() == Some(origin) && users.is_none_or(|u| u.iter().any(|x| **x == *m.name))
+                })
                 .map(|m| m.name.to_string())
                 .collect();
             for user in gone {

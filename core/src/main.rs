@@ -94,7 +94,8 @@ fn load(args: &ConfigArgs) -> Result<Config, String> {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -142,7 +143,8 @@ fn serve(args: ConfigArgs, listen: Option<String>, host: Option<String>, ready: 
         .enable_all()
         // Storage, hashing and plugin calls; few threads keep memory low under a login storm.
         .max_blocking_threads(32)
-        .build().map_err(|e| e.to_string())?;
+        .build()
+        .map_err(|e| e.to_string())?;
     rt.block_on(async move {
         let running = dmconnect::server::start(cfg).await?;
         if let Some(path) = ready {
@@ -152,7 +154,9 @@ fn serve(args: ConfigArgs, listen: Option<String>, host: Option<String>, ready: 
                 "tls": running.tls.map(|a| a.to_string()),
             });
             let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, json.to_string()).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::write(&tmp, json.to_string())
+                .and_then(|_| std::fs::rename(&tmp, &path))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
         }
         wait_for_signal().await;
         running.shutdown().await;

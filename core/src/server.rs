@@ -136,7 +136,10 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
     }
     let mut tls = None;
     if !cfg.server.tls_listen.is_empty() {
-        let acceptor = crate::transport::tls::TlsAcceptor::from_pem_files(cfg.server.tls_cert.as_ref(), cfg.server.tls_key.as_ref())?;
+        let acceptor = crate::transport::tls::TlsAcceptor::from_pem_files(
+            cfg.server.tls_cert.as_ref(),
+            cfg.server.tls_key.as_ref(),
+        )?;
         TLS.set(acceptor).ok();
         let l = bind(&cfg.server.tls_listen).await?;
         let addr = l.local_addr().map_err(|e| e.to_string())?;

@@ -135,7 +135,9 @@ impl Store {
 
     /// Sets or clears an account's ban; `Ok(false)` if no such account.
     pub fn set_banned(&self, name: &str, banned: bool) -> Result<bool> {
-        self.with(|c| Ok(c.execute("UPDATE accounts SET banned = ?2 WHERE name = ?1", params![name, banned as i64])? == 1))
+        self.with(|c| {
+            Ok(c.execute("UPDATE accounts SET banned = ?2 WHERE name = ?1", params![name, banned as i64])? == 1)
+        })
     }
 
     /// Stored subservers in creation order.
@@ -160,8 +162,7 @@ impl Store {
     /// A capability's stored value.
     pub fn kv_get(&self, ns: &str, key: &str) -> Result<Option<String>> {
         self.with(|c| {
-            c.query_row("SELECT value FROM kv WHERE ns = ?1 AND key = ?2", params![ns, key], |r| r.get(0))
-                .optional()
+            c.query_row("SELECT value FROM kv WHERE ns = ?1 AND key = ?2", params![ns, key], |r| r.get(0)).optional()
         })
     }
 
@@ -185,8 +186,10 @@ impl Store {
     /// A capability's values whose keys start with `prefix`, by key.
     pub fn kv_list(&self, ns: &str, prefix: &str) -> Result<Vec<(String, String)>> {
         self.with(|c| {
-            let mut st = c.prepare("SELECT key, value FROM kv WHERE ns = ?1 AND substr(key, 1, ?3) = ?2 ORDER BY key")?;
-            let rows = st.query_map(params![ns, prefix, prefix.chars().count() as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let mut st =
+                c.prepare("SELECT key, value FROM kv WHERE ns = ?1 AND substr(key, 1, ?3) = ?2 ORDER BY key")?;
+            let rows =
+                st.query_map(params![ns, prefix, prefix.chars().count() as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })
     }

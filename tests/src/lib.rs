@@ -115,7 +115,11 @@ impl Builder {
         cfg += &format!("data_dir = {:?}\n", data.to_string_lossy());
         cfg += &format!("encrypted_listen = \"{}\"\n", if self.encrypted { format!("{ip}:0") } else { String::new() });
         if let Some((cert, key)) = &self.tls {
-            cfg += &format!("tls_listen = \"{ip}:0\"\ntls_cert = {:?}\ntls_key = {:?}\n", cert.to_string_lossy(), key.to_string_lossy());
+            cfg += &format!(
+                "tls_listen = \"{ip}:0\"\ntls_cert = {:?}\ntls_key = {:?}\n",
+                cert.to_string_lossy(),
+                key.to_string_lossy()
+            );
         }
         for (k, v) in &self.server_keys {
             cfg += &format!("{k} = {v}\n");
@@ -267,7 +271,11 @@ impl TestServer {
                 let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
             }
             let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
-            assert!(matches!(status, Ok(Ok(s)) if s.success()), "server did not stop cleanly: {status:?}\n{}", self.logs());
+            assert!(
+                matches!(status, Ok(Ok(s)) if s.success()),
+                "server did not stop cleanly: {status:?}\n{}",
+                self.logs()
+            );
         }
     }
 

@@ -43,8 +43,12 @@ async fn register_and_login_texts_bare_packets() {
     c.expect_lines(&["Invalid username or password.", GREETING]).await;
     // The password is the rest of the line, spaces included.
     c.send_bare("/login alice secret pass").await;
-    c.expect_lines(&["Login successful.", "Available servers: general", "Select a server using /join_server <server_name>."])
-        .await;
+    c.expect_lines(&[
+        "Login successful.",
+        "Available servers: general",
+        "Select a server using /join_server <server_name>.",
+    ])
+    .await;
     c.send_bare("/login alice secret pass").await;
     c.expect("Unknown command.").await;
     c.send_bare("/register bob pw").await;
@@ -56,8 +60,10 @@ async fn register_and_login_texts_line_burst() {
     let srv = TestServer::start().await;
     let mut c = Client::connect(srv.addr()).await;
     c.expect(GREETING).await;
-    c.send_raw(b"/register\r\n/register bob pw\r\n/register bob pw\r\n/login bob nope\r\n/\r\n/login bob pw\r\n/members\r\n")
-        .await;
+    c.send_raw(
+        b"/register\r\n/register bob pw\r\n/register bob pw\r\n/login bob nope\r\n/\r\n/login bob pw\r\n/members\r\n",
+    )
+    .await;
     c.expect_lines(&[
         "Usage: /register <username> <password>",
         GREETING,
@@ -85,8 +91,12 @@ async fn base64_password_and_name_rules() {
     c.expect_lines(&["Registration successful. Please log in.", GREETING]).await;
     // '@' became '_'; the password may be sent base64-encoded ("p4ss" = cDRzcw==).
     c.send("/login carol_home cDRzcw==").await;
-    c.expect_lines(&["Login successful.", "Available servers: general", "Select a server using /join_server <server_name>."])
-        .await;
+    c.expect_lines(&[
+        "Login successful.",
+        "Available servers: general",
+        "Select a server using /join_server <server_name>.",
+    ])
+    .await;
 
     let mut d = Client::connect(srv.addr()).await;
     d.expect(GREETING).await;
@@ -115,7 +125,8 @@ async fn keepalive_glued_to_a_command_and_nagle_split() {
     ])
     .await;
     c.send_bare("///join_server general").await;
-    c.expect_lines(&["*Ping*", "*Ping*", "Joined server 'general' successfully.", "*** dave has joined the server."]).await;
+    c.expect_lines(&["*Ping*", "*Ping*", "Joined server 'general' successfully.", "*** dave has joined the server."])
+        .await;
 }
 
 #[tokio::test]

@@ -86,10 +86,7 @@ async fn a_client_that_never_reads_does_not_slow_the_room() {
 
 #[tokio::test]
 async fn per_ip_limit_and_idle_timeout() {
-    let srv = TestServer::builder()
-        .toml("[limits]\nmax_connections_per_ip = 2\nidle_timeout_secs = 1")
-        .start()
-        .await;
+    let srv = TestServer::builder().toml("[limits]\nmax_connections_per_ip = 2\nidle_timeout_secs = 1").start().await;
     let mut c1 = Client::connect(srv.addr()).await;
     c1.expect(GREETING).await;
     let mut c2 = Client::connect(srv.addr()).await;
@@ -112,7 +109,14 @@ async fn cli_user_add_list_and_check_config() {
     let bin = dmconnect_e2e::server_binary();
     let dir = dmconnect_e2e::temp_dir("cli");
     let cfg = dir.join("c.toml");
-    std::fs::write(&cfg, format!("[server]\ndata_dir = {:?}\n[auth]\nargon2_memory_kib = 1024\nargon2_iterations = 1\n", dir.join("data").to_string_lossy())).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\ndata_dir = {:?}\n[auth]\nargon2_memory_kib = 1024\nargon2_iterations = 1\n",
+            dir.join("data").to_string_lossy()
+        ),
+    )
+    .unwrap();
     let mut child = std::process::Command::new(&bin)
         .args(["user", "add", "opal", "--config"])
         .arg(&cfg)

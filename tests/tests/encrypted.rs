@@ -40,18 +40,12 @@ fn public_bytes(value: &BigUint) -> Vec<u8> {
 async fn connect_and_read_a(addr: SocketAddr) -> (TcpStream, BigUint) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let mut len = [0u8; 2];
-    tokio::time::timeout(WAIT, s.read_exact(&mut len))
-        .await
-        .unwrap()
-        .unwrap();
+    tokio::time::timeout(WAIT, s.read_exact(&mut len)).await.unwrap().unwrap();
     let mut raw = vec![0u8; u16::from_be_bytes(len) as usize];
     s.read_exact(&mut raw).await.unwrap();
     assert_ne!(raw[0], 0, "A is sent without leading zero bytes");
     let a = BigUint::from_bytes_be(&raw);
-    assert!(
-        a >= BigUint::from(2u32) && a <= prime() - 2u32,
-        "A is in 2..p-2"
-    );
+    assert!(a >= BigUint::from(2u32) && a <= prime() - 2u32, "A is in 2..p-2");
     (s, a)
 }
 
@@ -78,18 +72,10 @@ impl EncClient {
         let p = prime();
         let (mut s, a_pub) = connect_and_read_a(addr).await;
         let b = rand::rngs::OsRng.gen_biguint(256);
-        s.write_all(&public_bytes(&BigUint::from(2u32).modpow(&b, &p)))
-            .await
-            .unwrap();
+        s.write_all(&public_bytes(&BigUint::from(2u32).modpow(&b, &p))).await.unwrap();
         let shared = a_pub.modpow(&b, &p).to_bytes_be();
-        let key =
-            |label: &[u8]| -> [u8; 32] { Sha256::digest([&shared[..], label].concat()).into() };
-        Self {
-            s,
-            enc: key(b"|KEY"),
-            mac: key(b"|MAC"),
-            lines: VecDeque::new(),
-        }
+        let key = |label: &[u8]| -> [u8; 32] { Sha256::digest([&shared[..], label].concat()).into() };
+        Self { s, enc: key(b"|KEY"), mac: key(b"|MAC"), lines: VecDeque::new() }
     }
 
     fn tag(&self, data: &[u8]) -> Vec<u8> {
@@ -133,10 +119,7 @@ impl EncClient {
             .decrypt_padded_vec_mut::<Pkcs7>(ct)
             .expect("server frame padding");
         let text = String::from_utf8(plain).unwrap();
-        assert!(
-            !text.ends_with('\n'),
-            "frames carry no trailing newline: {text:?}"
-        );
+        assert!(!text.ends_with('\n'), "frames carry no trailing newline: {text:?}");
         text
     }
 
@@ -163,43 +146,30 @@ impl EncClient {
         c.send(&format!("/login {name} pw")).await;
         assert!(c.lines.is_empty());
         let frame = c.recv_frame().await;
-        assert!(
-            frame.starts_with("Login successful."),
-            "GUI client needs this at a frame start: {frame:?}"
-        );
+        assert!(frame.starts_with("Login successful."), "GUI client needs this at a frame start: {frame:?}");
         c.lines.extend(frame.split('\n').map(str::to_owned));
         c.expect("Login successful.").await;
         c.expect("Available servers: general").await;
-        c.expect("Select a server using /join_server <server_name>.")
-            .await;
+        c.expect("Select a server using /join_server <server_name>.").await;
         c
     }
 
     async fn join_general(&mut self, name: &str) {
         self.send("/join_server general").await;
         self.expect("Joined server 'general' successfully.").await;
-        self.expect(&format!("*** {name} has joined the server."))
-            .await;
+        self.expect(&format!("*** {name} has joined the server.")).await;
     }
 }
 
 async fn start() -> TestServer {
-    TestServer::builder()
-        .encrypted(true)
-        .server_key("handshake_timeout_ms", "500")
-        .start()
-        .await
+    TestServer::builder().encrypted(true).server_key("handshake_timeout_ms", "500").start().await
 }
 
 /// Polls the server log for `needle` (stderr is read asynchronously).
 async fn wait_for_log(srv: &TestServer, needle: &str) {
     let until = Instant::now() + WAIT;
     while !srv.logs().contains(needle) {
-        assert!(
-            Instant::now() < until,
-            "log never said {needle:?}:\n{}",
-            srv.logs()
-        );
+        assert!(Instant::now() < until, "log never said {needle:?}:\n{}", srv.logs());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -265,10 +235,7 @@ async fn tampered_frames_close_only_that_connection() {
     // A frame longer than the message cap allows, and a frame cut short.
     let mut big = EncClient::connect(addr).await;
     big.expect(GREETING).await;
-    big.s
-        .write_all(&(64 * 1024u32).to_be_bytes())
-        .await
-        .unwrap();
+    big.s.write_all(&(64 * 1024u32).to_be_bytes()).await.unwrap();
     assert_closed(&mut big.s).await;
 
     let mut cut = EncClient::connect(addr).await;
@@ -288,12 +255,7 @@ async fn out_of_range_public_values_are_refused() {
     let mut srv = start().await;
     let addr = srv.encrypted_addr().expect("encrypted port");
     let p = prime();
-    for bad in [
-        BigUint::from(1u32),
-        &p - 1u32,
-        BigUint::from(0u32),
-        p.clone(),
-    ] {
+    for bad in [BigUint::from(1u32), &p - 1u32, BigUint::from(0u32), p.clone()] {
         let (mut s, _) = connect_and_read_a(addr).await;
         s.write_all(&public_bytes(&bad)).await.unwrap();
         assert_closed(&mut s).await;
@@ -314,10 +276,7 @@ async fn silent_client_is_dropped_after_the_handshake_timeout() {
     silent.write_all(&[0, 96, 1, 2]).await.unwrap();
     assert_closed(&mut silent).await;
     let took = started.elapsed();
-    assert!(
-        took >= Duration::from_millis(400),
-        "closed too early: {took:?}"
-    );
+    assert!(took >= Duration::from_millis(400), "closed too early: {took:?}");
     assert!(took < Duration::from_secs(3), "closed too late: {took:?}");
 
     let mut plain = Client::connect(srv.addr()).await;

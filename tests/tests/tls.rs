@@ -31,11 +31,7 @@ fn make_pair(tag: &str) -> Pair {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, made.cert.pem()).unwrap();
     std::fs::write(&key, made.key_pair.serialize_pem()).unwrap();
-    Pair {
-        cert,
-        key,
-        der: made.cert.der().clone(),
-    }
+    Pair { cert, key, der: made.cert.der().clone() }
 }
 
 /// A line client over TLS that trusts only the test certificate.
@@ -54,33 +50,21 @@ impl TlsClient {
             .with_no_client_auth();
         let tcp = TcpStream::connect(addr).await.unwrap();
         let name = ServerName::try_from("localhost").unwrap();
-        let tls = tokio::time::timeout(
-            WAIT,
-            TlsConnector::from(Arc::new(config)).connect(name, tcp),
-        )
-        .await
-        .expect("TLS handshake stalled")
-        .expect("TLS handshake failed");
-        Self {
-            io: BufReader::new(tls),
-        }
+        let tls = tokio::time::timeout(WAIT, TlsConnector::from(Arc::new(config)).connect(name, tcp))
+            .await
+            .expect("TLS handshake stalled")
+            .expect("TLS handshake failed");
+        Self { io: BufReader::new(tls) }
     }
 
     async fn send(&mut self, line: &str) {
-        self.io
-            .get_mut()
-            .write_all(format!("{line}\r\n").as_bytes())
-            .await
-            .unwrap();
+        self.io.get_mut().write_all(format!("{line}\r\n").as_bytes()).await.unwrap();
         self.io.get_mut().flush().await.unwrap();
     }
 
     async fn expect(&mut self, want: &str) {
         let mut line = String::new();
-        let n = tokio::time::timeout(WAIT, self.io.read_line(&mut line))
-            .await
-            .expect("no line within 5 s")
-            .unwrap();
+        let n = tokio::time::timeout(WAIT, self.io.read_line(&mut line)).await.expect("no line within 5 s").unwrap();
         assert!(n > 0, "connection closed while expecting {want:?}");
         assert_eq!(line.strip_suffix('\n').unwrap_or(&line), want);
     }
@@ -101,25 +85,18 @@ async fn assert_closed(s: &mut TcpStream) {
 #[tokio::test]
 async fn tls_user_chats_with_plain_user() {
     let pair = make_pair("chat");
-    let mut srv = TestServer::builder()
-        .tls(&pair.cert, &pair.key)
-        .start()
-        .await;
+    let mut srv = TestServer::builder().tls(&pair.cert, &pair.key).start().await;
     let addr = srv.tls_addr().expect("TLS port");
 
     let mut alice = TlsClient::connect(addr, &pair).await;
     alice.expect(GREETING).await;
     alice.send("/register alice pw").await;
-    alice
-        .expect("Registration successful. Please log in.")
-        .await;
+    alice.expect("Registration successful. Please log in.").await;
     alice.expect(GREETING).await;
     alice.send("/login alice pw").await;
     alice.expect("Login successful.").await;
     alice.expect("Available servers: general").await;
-    alice
-        .expect("Select a server using /join_server <server_name>.")
-        .await;
+    alice.expect("Select a server using /join_server <server_name>.").await;
     alice.send("/join_server general").await;
     alice.expect("Joined server 'general' successfully.").await;
     alice.expect("*** alice has joined the server.").await;
@@ -140,11 +117,8 @@ async fn tls_user_chats_with_plain_user() {
 #[tokio::test]
 async fn non_tls_and_silent_clients_are_dropped() {
     let pair = make_pair("drop");
-    let mut srv = TestServer::builder()
-        .tls(&pair.cert, &pair.key)
-        .server_key("handshake_timeout_ms", "500")
-        .start()
-        .await;
+    let mut srv =
+        TestServer::builder().tls(&pair.cert, &pair.key).server_key("handshake_timeout_ms", "500").start().await;
     let addr = srv.tls_addr().expect("TLS port");
 
     let mut plain = TcpStream::connect(addr).await.unwrap();
@@ -155,10 +129,7 @@ async fn non_tls_and_silent_clients_are_dropped() {
     let mut silent = TcpStream::connect(addr).await.unwrap();
     assert_closed(&mut silent).await;
     let took = started.elapsed();
-    assert!(
-        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
-        "closed after {took:?}"
-    );
+    assert!(took >= Duration::from_millis(400) && took < Duration::from_secs(3), "closed after {took:?}");
 
     // The TLS listener and the plain port both still work.
     let mut ok = TlsClient::connect(addr, &pair).await;

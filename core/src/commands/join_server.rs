@@ -30,7 +30,9 @@ pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
             }
             let room = hub.remote_room(&name, host);
             let account = ctx.account();
-            if !hub.in_room(&room, &account) && hub.federation().join_remote(&name, host, &account).await != JoinOutcome::Joined {
+            if !hub.in_room(&room, &account)
+                && hub.federation().join_remote(&name, host, &account).await != JoinOutcome::Joined
+            {
                 return ctx.reply(replies::NO_SUCH_SERVER);
             }
             room

@@ -35,9 +35,8 @@ const PRIME_HEX: &str = concat!(
     "E485B576625E7EC6F44C42E9A63A3620FFFFFFFFFFFFFFFF",
 );
 
-static PRIME: Lazy<BigUint> = Lazy::new(|| {
-    BigUint::parse_bytes(PRIME_HEX.as_bytes(), 16).expect("the RFC 2409 prime is valid hex")
-});
+static PRIME: Lazy<BigUint> =
+    Lazy::new(|| BigUint::parse_bytes(PRIME_HEX.as_bytes(), 16).expect("the RFC 2409 prime is valid hex"));
 
 /// Bits of the server's secret exponent (WIRE §5 asks for at least 256).
 const SECRET_BITS: u64 = 256;
@@ -67,10 +66,7 @@ impl Keys {
             h.update(label);
             h.finalize().into()
         };
-        Self {
-            enc: hash(b"|KEY"),
-            mac: hash(b"|MAC"),
-        }
+        Self { enc: hash(b"|KEY"), mac: hash(b"|MAC") }
     }
 
     fn mac(&self) -> HmacSha256 {
@@ -119,10 +115,7 @@ pub async fn handshake(
         }
         Err(_) => {
             tracing::debug!(%peer, ?timeout, "legacy encrypted handshake timed out");
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "handshake timed out",
-            ));
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out"));
         }
     };
     let (rd, wr) = stream.into_split();
@@ -161,31 +154,21 @@ async fn exchange(stream: &mut TcpStream) -> io::Result<Keys> {
     stream.read_exact(&mut len).await?;
     let len = usize::from(u16::from_be_bytes(len));
     if len == 0 || len > MAX_PUBLIC_LEN {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("peer public value has bad length {len}"),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("peer public value has bad length {len}")));
     }
     let mut raw = vec![0u8; len];
     stream.read_exact(&mut raw).await?;
     let theirs = BigUint::from_bytes_be(&raw);
     if !public_in_range(&theirs) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "peer public value outside 2..p-2",
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "peer public value outside 2..p-2"));
     }
-    let shared = tokio::task::spawn_blocking(move || theirs.modpow(&secret, &PRIME))
-        .await
-        .map_err(io::Error::other)?;
+    let shared = tokio::task::spawn_blocking(move || theirs.modpow(&secret, &PRIME)).await.map_err(io::Error::other)?;
     Ok(Keys::derive(&shared.to_bytes_be()))
 }
 
 /// The peer address for log lines.
 fn peer_name(stream: &TcpStream) -> String {
-    stream
-        .peer_addr()
-        .map_or_else(|_| "unknown".into(), |a| a.to_string())
+    stream.peer_addr().map_or_else(|_| "unknown".into(), |a| a.to_string())
 }
 
 /// 2-byte big-endian length, then the value's big-endian bytes without leading zeros.
@@ -208,8 +191,7 @@ fn public_in_range(value: &BigUint) -> bool {
 fn seal(keys: &Keys, text: &[u8], out: &mut Vec<u8>) {
     let mut iv = [0u8; IV_LEN];
     rand::thread_rng().fill_bytes(&mut iv);
-    let ct = cbc::Encryptor::<Aes256>::new(&keys.enc.into(), &iv.into())
-        .encrypt_padded_vec_mut::<Pkcs7>(text);
+    let ct = cbc::Encryptor::<Aes256>::new(&keys.enc.into(), &iv.into()).encrypt_padded_vec_mut::<Pkcs7>(text);
     let mut mac = keys.mac();
     mac.update(&iv);
     mac.update(&ct);
@@ -264,11 +246,7 @@ impl LegacyReader {
             let deadline = self.started.map(|t| t + self.frame_time);
             let n = read_some(&mut self.rd, &mut self.head[self.head_len..], deadline).await?;
             if n == 0 {
-                return if self.head_len == 0 {
-                    Ok(None)
-                } else {
-                    Err(Close::Truncated)
-                };
+                return if self.head_len == 0 { Ok(None) } else { Err(Close::Truncated) };
             }
             self.started.get_or_insert_with(Instant::now);
             self.head_len += n;
@@ -295,15 +273,9 @@ impl LegacyReader {
     }
 }
 
-async fn read_some(
-    rd: &mut OwnedReadHalf,
-    buf: &mut [u8],
-    deadline: Option<Instant>,
-) -> Result<usize, Close> {
+async fn read_some(rd: &mut OwnedReadHalf, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, Close> {
     let read = match deadline {
-        Some(at) => tokio::time::timeout_at(at, rd.read(buf))
-            .await
-            .map_err(|_| Close::Slow)?,
+        Some(at) => tokio::time::timeout_at(at, rd.read(buf)).await.map_err(|_| Close::Slow)?,
         None => rd.read(buf).await,
     };
     read.map_err(Close::Io)
@@ -347,10 +319,7 @@ struct LegacyWriter {
 #[async_trait]
 impl MessageWriter for LegacyWriter {
     async fn write(&mut self, batch: &[Bytes]) -> io::Result<()> {
-        let total: usize = batch
-            .iter()
-            .map(|m| m.len() + 4 + IV_LEN + BLOCK + TAG_LEN)
-            .sum();
+        let total: usize = batch.iter().map(|m| m.len() + 4 + IV_LEN + BLOCK + TAG_LEN).sum();
         let mut out = Vec::with_capacity(total);
         for msg in batch {
             let text = msg.strip_suffix(b"\n").unwrap_or(msg);
@@ -395,10 +364,7 @@ mod tests {
 
     impl Client {
         /// Reads A, answers with `b_value(p, own public)` and derives the keys.
-        async fn connect_with(
-            addr: SocketAddr,
-            pick: impl FnOnce(&BigUint, BigUint) -> BigUint,
-        ) -> Client {
+        async fn connect_with(addr: SocketAddr, pick: impl FnOnce(&BigUint, BigUint) -> BigUint) -> Client {
             let p = wire_prime();
             let mut s = TcpStream::connect(addr).await.unwrap();
             let mut len = [0u8; 2];
@@ -481,9 +447,7 @@ mod tests {
     }
 
     async fn next_within(r: &mut Box<dyn MessageReader>) -> Option<Inbound> {
-        tokio::time::timeout(Duration::from_secs(5), r.next())
-            .await
-            .expect("reader stalled")
+        tokio::time::timeout(Duration::from_secs(5), r.next()).await.expect("reader stalled")
     }
 
     #[test]
@@ -505,9 +469,7 @@ mod tests {
         let mut c = Client::connect(addr).await;
         let (mut r, mut w) = task.await.unwrap().unwrap();
 
-        w.write(&[Bytes::from_static(b"Enter command (/login /register):\n")])
-            .await
-            .unwrap();
+        w.write(&[Bytes::from_static(b"Enter command (/login /register):\n")]).await.unwrap();
         assert_eq!(c.recv().await, "Enter command (/login /register):");
 
         c.send("/login alice pw").await;
@@ -520,12 +482,7 @@ mod tests {
         assert_eq!(next_within(&mut r).await, Some(msg("caf\u{e9}")));
 
         // A batch: one frame per message, inner newlines kept.
-        w.write(&[
-            Bytes::from_static(b"x\n"),
-            Bytes::from_static(b"/a - b\n/c - d\n"),
-        ])
-        .await
-        .unwrap();
+        w.write(&[Bytes::from_static(b"x\n"), Bytes::from_static(b"/a - b\n/c - d\n")]).await.unwrap();
         assert_eq!(c.recv().await, "x");
         assert_eq!(c.recv().await, "/a - b\n/c - d");
 
@@ -540,10 +497,7 @@ mod tests {
         let (mut r, _w) = task.await.unwrap().unwrap();
         let max = "a".repeat(MAX_MESSAGE);
         c.send(&format!("{max}\r\n")).await;
-        assert_eq!(
-            next_within(&mut r).await,
-            Some(Inbound::Message(max.clone()))
-        );
+        assert_eq!(next_within(&mut r).await, Some(Inbound::Message(max.clone())));
         c.send(&format!("{max}b")).await;
         assert_eq!(next_within(&mut r).await, Some(Inbound::TooLong));
         c.send("ok").await;
@@ -615,9 +569,7 @@ mod tests {
         let (addr, task) = serve(Duration::from_secs(5)).await;
         let mut c = Client::connect(addr).await;
         let (mut r, _w) = task.await.unwrap().unwrap();
-        c.s.write_all(&((MAX_FRAME + BLOCK) as u32).to_be_bytes())
-            .await
-            .unwrap();
+        c.s.write_all(&((MAX_FRAME + BLOCK) as u32).to_be_bytes()).await.unwrap();
         assert_eq!(next_within(&mut r).await, None);
     }
 
@@ -647,13 +599,8 @@ mod tests {
 
     #[tokio::test]
     async fn out_of_range_public_values_are_refused() {
-        let cases: [fn(&BigUint) -> BigUint; 5] = [
-            |_| BigUint::from(0u32),
-            |_| BigUint::from(1u32),
-            |p| p - 1u32,
-            |p| p.clone(),
-            |p| p + 5u32,
-        ];
+        let cases: [fn(&BigUint) -> BigUint; 5] =
+            [|_| BigUint::from(0u32), |_| BigUint::from(1u32), |p| p - 1u32, |p| p.clone(), |p| p + 5u32];
         for case in cases {
             let (addr, task) = serve(Duration::from_secs(5)).await;
             let _c = Client::connect_with(addr, |p, _| case(p)).await;
@@ -677,10 +624,7 @@ mod tests {
         let mut a = vec![0u8; u16::from_be_bytes(len) as usize];
         s.read_exact(&mut a).await.unwrap();
         s.write_all(&[0, 0]).await.unwrap();
-        assert_eq!(
-            task.await.unwrap().err().unwrap().kind(),
-            io::ErrorKind::InvalidData
-        );
+        assert_eq!(task.await.unwrap().err().unwrap().kind(), io::ErrorKind::InvalidData);
     }
 
     #[tokio::test]

@@ -168,4 +168,3 @@ impl<W: AsyncWrite + Unpin + Send> MessageWriter for PlainWriter<W> {
         let _ = self.wr.shutdown().await;
     }
 }
-

@@ -27,9 +27,7 @@ impl TlsAcceptor {
             .with_no_client_auth()
             .with_single_cert(certs, key)
             .map_err(|e| format!("TLS certificate {} / key: {e}", cert.display()))?;
-        Ok(Self {
-            inner: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
-        })
+        Ok(Self { inner: tokio_rustls::TlsAcceptor::from(Arc::new(config)) })
     }
 
     /// Runs the TLS handshake (dropped after `timeout`) and hands back the
@@ -40,9 +38,7 @@ impl TlsAcceptor {
         timeout: Duration,
         grace: Duration,
     ) -> io::Result<(Box<dyn MessageReader>, Box<dyn MessageWriter>)> {
-        let peer = stream
-            .peer_addr()
-            .map_or_else(|_| "unknown".into(), |a| a.to_string());
+        let peer = stream.peer_addr().map_or_else(|_| "unknown".into(), |a| a.to_string());
         let tls = match tokio::time::timeout(timeout, self.inner.accept(stream)).await {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
@@ -52,24 +48,16 @@ impl TlsAcceptor {
             }
             Err(_) => {
                 tracing::debug!(%peer, ?timeout, "TLS handshake timed out");
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "TLS handshake timed out",
-                ));
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"));
             }
         };
         let (rd, wr) = tokio::io::split(tls);
-        Ok((
-            Box::new(StreamReader::new(rd, grace)),
-            Box::new(PlainWriter::new(wr)),
-        ))
+        Ok((Box::new(StreamReader::new(rd, grace)), Box::new(PlainWriter::new(wr))))
     }
 }
 
 fn open(path: &Path) -> Result<BufReader<File>, String> {
-    File::open(path)
-        .map(BufReader::new)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+    File::open(path).map(BufReader::new).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -145,10 +133,7 @@ WvLH5pt9RneeRDvS12w51P5ogc4WeOSEpJoymWNinbsT32YgMouHh1Rq
         let (cert, key) = pem_files("errors");
         let missing = cert.with_file_name("nope.pem");
         let err = TlsAcceptor::from_pem_files(&missing, &key).err().unwrap();
-        assert!(
-            err.contains("cannot read") && err.contains("nope.pem"),
-            "{err}"
-        );
+        assert!(err.contains("cannot read") && err.contains("nope.pem"), "{err}");
         let err = TlsAcceptor::from_pem_files(&key, &key).err().unwrap();
         assert!(err.contains("no certificate"), "{err}");
         let err = TlsAcceptor::from_pem_files(&cert, &cert).err().unwrap();
@@ -164,20 +149,13 @@ WvLH5pt9RneeRDvS12w51P5ogc4WeOSEpJoymWNinbsT32YgMouHh1Rq
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
             let (s, _) = listener.accept().await.unwrap();
-            let (mut r, mut w) = acceptor
-                .accept(s, Duration::from_secs(5), Duration::from_millis(5))
-                .await
-                .unwrap();
-            w.write(&[Bytes::from_static(b"Enter command (/login /register):\n")])
-                .await
-                .unwrap();
+            let (mut r, mut w) = acceptor.accept(s, Duration::from_secs(5), Duration::from_millis(5)).await.unwrap();
+            w.write(&[Bytes::from_static(b"Enter command (/login /register):\n")]).await.unwrap();
             let mut got = Vec::new();
             while let Some(m) = r.next().await {
                 got.push(m);
                 if got.len() == 3 {
-                    w.write(&[Bytes::from_static(b"a\n"), Bytes::from_static(b"b\n")])
-                        .await
-                        .unwrap();
+                    w.write(&[Bytes::from_static(b"a\n"), Bytes::from_static(b"b\n")]).await.unwrap();
                     w.shutdown().await;
                 }
             }
@@ -190,10 +168,7 @@ WvLH5pt9RneeRDvS12w51P5ogc4WeOSEpJoymWNinbsT32YgMouHh1Rq
         let mut line = String::new();
         tls.read_line(&mut line).await.unwrap();
         assert_eq!(line, "Enter command (/login /register):\n");
-        tls.get_mut()
-            .write_all(b"/login alice pw\r\n/\r\n")
-            .await
-            .unwrap();
+        tls.get_mut().write_all(b"/login alice pw\r\n/\r\n").await.unwrap();
         tls.get_mut().flush().await.unwrap();
         tokio::time::sleep(Duration::from_millis(30)).await;
         tls.get_mut().write_all(b"bare packet").await.unwrap();
@@ -204,10 +179,7 @@ WvLH5pt9RneeRDvS12w51P5ogc4WeOSEpJoymWNinbsT32YgMouHh1Rq
         drop(tls);
         let got = server.await.unwrap();
         let msg = |s: &str| Inbound::Message(s.to_owned());
-        assert_eq!(
-            got,
-            vec![msg("/login alice pw"), msg("/"), msg("bare packet")]
-        );
+        assert_eq!(got, vec![msg("/login alice pw"), msg("/"), msg("bare packet")]);
     }
 
     #[tokio::test]
@@ -220,9 +192,7 @@ WvLH5pt9RneeRDvS12w51P5ogc4WeOSEpJoymWNinbsT32YgMouHh1Rq
             let mut kinds = Vec::new();
             for _ in 0..2 {
                 let (s, _) = listener.accept().await.unwrap();
-                let res = acceptor
-                    .accept(s, Duration::from_millis(150), Duration::from_millis(5))
-                    .await;
+                let res = acceptor.accept(s, Duration::from_millis(150), Duration::from_millis(5)).await;
                 kinds.push(res.err().map(|e| e.kind()));
             }
             kinds
