@@ -59,6 +59,7 @@ pub struct Builder {
     encrypted: bool,
     tls: Option<(PathBuf, PathBuf)>,
     listen_ip: Option<String>,
+    listen_port: u16,
     data_dir: Option<PathBuf>,
 }
 
@@ -99,6 +100,11 @@ impl Builder {
         self.listen_ip = Some(ip.into());
         self
     }
+    /// Listen on this port instead of an ephemeral one (federation peers must know it up front).
+    pub fn listen_port(mut self, port: u16) -> Self {
+        self.listen_port = port;
+        self
+    }
     /// Use this data directory (kept across restarts).
     pub fn data_dir(mut self, dir: &Path) -> Self {
         self.data_dir = Some(dir.into());
@@ -111,7 +117,7 @@ impl Builder {
         let data = self.data_dir.clone().unwrap_or_else(|| dir.join("data"));
         let ip = self.listen_ip.clone().unwrap_or_else(|| "127.0.0.1".into());
         let mut cfg = String::from("[server]\n");
-        cfg += &format!("listen = \"{ip}:0\"\n");
+        cfg += &format!("listen = \"{ip}:{}\"\n", self.listen_port);
         cfg += &format!("data_dir = {:?}\n", data.to_string_lossy());
         cfg += &format!("encrypted_listen = \"{}\"\n", if self.encrypted { format!("{ip}:0") } else { String::new() });
         if let Some((cert, key)) = &self.tls {

@@ -7,16 +7,13 @@
 
 #![allow(dead_code)]
 
-use dmconnect_e2e::{server_binary, target_dir, temp_dir, Client};
+use dmconnect_e2e::{Client, TestServer};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
 
 /// A port free on every loopback address in `ips`.
 pub fn free_port(ips: &[&str]) -> u16 {
@@ -37,9 +34,7 @@ pub struct Host {
     pub name: String,
     /// Its main port.
     pub addr: SocketAddr,
-    child: Option<Child>,
-    logs: Arc<Mutex<String>>,
-    dir: PathBuf,
+    server: TestServer,
 }
 
 /// `[federation]` keys for fast tests; keys in `extra` replace the defaults here.
@@ -62,78 +57,26 @@ pub fn fed_toml(port: u16, extra: &str) -> String {
 impl Host {
     /// Starts a server on `ip:port` named `ip`, with `caps` loaded and `fed_extra` under `[federation]`.
     pub async fn start(ip: &str, port: u16, caps: &[&str], fed_extra: &str) -> Host {
-        let dir = temp_dir("fed");
-        let names: Vec<String> = caps.iter().map(|n| format!("{n:?}")).collect();
-        let cfg = format!(
-            "[server]\nhost = \"{ip}\"\nlisten = \"{ip}:{port}\"\nencrypted_listen = \"\"\ndata_dir = {data:?}\nsniff_ms = 50\n\
-             [auth]\nargon2_memory_kib = 1024\nargon2_iterations = 1\n\
-             [capabilities]\ndir = {pdir:?}\nenabled = [{caps}]\n{fed}",
-            data = dir.join("data").to_string_lossy(),
-            pdir = target_dir().to_string_lossy(),
-            caps = names.join(", "),
-            fed = fed_toml(port, fed_extra),
-        );
-        let config = dir.join("dmconnect.toml");
-        std::fs::write(&config, cfg).expect("write config");
-        let ready = dir.join("ready.json");
-        let mut child = Command::new(server_binary())
-            .args(["serve", "--config"])
-            .arg(&config)
-            .arg("--ready-file")
-            .arg(&ready)
-            .env("RUST_LOG", std::env::var("DMC_TEST_LOG").unwrap_or_else(|_| "info".into()))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn dmconnect");
-        let logs: Arc<Mutex<String>> = Arc::default();
-        let stderr = child.stderr.take().expect("stderr");
-        let sink = logs.clone();
-        let tag = ip.to_owned();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                if std::env::var("DMC_TEST_ECHO").is_ok() {
-                    eprintln!("[{tag}] {l}");
-                }
-                let mut g = sink.lock().unwrap_or_else(|p| p.into_inner());
-                g.push_str(&l);
-                g.push('\n');
-            }
-        });
-        let mut host = Host {
-            name: ip.into(),
-            addr: format!("{ip}:{port}").parse().expect("addr"),
-            child: Some(child),
-            logs,
-            dir,
-        };
-        for _ in 0..500 {
-            if ready.exists() {
-                return host;
-            }
-            if let Some(Ok(Some(st))) = host.child.as_mut().map(|c| c.try_wait()) {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                panic!("server {ip} exited with {st}; logs:\n{}", host.logs());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("server {ip} did not start; logs:\n{}", host.logs());
+        let server = TestServer::builder()
+            .listen_ip(ip)
+            .listen_port(port)
+            .server_key("host", &format!("{ip:?}"))
+            .server_key("sniff_ms", "50")
+            .capabilities(caps)
+            .toml(&fed_toml(port, fed_extra))
+            .start()
+            .await;
+        Host { name: ip.into(), addr: server.addr(), server }
     }
 
     /// What it logged so far.
     pub fn logs(&self) -> String {
-        self.logs.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.server.logs()
     }
 
     /// SIGKILL: a crashed host.
     pub async fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill().await;
-        }
+        self.server.kill().await;
     }
 
     /// A logged-in client of a fresh account on this host.
@@ -144,12 +87,6 @@ impl Host {
     /// `user@this-host`.
     pub fn at(&self, user: &str) -> String {
         format!("{user}@{}", self.name)
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
