@@ -18,13 +18,13 @@ ROOT=$(dirname "$HERE")
 : "${SETUP_CONCURRENCY:=200}"   # connections being set up at once
 : "${CLIENTS:=1000}"            # fanout: members of the one room
 : "${SENDERS:=10}"              # fanout: senders among them
-: "${MESSAGES:=1000}"           # fanout flat out: messages per sender
-: "${WINDOW:=16}"               # flat out: undelivered messages allowed per sender
+: "${MESSAGES:=2000}"           # fanout flat out: messages per sender
+: "${WINDOW:=32}"               # flat out: undelivered messages allowed per sender
 : "${RATE:=500}"                # fanout-rate: messages/s into the room, all senders together
 : "${RATE_MESSAGES:=500}"       # fanout-rate: messages per sender (500 x 10 at 500/s = 10 s)
 : "${IDLE_SESSIONS:=10000}"     # idle: logged-in, joined sessions (rooms of 100)
 : "${PAIRS:=100}"               # pm: pairs
-: "${PM_MESSAGES:=1000}"        # pm: messages per side
+: "${PM_MESSAGES:=5000}"        # pm: messages per side
 : "${STORM_LOGINS:=2000}"       # login-storm: logins started at once
 : "${STORM_RATE:=500}"          # login-storm: chat rate into the 1,000-member room
 : "${SLOW_CLIENTS:=100}"        # slow-reader: room members besides the slow one
@@ -164,6 +164,27 @@ write_inspircd_conf() {
 EOF
 }
 
+# Other work on this (shared) machine skews every number: wait up to QUIET_WAIT seconds
+# for the cores to be idle (< 15 % busy over one second) before each run.
+: "${QUIET_WAIT:=120}"
+busy_pct() {
+    local a b
+    read -r -a a < <(head -1 /proc/stat)
+    sleep 1
+    read -r -a b < <(head -1 /proc/stat)
+    local ta=0 tb=0 i
+    for i in 1 2 3 4 5 6 7 8; do ta=$((ta + a[i])); tb=$((tb + b[i])); done
+    local idle=$(( (b[4] + b[5]) - (a[4] + a[5]) )) total=$((tb - ta))
+    echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
+}
+wait_quiet() {
+    local waited=0 pct
+    while pct=$(busy_pct) && [ "$pct" -ge 15 ] && [ $waited -lt "$QUIET_WAIT" ]; do
+        waited=$((waited + 1))
+    done
+    [ "$pct" -lt 15 ] || echo "   (machine still ${pct}% busy with other work; numbers may be low)"
+}
+
 wait_port() { # port: wait until something listens there
     for _ in $(seq 100); do
         ss -ltn "sport = :$1" | grep -q LISTEN && return 0
@@ -232,21 +253,25 @@ for scen in $SCENARIOS; do
     args=$(scenario_args "$scen")
     echo "== $scen: dmbench $args"
     for srv in $SERVERS; do
+        wait_quiet
         if ! start_server "$srv"; then
             echo "$srv: did not start; skipped"
             stop_server
             continue
         fi
+        t0=$SECONDS
         # shellcheck disable=SC2086
         if ! timeout 900 "$BENCH" --proto "$PROTO" --addr "$ADDR" --pid "$SERVER_PID" --label "$srv" --tag "$scen" \
             --setup-concurrency "$SETUP_CONCURRENCY" --json "$RESULTS" $args | grep -v '^{'; then
             echo "$srv: $scen failed"
         fi
         stop_server
+        echo "   ($((SECONDS - t0)) s including setup)"
     done
 done
 
 echo
+echo "== total $SECONDS s"
 echo "== results (ratios: dmconnect ÷ peer; ↑ higher is better, ↓ lower is better)"
 "$BENCH" table --ours dmconnect "$RESULTS"
 if [ -n "$OUT" ]; then

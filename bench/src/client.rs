@@ -47,7 +47,7 @@ pub async fn run_client(
     receive(&mut conn, &shared, state, sender_id, plan.slow).await
 }
 
-/// Runs `step` up to five times with growing pauses, as a real client reconnects (a peer
+/// Runs `step` up to eight times with growing pauses, as a real client reconnects (a peer
 /// with a short listen backlog resets some connections of a burst).
 pub async fn retry<T, F, Fut>(retries: &AtomicU64, mut step: F) -> std::io::Result<T>
 where
@@ -58,11 +58,14 @@ where
     loop {
         match step().await {
             Ok(v) => return Ok(v),
-            Err(e) if attempt >= 4 => return Err(e),
+            Err(e) if attempt >= 7 => return Err(e),
             Err(_) => {
                 attempt += 1;
                 retries.fetch_add(1, Relaxed);
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                // Jittered, so that a burst of reset clients does not come back in lockstep.
+                let base = (200 * u64::from(attempt)).min(1000);
+                let jitter = now_nanos().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54; // 0..1023
+                tokio::time::sleep(Duration::from_millis(base / 2 + jitter % base)).await;
             }
         }
     }
@@ -191,7 +194,8 @@ async fn send_loop(
     let n_senders = shared.senders.len() as f64;
     let interval = (cfg.rate > 0.0).then(|| Duration::from_secs_f64(n_senders / cfg.rate));
     // Spread the senders' ticks evenly over one interval.
-    let mut next = tokio::time::Instant::now() + interval.map(|i| i.mul_f64(f64::from(id) / n_senders)).unwrap_or_default();
+    let mut next =
+        tokio::time::Instant::now() + interval.map(|i| i.mul_f64(f64::from(id) / n_senders)).unwrap_or_default();
     let mut seq = 0u64;
     while cfg.count.is_none_or(|n| seq < n) && shared.sending.load(Relaxed) && *state.borrow() == State::Run {
         match interval {

@@ -94,7 +94,9 @@ impl Conn {
                 last = text;
             }
             match tokio::time::timeout_at(deadline, self.fill()).await {
-                Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, format!("timed out; last line: {last:?}"))),
+                Err(_) => {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, format!("timed out; last line: {last:?}")))
+                }
                 Ok(Ok(0)) => {
                     return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("closed; last line: {last:?}")))
                 }

@@ -69,7 +69,7 @@ struct Send {
     #[arg(long, default_value_t = 0.0)]
     rate: f64,
     /// Flat out: per sender, messages not yet delivered to everyone.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 32)]
     window: u64,
     /// Message text size in bytes (the stamp is ~30 bytes; IRC lines stop at 512).
     #[arg(long, default_value_t = 64)]
@@ -80,57 +80,77 @@ struct Send {
 enum Cmd {
     /// R rooms × N clients, S senders per room sending M messages each.
     Fanout {
+        /// Rooms.
         #[arg(long, default_value_t = 1)]
         rooms: usize,
+        /// Members per room.
         #[arg(long, default_value_t = 1000)]
         clients: usize,
+        /// Senders per room (among the members).
         #[arg(long, default_value_t = 10)]
         senders: usize,
-        #[arg(long, default_value_t = 200)]
+        /// Messages per sender.
+        #[arg(long, default_value_t = 2000)]
         messages: u64,
         #[command(flatten)]
         send: Send,
     },
     /// C logged-in, joined, idle sessions; server RSS per session.
     Idle {
+        /// Sessions.
         #[arg(long, default_value_t = 10_000)]
         sessions: usize,
         /// Members per room (join notices grow with the square of this).
         #[arg(long, default_value_t = 100)]
         room_size: usize,
+        /// Seconds the sessions are held before RSS is read.
         #[arg(long, default_value_t = 2.0)]
         hold_secs: f64,
     },
     /// P pairs exchanging private messages, M per side.
     Pm {
+        /// Pairs of clients.
         #[arg(long, default_value_t = 100)]
         pairs: usize,
-        #[arg(long, default_value_t = 500)]
+        /// Messages per side.
+        #[arg(long, default_value_t = 5000)]
         messages: u64,
         #[command(flatten)]
         send: Send,
     },
-    /// Many logins at once while a rated fanout runs.
+    /// Many logins at once while a rated fanout runs (--rate 0 means 500).
     LoginStorm {
+        /// Members of the chat room.
         #[arg(long, default_value_t = 1000)]
         clients: usize,
+        /// Senders among them.
         #[arg(long, default_value_t = 10)]
         senders: usize,
+        /// Logins started at once.
         #[arg(long, default_value_t = 2000)]
         logins: usize,
+        /// Seconds of chat before the storm.
         #[arg(long, default_value_t = 3.0)]
         baseline_secs: f64,
+        /// Send the logins to another server (diagnostic: separates the server's own
+        /// reaction from the load the storm puts on the machine).
+        #[arg(long)]
+        storm_addr: Option<SocketAddr>,
         #[command(flatten)]
         send: Send,
     },
-    /// One member stops reading in a busy room; others' latency and server RSS.
+    /// One member stops reading in a busy room; others' latency and server RSS (--rate 0 means 2000).
     SlowReader {
+        /// Members besides the slow one.
         #[arg(long, default_value_t = 100)]
         clients: usize,
+        /// Senders among them.
         #[arg(long, default_value_t = 10)]
         senders: usize,
+        /// Seconds before the slow member stops reading.
         #[arg(long, default_value_t = 3.0)]
         baseline_secs: f64,
+        /// Seconds the slow member does not read (use rate x size to push several MB at it).
         #[arg(long, default_value_t = 10.0)]
         slow_secs: f64,
         #[command(flatten)]
@@ -141,6 +161,7 @@ enum Cmd {
         /// The label every other server is compared with.
         #[arg(long, default_value = "dmconnect")]
         ours: String,
+        /// JSON record files (one record per line).
         files: Vec<PathBuf>,
     },
 }
@@ -199,7 +220,14 @@ async fn run(cli: Cli, fds: u64) -> ExitCode {
     };
     let secs = Duration::from_secs_f64;
     let cfg = |s: Send, count: Option<u64>| SendCfg { rate: s.rate, count, window: s.window.max(1), size: s.size };
-    let (name, params, out): (&str, serde_json::Value, Result<Outcome, String>) = match cli.cmd {
+    let mut cmd = cli.cmd;
+    // These two are measured against a steady chat rate, never flat out.
+    match &mut cmd {
+        Cmd::LoginStorm { send, .. } if send.rate <= 0.0 => send.rate = 500.0,
+        Cmd::SlowReader { send, .. } if send.rate <= 0.0 => send.rate = 2000.0,
+        _ => {}
+    }
+    let (name, params, out): (&str, serde_json::Value, Result<Outcome, String>) = match cmd {
         Cmd::Fanout { rooms, clients, senders, messages, send } => (
             "fanout",
             json!({"rooms": rooms, "clients": clients, "senders": senders, "messages": messages,
@@ -219,11 +247,12 @@ async fn run(cli: Cli, fds: u64) -> ExitCode {
             json!({"pairs": pairs, "messages": messages, "rate": send.rate, "window": send.window, "size": send.size}),
             scenarios::pm(&opts, pairs, cfg(send, Some(messages))).await,
         ),
-        Cmd::LoginStorm { clients, senders, logins, baseline_secs, send } => (
+        Cmd::LoginStorm { clients, senders, logins, baseline_secs, storm_addr, send } => (
             "login-storm",
             json!({"clients": clients, "senders": senders, "logins": logins, "baseline_secs": baseline_secs,
-                   "rate": send.rate, "size": send.size}),
-            scenarios::login_storm(&opts, clients, senders, cfg(send, None), secs(baseline_secs), logins).await,
+                   "rate": send.rate, "size": send.size, "storm_addr": storm_addr}),
+            scenarios::login_storm(&opts, clients, senders, cfg(send, None), secs(baseline_secs), logins, storm_addr)
+                .await,
         ),
         Cmd::SlowReader { clients, senders, baseline_secs, slow_secs, send } => (
             "slow-reader",
@@ -242,12 +271,15 @@ async fn run(cli: Cli, fds: u64) -> ExitCode {
         }
     };
     let tag = if g.tag.is_empty() { name.to_string() } else { g.tag.clone() };
-    println!("{:<10} {:<12} {}", g.label, tag, out.line);
+    // A closed stdout (`| head`) must not turn into a panic.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "{:<10} {:<12} {}", g.label, tag, out.line);
     let rec = json!({"label": g.label, "proto": g.proto, "scenario": name, "tag": g.tag,
                      "params": params, "results": out.results});
-    println!("{rec}");
+    let _ = writeln!(stdout, "{rec}");
     if let Some(path) = &g.json {
-        let res = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| writeln!(f, "{rec}"));
+        let res =
+            std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| writeln!(f, "{rec}"));
         if let Err(e) = res {
             eprintln!("dmbench: {}: {e}", path.display());
             return ExitCode::FAILURE;

@@ -41,7 +41,8 @@ impl Proto {
             return Ok(());
         }
         c.send_line(&format!("/register {name} {PASSWORD}")).await?;
-        dm_expect(c, "register", &["Registration successful. Please log in.", "Username already taken. Try another."]).await
+        dm_expect(c, "register", &["Registration successful. Please log in.", "Username already taken. Try another."])
+            .await
     }
 
     /// Logs in (DMconnect) or registers the connection (IRC `NICK`/`USER`, until `001`).

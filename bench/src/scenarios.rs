@@ -2,8 +2,8 @@
 
 use crate::client::retry;
 use crate::conn::Conn;
-use crate::proto::Proto;
 use crate::load::{ClientPlan, Load, Opts, SendCfg, Target};
+use crate::proto::Proto;
 use crate::stats::{busy_pct, cpu_seconds, machine_jiffies, Latency};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -79,13 +79,23 @@ fn round(x: f64) -> f64 {
 }
 
 /// fanout: R rooms × N clients, S senders per room, M messages each.
-pub async fn fanout(opts: &Opts, rooms: usize, clients: usize, senders: usize, cfg: SendCfg) -> Result<Outcome, String> {
+pub async fn fanout(
+    opts: &Opts,
+    rooms: usize,
+    clients: usize,
+    senders: usize,
+    cfg: SendCfg,
+) -> Result<Outcome, String> {
     let load = Load::start(opts, room_plans(opts, rooms, clients, senders.min(clients)), cfg).await?;
     let (r, l) = measure(opts, load).await;
     let line = format!(
         "ready={} deliveries={} lost={} deliveries/s={:.0} server_cpu={:.2}s deliveries/cpu_s={:.0} {}",
-        r["ready"], r["delivered"], r["lost"], r["deliveries_per_s"].as_f64().unwrap_or(0.0),
-        r["server_cpu_s"].as_f64().unwrap_or(0.0), r["deliveries_per_cpu_s"].as_f64().unwrap_or(0.0),
+        r["ready"],
+        r["delivered"],
+        r["lost"],
+        r["deliveries_per_s"].as_f64().unwrap_or(0.0),
+        r["server_cpu_s"].as_f64().unwrap_or(0.0),
+        r["deliveries_per_cpu_s"].as_f64().unwrap_or(0.0),
         l.short()
     );
     Ok(Outcome { results: r, line })
@@ -101,8 +111,12 @@ pub async fn pm(opts: &Opts, pairs: usize, cfg: SendCfg) -> Result<Outcome, Stri
     let (r, l) = measure(opts, load).await;
     let line = format!(
         "ready={} msgs={} lost={} msgs/s={:.0} server_cpu={:.2}s msgs/cpu_s={:.0} {}",
-        r["ready"], r["delivered"], r["lost"], r["deliveries_per_s"].as_f64().unwrap_or(0.0),
-        r["server_cpu_s"].as_f64().unwrap_or(0.0), r["deliveries_per_cpu_s"].as_f64().unwrap_or(0.0),
+        r["ready"],
+        r["delivered"],
+        r["lost"],
+        r["deliveries_per_s"].as_f64().unwrap_or(0.0),
+        r["server_cpu_s"].as_f64().unwrap_or(0.0),
+        r["deliveries_per_cpu_s"].as_f64().unwrap_or(0.0),
         l.short()
     );
     Ok(Outcome { results: r, line })
@@ -111,6 +125,7 @@ pub async fn pm(opts: &Opts, pairs: usize, cfg: SendCfg) -> Result<Outcome, Stri
 /// idle: C sessions logged in and joined (rooms of `room_size`), then held for `hold`.
 pub async fn idle(opts: &Opts, sessions: usize, room_size: usize, hold: Duration) -> Result<Outcome, String> {
     let rss0 = opts.server.rss();
+    let parts0 = opts.server.rss_parts();
     let rooms = sessions.div_ceil(room_size.max(1));
     let mut plans = room_plans(opts, rooms, room_size.max(1), 0);
     plans.truncate(sessions);
@@ -120,6 +135,7 @@ pub async fn idle(opts: &Opts, sessions: usize, room_size: usize, hold: Duration
     let cpu0 = opts.server.cpu();
     tokio::time::sleep(hold).await;
     let rss2 = opts.server.rss();
+    let parts2 = opts.server.rss_parts();
     let idle_cpu = opts.server.cpu() - cpu0;
     let ready = load.ready();
     let (setup_secs, errors) = (load.setup_secs, load.errors());
@@ -129,7 +145,8 @@ pub async fn idle(opts: &Opts, sessions: usize, room_size: usize, hold: Duration
     let r = json!({
         "ready": ready, "closed_by_server": closed, "setup_secs": round(setup_secs), "errors": errors,
         "rss_before_kib": rss0, "rss_after_setup_kib": rss1, "rss_kib": rss2,
-        "rss_per_session_kib": round(per), "idle_cpu_pct": round(100.0 * idle_cpu / hold.as_secs_f64()),
+        "rss_per_session_kib": round(per),
+        "anon_growth_kib": parts2.0.saturating_sub(parts0.0), "file_growth_kib": parts2.1.saturating_sub(parts0.1), "idle_cpu_pct": round(100.0 * idle_cpu / hold.as_secs_f64()),
     });
     let line = format!(
         "sessions={ready} rss={:.1}MiB (before {:.1}MiB) per_session={per:.2}KiB setup={setup_secs:.1}s",
@@ -164,6 +181,63 @@ async fn preregister(opts: &Opts, names: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// Runs the logins on a thread of their own at the lowest CPU priority, so that the
+/// generator's own connection work does not delay its chat receivers (that would be
+/// counted against the server). Reports (failed, first error, retries), then keeps the
+/// sessions open until told to close them.
+fn storm_thread(
+    opts: Opts,
+    names: Vec<String>,
+    done: tokio::sync::oneshot::Sender<(usize, String, u64)>,
+    close: std::sync::mpsc::Receiver<()>,
+) {
+    // SAFETY: plain syscalls on the calling thread, no memory handed over.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
+    }
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        let _ = done.send((names.len(), "no runtime for the storm".into(), 0));
+        return;
+    };
+    let conns = rt.block_on(async {
+        let retries = Arc::new(AtomicU64::new(0));
+        let mut hs = Vec::with_capacity(names.len());
+        for n in names {
+            let (o, r) = (opts.clone(), retries.clone());
+            hs.push(tokio::spawn(async move {
+                retry(&r, || async {
+                    let mut c = Conn::connect(o.addr, 4096, None).await?;
+                    o.proto.login(&mut c, &n).await.map(|_| c)
+                })
+                .await
+            }));
+        }
+        let mut conns = Vec::with_capacity(hs.len());
+        let mut failed = 0usize;
+        let mut first_err = String::new();
+        for h in hs {
+            match h.await {
+                Ok(Ok(c)) => conns.push(c),
+                Ok(Err(e)) => {
+                    failed += 1;
+                    if first_err.is_empty() {
+                        first_err = e.to_string();
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    first_err = e.to_string();
+                }
+            }
+        }
+        let _ = done.send((failed, first_err, retries.load(Relaxed)));
+        conns
+    });
+    let _ = close.recv();
+    drop(conns);
+}
+
 /// login-storm: a rated fanout runs; after `baseline` L clients log in all at once.
 pub async fn login_storm(
     opts: &Opts,
@@ -172,45 +246,21 @@ pub async fn login_storm(
     cfg: SendCfg,
     baseline: Duration,
     logins: usize,
+    storm_addr: Option<std::net::SocketAddr>,
 ) -> Result<Outcome, String> {
     let names: Vec<String> = (0..logins).map(|i| format!("{}s{i}", opts.prefix)).collect();
-    preregister(opts, &names).await?;
+    let storm_opts = Opts { addr: storm_addr.unwrap_or(opts.addr), ..opts.clone() };
+    preregister(&storm_opts, &names).await?;
     let load = Load::start(opts, room_plans(opts, 1, clients, senders.min(clients)), cfg).await?;
     let cpu0 = opts.server.cpu();
     load.go();
     tokio::time::sleep(baseline).await;
     load.set_phase(1);
     let t_storm = Instant::now();
-    let retries = Arc::new(AtomicU64::new(0));
-    let mut hs = Vec::with_capacity(logins);
-    for n in names {
-        let (o, r) = (opts.clone(), retries.clone());
-        hs.push(tokio::spawn(async move {
-            retry(&r, || async {
-                let mut c = Conn::connect(o.addr, 4096, None).await?;
-                o.proto.login(&mut c, &n).await.map(|_| c)
-            })
-            .await
-        }));
-    }
-    let mut conns = Vec::with_capacity(logins);
-    let mut failed = 0usize;
-    let mut first_err = String::new();
-    for h in hs {
-        match h.await {
-            Ok(Ok(c)) => conns.push(c),
-            Ok(Err(e)) => {
-                failed += 1;
-                if first_err.is_empty() {
-                    first_err = e.to_string();
-                }
-            }
-            Err(e) => {
-                failed += 1;
-                first_err = e.to_string();
-            }
-        }
-    }
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let (close_tx, close_rx) = std::sync::mpsc::channel::<()>();
+    let storm = std::thread::spawn(move || storm_thread(storm_opts, names, done_tx, close_rx));
+    let (failed, first_err, login_retries) = done_rx.await.map_err(|_| "the storm thread failed".to_string())?;
     let storm_secs = t_storm.elapsed().as_secs_f64();
     load.set_phase(2);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -220,12 +270,13 @@ pub async fn login_storm(
     let ready = load.ready();
     let errors = load.errors();
     let t = load.finish().await;
-    drop(conns);
+    let _ = close_tx.send(());
+    let _ = storm.join();
     let (l0, l1) = (Latency::of(&t.hist[0]), Latency::of(&t.hist[1]));
     let ratio = if l0.p99_ms > 0.0 { round(l1.p99_ms / l0.p99_ms) } else { 0.0 };
     let r = json!({
         "ready": ready, "errors": errors, "logins": logins, "logins_ok": logins - failed, "logins_failed": failed,
-        "login_error": first_err, "login_retries": retries.load(Relaxed), "storm_secs": round(storm_secs),
+        "login_error": first_err, "login_retries": login_retries, "storm_secs": round(storm_secs),
         "logins_per_s": round((logins - failed) as f64 / storm_secs.max(1e-3)),
         "baseline": l0, "storm": l1, "p99_ratio": ratio, "server_cpu_s": round(cpu),
     });
@@ -248,12 +299,7 @@ pub async fn slow_reader(
     slow_for: Duration,
 ) -> Result<Outcome, String> {
     let mut plans = room_plans(opts, 1, clients, senders.min(clients));
-    plans.push(ClientPlan {
-        name: format!("{}slow", opts.prefix),
-        room: Some("r0".into()),
-        target: None,
-        slow: true,
-    });
+    plans.push(ClientPlan { name: format!("{}slow", opts.prefix), room: Some("r0".into()), target: None, slow: true });
     let load = Load::start(opts, plans, cfg).await?;
     let server = opts.server;
     let t0 = Instant::now();

@@ -127,8 +127,13 @@ pub fn busy_pct(a: (u64, u64), b: (u64, u64)) -> f64 {
 
 /// Resident set size of a process in KiB (VmRSS).
 pub fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// One `KEY: N kB` field of /proc/PID/status.
+pub fn status_kib(pid: u32, key: &str) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -148,6 +153,12 @@ impl Server {
     /// RSS in KiB (0 when unknown).
     pub fn rss(&self) -> u64 {
         self.pid.and_then(rss_kib).unwrap_or(0)
+    }
+
+    /// Anonymous (heap, stacks) and file-backed (code) parts of the RSS, in KiB.
+    pub fn rss_parts(&self) -> (u64, u64) {
+        let get = |k| self.pid.and_then(|p| status_kib(p, k)).unwrap_or(0);
+        (get("RssAnon:"), get("RssFile:"))
     }
 }
 

@@ -13,6 +13,8 @@ fn metrics(scenario: &str) -> &'static [(&'static str, &'static str)] {
             ("latency.p99_ms", "latency p99 ms ↓"),
             ("latency.max_ms", "latency max ms ↓"),
             ("lost", "lost deliveries ↓"),
+            ("gen_cpu_s", "load generator CPU-s"),
+            ("other_cpu_s", "other CPU-s on the machine"),
         ],
         "pm" => &[
             ("deliveries_per_s", "msgs/s ↑"),
@@ -20,6 +22,7 @@ fn metrics(scenario: &str) -> &'static [(&'static str, &'static str)] {
             ("latency.p50_ms", "latency p50 ms ↓"),
             ("latency.p99_ms", "latency p99 ms ↓"),
             ("latency.max_ms", "latency max ms ↓"),
+            ("other_cpu_s", "other CPU-s on the machine"),
         ],
         "idle" => &[
             ("ready", "sessions reached ↑"),
@@ -104,9 +107,11 @@ pub fn render(text: &str, ours: &str) -> String {
                 labels.iter().map(|l| find(l).and_then(|r| get(&r["results"], path))).collect();
             out += &format!("| {key} | {name} |");
             for v in &vals {
-                out += &format!(" {} |", v.map_or("—".into(), |v| fmt_num(v)));
+                out += &format!(" {} |", v.map_or("—".into(), fmt_num));
             }
-            let mine = vals[0].and_then(Value::as_f64);
+            // Ratios only where higher or lower is better.
+            let ranked = name.contains('↑') || name.contains('↓');
+            let mine = vals[0].and_then(Value::as_f64).filter(|_| ranked);
             for v in &vals[1..] {
                 let ratio = match (mine, v.and_then(Value::as_f64)) {
                     (Some(a), Some(b)) if b != 0.0 => format!("{:.2}×", a / b),

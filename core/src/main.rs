@@ -9,11 +9,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tracing::{error, info};
 
-// mimalloc's size classes keep many small, long-lived session objects packed
-// (measured: lower RSS per idle session than glibc malloc).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "dmconnect", version, about = "A DMconnect chat server")]
 struct Cli {

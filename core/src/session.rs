@@ -87,6 +87,9 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
         } else if eof {
             break;
         } else {
+            if pending.capacity() > 0 {
+                pending = VecDeque::new();
+            }
             // Idle timeouts and shutdown arrive as kicks (see `server`), which keeps
             // this future small: no timer per idle session.
             let inbound = tokio::select! {
@@ -163,9 +166,8 @@ async fn write_loop(session: Arc<Session>, mut writer: Box<dyn MessageWriter>) {
             Closed::No => {
                 let res = writer.write(&batch).await;
                 batch.clear();
-                if batch.capacity() > 32 {
-                    batch = Vec::new();
-                }
+                // Idle sessions keep no buffers: thousands of them add up.
+                batch = Vec::new();
                 if res.is_err() {
                     session.outbox.close();
                     session.kick.notify_one();

@@ -46,6 +46,8 @@ impl MessageReader for TcpReader {
             if let Some(m) = self.ready.pop_front() {
                 return Some(m);
             }
+            // Idle sessions keep no buffers: thousands of them add up.
+            self.ready = VecDeque::new();
             if self.eof {
                 return None;
             }

@@ -1,0 +1,111 @@
+//! Every scenario, at toy size, against the real server: the numbers must add up.
+
+use dmconnect_e2e::TestServer;
+use serde_json::Value;
+use std::process::Command;
+
+/// Runs `dmbench` against `srv` and returns its JSON record.
+fn bench(srv: &TestServer, args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_dmbench"))
+        .args(["--proto", "dm", "--addr", &srv.addr().to_string(), "--pid", &srv.pid().to_string()])
+        .args(["--label", "smoke", "--prefix", args[0]])
+        .args(args)
+        .output()
+        .expect("run dmbench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "dmbench {args:?} failed: {}{stdout}", String::from_utf8_lossy(&out.stderr));
+    let mut lines = stdout.lines();
+    let summary = lines.next().unwrap_or_default();
+    assert!(summary.starts_with("smoke"), "summary line: {summary:?}");
+    serde_json::from_str(lines.next().unwrap_or_default()).expect("JSON record on the second line")
+}
+
+async fn server() -> TestServer {
+    TestServer::builder().toml("[limits]\nmax_connections_per_ip = 0\nidle_timeout_secs = 0").start().await
+}
+
+#[tokio::test]
+async fn every_scenario_counts_what_it_sent() {
+    let srv = server().await;
+
+    let r =
+        &bench(&srv, &["fanout", "--rooms", "2", "--clients", "15", "--senders", "3", "--messages", "20"])["results"];
+    assert_eq!(r["ready"], 30);
+    // 2 rooms x 3 senders x 20 messages, each to the 14 other members.
+    assert_eq!(r["delivered"], 2 * 3 * 20 * 14);
+    assert_eq!(r["lost"], 0);
+    assert!(r["latency"]["p99_ms"].as_f64().unwrap_or(0.0) > 0.0, "{r}");
+    assert!(r["server_cpu_s"].as_f64().is_some() && r["server_rss_kib"].as_u64().unwrap_or(0) > 0, "{r}");
+
+    let r =
+        &bench(&srv, &["fanout", "--clients", "10", "--senders", "2", "--messages", "10", "--rate", "200"])["results"];
+    assert_eq!(r["delivered"], 2 * 10 * 9);
+
+    let r = &bench(&srv, &["pm", "--pairs", "5", "--messages", "20"])["results"];
+    assert_eq!(r["ready"], 10);
+    assert_eq!(r["delivered"], 5 * 2 * 20);
+
+    let r = &bench(&srv, &["idle", "--sessions", "50", "--room-size", "10", "--hold-secs", "0.2"])["results"];
+    assert_eq!(r["ready"], 50);
+    assert!(r["rss_kib"].as_u64().unwrap_or(0) > 0, "{r}");
+
+    let r = &bench(
+        &srv,
+        &[
+            "login-storm",
+            "--clients",
+            "10",
+            "--senders",
+            "2",
+            "--rate",
+            "100",
+            "--logins",
+            "30",
+            "--baseline-secs",
+            "0.5",
+        ],
+    )["results"];
+    assert_eq!(r["logins_ok"], 30);
+    assert!(r["baseline"]["count"].as_u64().unwrap_or(0) > 0, "{r}");
+
+    let r = &bench(
+        &srv,
+        &[
+            "slow-reader",
+            "--clients",
+            "5",
+            "--senders",
+            "2",
+            "--rate",
+            "200",
+            "--baseline-secs",
+            "0.5",
+            "--slow-secs",
+            "0.5",
+        ],
+    )["results"];
+    assert_eq!(r["ready"], 6);
+    assert!(r["slow"]["count"].as_u64().unwrap_or(0) > 0, "{r}");
+    assert!(!r["rss_samples"].as_array().is_none_or(Vec::is_empty), "{r}");
+}
+
+#[test]
+fn table_divides_ours_by_the_peer() {
+    let dir = std::env::temp_dir().join(format!("dmbench-table-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("r.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"label":"dmconnect","scenario":"idle","tag":"idle","results":{"ready":100,"rss_kib":400,"rss_per_session_kib":2.0}}"#,
+            "\n",
+            r#"{"label":"ngircd","scenario":"idle","tag":"idle","results":{"ready":100,"rss_kib":800,"rss_per_session_kib":4.0}}"#,
+            "\n"
+        ),
+    )
+    .expect("write records");
+    let out = Command::new(env!("CARGO_BIN_EXE_dmbench")).arg("table").arg(&file).output().expect("run dmbench table");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("| idle | RSS per session KiB ↓ | 2.000 | 4.000 | 0.50× |"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
