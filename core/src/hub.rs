@@ -33,7 +33,7 @@ pub struct Session {
 }
 
 /// The clock for idle timeouts.
-static EPOCH: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+static EPOCH: once_cell::sync::Lazy<Instant> = once_cell::sync::Lazy::new(Instant::now);
 
 fn now_ms() -> u64 {
     EPOCH.elapsed().as_millis() as u64
