@@ -78,6 +78,20 @@ fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// The summary line of a throughput scenario; `noun` names what was delivered.
+fn throughput_line(r: &serde_json::Value, noun: &str, latency: &str) -> String {
+    let num = |k: &str| r[k].as_f64().unwrap_or(0.0);
+    format!(
+        "ready={} {noun}={} lost={} {noun}/s={:.0} server_cpu={:.2}s {noun}/cpu_s={:.0} {latency}",
+        r["ready"],
+        r["delivered"],
+        r["lost"],
+        num("deliveries_per_s"),
+        num("server_cpu_s"),
+        num("deliveries_per_cpu_s"),
+    )
+}
+
 /// fanout: R rooms × N clients, S senders per room, M messages each.
 pub async fn fanout(
     opts: &Opts,
@@ -88,16 +102,7 @@ pub async fn fanout(
 ) -> Result<Outcome, String> {
     let load = Load::start(opts, room_plans(opts, rooms, clients, senders.min(clients)), cfg).await?;
     let (r, l) = measure(opts, load).await;
-    let line = format!(
-        "ready={} deliveries={} lost={} deliveries/s={:.0} server_cpu={:.2}s deliveries/cpu_s={:.0} {}",
-        r["ready"],
-        r["delivered"],
-        r["lost"],
-        r["deliveries_per_s"].as_f64().unwrap_or(0.0),
-        r["server_cpu_s"].as_f64().unwrap_or(0.0),
-        r["deliveries_per_cpu_s"].as_f64().unwrap_or(0.0),
-        l.short()
-    );
+    let line = throughput_line(&r, "deliveries", &l.short());
     Ok(Outcome { results: r, line })
 }
 
@@ -109,16 +114,7 @@ pub async fn pm(opts: &Opts, pairs: usize, cfg: SendCfg) -> Result<Outcome, Stri
         .collect();
     let load = Load::start(opts, plans, cfg).await?;
     let (r, l) = measure(opts, load).await;
-    let line = format!(
-        "ready={} msgs={} lost={} msgs/s={:.0} server_cpu={:.2}s msgs/cpu_s={:.0} {}",
-        r["ready"],
-        r["delivered"],
-        r["lost"],
-        r["deliveries_per_s"].as_f64().unwrap_or(0.0),
-        r["server_cpu_s"].as_f64().unwrap_or(0.0),
-        r["deliveries_per_cpu_s"].as_f64().unwrap_or(0.0),
-        l.short()
-    );
+    let line = throughput_line(&r, "msgs", &l.short());
     Ok(Outcome { results: r, line })
 }
 

@@ -18,20 +18,9 @@ pub struct Caller {
     pub room: Option<String>,
 }
 
-/// What kind of line a delivery filter is asked about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryKind {
-    /// Public chat in a subserver.
-    Chat,
-    /// `/act` in a subserver.
-    Act,
-    /// `*** USER has joined the server.`
-    Join,
-    /// `*** USER has left the server.`
-    Leave,
-    /// A private message.
-    Pm,
-}
+/// What kind of line a delivery filter is asked about (the plugin interface's own type,
+/// so a filter question crosses the boundary unchanged).
+pub use plugin_api::DeliveryKind;
 
 /// The core's view of the capability registry.
 #[async_trait]

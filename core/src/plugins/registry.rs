@@ -205,13 +205,6 @@ impl Capabilities for Registry {
     }
 
     fn allow(&self, kind: DeliveryKind, from: &str, to: &str) -> bool {
-        let kind = match kind {
-            DeliveryKind::Chat => plugin_api::DeliveryKind::Chat,
-            DeliveryKind::Act => plugin_api::DeliveryKind::Act,
-            DeliveryKind::Join => plugin_api::DeliveryKind::Join,
-            DeliveryKind::Leave => plugin_api::DeliveryKind::Leave,
-            DeliveryKind::Pm => plugin_api::DeliveryKind::Pm,
-        };
         for c in self.inner.caps.iter().filter(|c| c.info.filters_delivery) {
             match c.plugin.allow(kind, from, to) {
                 Ok(true) => {}
