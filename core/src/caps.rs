@@ -1,22 +1,13 @@
 //! What the core asks of the loaded capabilities. The plugin registry
-//! (`plugins::Registry`) implements [`Capabilities`]; [`NoCapabilities`] stands in when none are loaded.
+//! (`capabilities::Registry`) implements [`Capabilities`]; [`NoCapabilities`]
+//! stands in when none are loaded. A leaf module: it imports nothing of the crate.
 
 use async_trait::async_trait;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use tokio::net::TcpStream;
 
-/// Who runs a capability command.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The logged-in account name.
-    pub account: String,
-    /// The session's id (unique while the server runs).
-    pub session_id: u64,
-    /// The session's peer IP.
-    pub peer_ip: IpAddr,
-    /// The subserver the session is in: `room` or `room@host`.
-    pub room: Option<String>,
-}
+/// Who runs a capability command (the plugin interface's own type).
+pub use plugin_api::Caller;
 
 /// What kind of line a delivery filter is asked about (the plugin interface's own type,
 /// so a filter question crosses the boundary unchanged).

@@ -2,18 +2,21 @@
 //! capabilities loaded from plugins and federation between hosts.
 
 pub mod auth;
+pub mod capabilities;
 pub mod caps;
 pub mod commands;
 pub mod config;
-pub mod extensions;
+pub mod context;
 pub mod federation;
 pub mod framing;
 pub mod hub;
 pub mod names;
 pub mod outbox;
-pub mod plugins;
+pub mod remote;
 pub mod replies;
 pub mod server;
 pub mod session;
+pub mod shutdown;
 pub mod store;
+pub mod sync;
 pub mod transport;

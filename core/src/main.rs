@@ -103,9 +103,9 @@ fn main() -> ExitCode {
             out(&format!("{file:?} is valid.\n{c:#?}"));
         }),
         Command::Capabilities { cfg } => load(&cfg).map(|c| {
-            let dir = c.capabilities.dir.clone().unwrap_or_else(dmconnect::extensions::default_plugin_dir);
+            let dir = c.capabilities.dir.clone().unwrap_or_else(dmconnect::capabilities::default_dir);
             out(&format!("plugin directory: {}", dir.display()));
-            for line in dmconnect::extensions::describe_plugins(&dir) {
+            for line in dmconnect::capabilities::describe_dir(&dir) {
                 out(&line);
             }
         }),

@@ -1,7 +1,15 @@
-//! Every fixed reply text of WIRE §3, in one place: the protocol's vocabulary.
+//! Every reply text the server sends to clients, in one place: the protocol's
+//! vocabulary (docs/protocol.md lists them).
 
-/// The greeting (legacy mode appends one space).
-pub const GREETING: &str = "Enter command (/login /register):";
+macro_rules! greeting {
+    () => {
+        "Enter command (/login /register):"
+    };
+}
+/// The greeting.
+pub const GREETING: &str = greeting!();
+/// The greeting in legacy mode: one trailing space, as the reference sends it.
+pub const GREETING_LEGACY: &str = concat!(greeting!(), " ");
 /// Keep-alive answer.
 pub const PING: &str = "*Ping*";
 /// Keep-alive answer in legacy mode.
@@ -64,6 +72,49 @@ pub const YOU_ARE_BANNED: &str = "You have been banned from this server.";
 pub const SHUTTING_DOWN: &str = "Server is shutting down.";
 /// The `/general` subserver cannot be deleted.
 pub const CANNOT_DELETE_DEFAULT: &str = "The default server cannot be deleted.";
+/// Usage of /ban.
+pub const USAGE_BAN: &str = "Usage: /ban <username>";
+/// Usage of /unban.
+pub const USAGE_UNBAN: &str = "Usage: /unban <username>";
+/// Usage of /delete_server.
+pub const USAGE_DELETE: &str = "Usage: /delete_server <server_name>";
+/// An admin's /ban of their own account.
+pub const BAN_SELF: &str = "Error: you cannot ban yourself.";
+
+/// `/ban` done.
+pub fn banned(user: &str) -> String {
+    format!("User '{user}' has been banned.")
+}
+
+/// `/unban` done.
+pub fn unbanned(user: &str) -> String {
+    format!("User '{user}' has been unbanned.")
+}
+
+/// `/delete_server` done (to the admin).
+pub fn server_deleted(name: &str) -> String {
+    format!("Server '{name}' deleted.")
+}
+
+/// Sent to the sessions in a subserver when it is deleted.
+pub fn server_deleted_notice(name: &str) -> String {
+    format!("Server '{name}' has been deleted.")
+}
+
+/// Chat or an action for a remote subserver whose home host cannot be reached.
+pub fn not_delivered(host: &str) -> String {
+    format!("Error: could not reach {host}; your message was not delivered.")
+}
+
+/// A capability command that panicked or failed.
+pub fn capability_failed(cap: &str, command: &str) -> String {
+    format!("Error: /{cap}-{command} failed inside the capability.")
+}
+
+/// A capability command that did not answer within the timeout.
+pub fn capability_timed_out(cap: &str, command: &str) -> String {
+    format!("Error: /{cap}-{command} did not answer in time.")
+}
 
 /// `Login successful.` block's middle line.
 pub fn available_servers(names: &[String]) -> String {

@@ -3,11 +3,15 @@
 
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::context::Shared;
+use crate::federation::node::Node;
 use crate::hub::{Hub, HubSettings};
-use crate::session::{self, Shared};
+use crate::shutdown::{Sessions, Watch};
 use crate::store::Store;
+use crate::sync::lock;
 use crate::transport::plain::{TcpReader, TcpWriter};
 use crate::transport::{MessageReader, MessageWriter};
+use crate::{capabilities, federation, session};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -15,6 +19,9 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
+
+/// How long shutdown waits for sessions to end.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
 
 /// A started server.
 pub struct Running {
@@ -27,6 +34,7 @@ pub struct Running {
     /// The shared state.
     pub hub: Arc<Hub>,
     tasks: JoinSet<()>,
+    sessions: Sessions,
 }
 
 /// Counts connections per IP and in total; a slot is given back on drop.
@@ -44,7 +52,7 @@ struct Slot {
 
 impl Limits {
     fn take(&self, ip: IpAddr) -> Option<Slot> {
-        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut c = lock(&self.counts);
         let n = c.1.get(&ip).copied().unwrap_or(0);
         if (self.per_ip != 0 && n >= self.per_ip) || (self.total != 0 && c.0 >= self.total) {
             return None;
@@ -57,7 +65,7 @@ impl Limits {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut c = self.limits.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut c = lock(&self.limits.counts);
         c.0 -= 1;
         if let Some(n) = c.1.get_mut(&self.ip) {
             *n -= 1;
@@ -72,6 +80,10 @@ impl Drop for Slot {
 #[derive(Clone)]
 struct Ctx {
     shared: Shared,
+    /// Serves inbound server-to-server requests; `None` when federation is off.
+    federation: Option<Arc<Node>>,
+    /// Gives each chat session its shutdown guard.
+    sessions: Watch,
     limits: Limits,
     sniff: Duration,
     grace: Duration,
@@ -94,14 +106,16 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
         host: cfg.server.host.clone(),
         default_room: cfg.server.default_server.clone(),
         admins: cfg.server.admins.clone(),
-        legacy: cfg.compat.legacy,
         data_dir: cfg.server.data_dir.clone(),
     };
     let hub = Hub::new(settings, store).map_err(|e| e.to_string())?;
     let plain = bind(&cfg.server.listen).await?;
     let plain_addr = plain.local_addr().map_err(|e| e.to_string())?;
     hub.set_listen_port(plain_addr.port());
-    crate::extensions::install(&cfg, &hub);
+    let caps = capabilities::load(&cfg.capabilities, Arc::downgrade(&hub), tokio::runtime::Handle::current());
+    hub.set_capabilities(Arc::new(caps));
+    let federation = cfg.federation.enabled.then(|| federation::start(&cfg.federation, &hub));
+    let sessions = Sessions::default();
 
     let ctx = Ctx {
         shared: Shared {
@@ -110,6 +124,8 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
             legacy: cfg.compat.legacy,
             queue: (cfg.limits.outbound_queue_messages, cfg.limits.outbound_queue_bytes),
         },
+        federation,
+        sessions: sessions.watch(),
         limits: Limits {
             per_ip: cfg.limits.max_connections_per_ip,
             total: cfg.limits.max_connections,
@@ -147,7 +163,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
         tls = Some(addr);
         tasks.spawn(accept_loop(l, Door::Tls, ctx.clone()));
     }
-    Ok(Running { plain: plain_addr, encrypted, tls, hub, tasks })
+    Ok(Running { plain: plain_addr, encrypted, tls, hub, tasks, sessions })
 }
 
 static TLS: std::sync::OnceLock<crate::transport::tls::TlsAcceptor> = std::sync::OnceLock::new();
@@ -157,7 +173,8 @@ async fn bind(addr: &str) -> Result<TcpListener, String> {
 }
 
 impl Running {
-    /// Stops accepting, tells every session, waits briefly for queues to drain, flushes storage.
+    /// Stops accepting, tells every session, waits for the sessions to end
+    /// (their writers drain their queues), flushes storage.
     pub async fn shutdown(mut self) {
         info!("shutting down");
         self.tasks.abort_all();
@@ -166,12 +183,9 @@ impl Running {
             s.send(crate::replies::SHUTTING_DOWN);
             s.kick.notify_one();
         }
-        // Sessions end on the watch signal; give their writers a moment.
-        for _ in 0..50 {
-            if self.hub.all_connections().is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        // Each session drops its guard when it ends (its writer waits at most 2 s).
+        if !self.sessions.wait(SHUTDOWN_WAIT).await {
+            warn!("some sessions did not end in time");
         }
         let store = self.hub.store().clone();
         if let Err(e) = store.run(|s| s.checkpoint()).await {
@@ -220,6 +234,7 @@ async fn accept_loop(listener: TcpListener, door: Door, ctx: Ctx) {
             // Boxed: handshakes are large futures and run once; the session
             // future is what stays resident for every idle connection.
             if let Some((reader, writer)) = Box::pin(prepare(stream, peer, door, &ctx)).await {
+                let _guard = ctx.sessions.guard();
                 session::run(ctx.shared, peer, reader, writer).await;
             }
         });
@@ -234,7 +249,7 @@ async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> 
     let halves: Halves = match door {
         Door::Plain => match sniff(&stream, ctx.sniff).await {
             Kind::Federation => {
-                crate::extensions::serve_s2s(ctx.shared.hub.clone(), stream, peer).await;
+                federation::inbound::serve(ctx.federation.as_deref(), stream, peer).await;
                 return None;
             }
             Kind::Http => {

@@ -2,9 +2,9 @@
 //! subserver. Transport-agnostic: it reads [`Inbound`] messages and queues
 //! replies into the session's outbox, which its writer task drains.
 
-use crate::auth::Auth;
-use crate::commands::{self, Ctx};
-use crate::hub::{Hub, Room, Session};
+use crate::commands::{keepalives, Command, Ctx};
+use crate::context::{Shared, State};
+use crate::hub::SessionHandle;
 use crate::outbox::{Closed, Outbox};
 use crate::replies;
 use crate::transport::{Inbound, MessageReader, MessageWriter};
@@ -17,62 +17,11 @@ use tracing::debug;
 /// Messages buffered while one command runs; past this, TCP pushes back.
 const MAX_PENDING: usize = 64;
 
-/// Per-connection state the commands change.
-#[derive(Default)]
-pub struct State {
-    /// Set by a successful /login.
-    pub account: Option<Arc<str>>,
-    /// The subserver the session is in.
-    pub room: Option<Arc<Room>>,
-}
-
-impl State {
-    /// The current subserver, forgetting one that was deleted meanwhile.
-    pub fn current_room(&mut self) -> Option<Arc<Room>> {
-        if self.room.as_ref().is_some_and(|r| r.is_deleted()) {
-            self.room = None;
-        }
-        self.room.clone()
-    }
-}
-
-/// What every session needs to run.
-#[derive(Clone)]
-pub struct Shared {
-    /// The hub.
-    pub hub: Arc<Hub>,
-    /// Password hashing.
-    pub auth: Auth,
-    /// Reference-identical texts.
-    pub legacy: bool,
-    /// Outbound queue bounds (messages, bytes).
-    pub queue: (usize, usize),
-}
-
-impl Shared {
-    /// The greeting with the compat rule applied.
-    pub fn greeting(&self) -> &'static str {
-        if self.legacy {
-            "Enter command (/login /register): "
-        } else {
-            replies::GREETING
-        }
-    }
-
-    /// The keep-alive answer with the compat rule applied.
-    pub fn ping(&self) -> &'static str {
-        if self.legacy {
-            replies::PING_LEGACY
-        } else {
-            replies::PING
-        }
-    }
-}
-
 /// Runs one client session to its end.
 pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageReader>, writer: Box<dyn MessageWriter>) {
     let hub = shared.hub.clone();
-    let session = Arc::new(Session::new(hub.next_session_id(), peer, Outbox::new(shared.queue.0, shared.queue.1)));
+    let session =
+        Arc::new(SessionHandle::new(hub.next_session_id(), peer, Outbox::new(shared.queue.0, shared.queue.1)));
     hub.connect(&session);
     let mut writer_task = tokio::spawn(write_loop(session.clone(), writer));
     let mut state = State::default();
@@ -147,19 +96,16 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
 /// Handles one message: keep-alives first (`//login a b` is one keep-alive and
 /// a command), then the command or chat.
 async fn handle(ctx: &mut Ctx<'_>, text: &str) {
-    let slashes = text.bytes().take_while(|&b| b == b'/').count();
-    if slashes == text.len() {
-        ctx.reply(ctx.shared.ping());
-        return;
-    }
-    for _ in 1..slashes {
+    let (pings, rest) = keepalives(text);
+    for _ in 0..pings {
         ctx.reply(ctx.shared.ping());
     }
-    let text = if slashes > 1 { &text[slashes - 1..] } else { text };
-    commands::dispatch(ctx, text).await;
+    if let Some(text) = rest {
+        Command::parse(text, ctx.state.role()).apply(ctx).await;
+    }
 }
 
-async fn write_loop(session: Arc<Session>, mut writer: Box<dyn MessageWriter>) {
+async fn write_loop(session: Arc<SessionHandle>, mut writer: Box<dyn MessageWriter>) {
     let mut batch = Vec::new();
     loop {
         match session.outbox.next_batch(&mut batch, 256).await {

@@ -80,6 +80,32 @@ pub enum FfiKind {
     Pm,
 }
 
+impl From<crate::DeliveryKind> for FfiKind {
+    fn from(k: crate::DeliveryKind) -> Self {
+        use crate::DeliveryKind as K;
+        match k {
+            K::Chat => FfiKind::Chat,
+            K::Act => FfiKind::Act,
+            K::Join => FfiKind::Join,
+            K::Leave => FfiKind::Leave,
+            K::Pm => FfiKind::Pm,
+        }
+    }
+}
+
+impl From<FfiKind> for crate::DeliveryKind {
+    fn from(k: FfiKind) -> Self {
+        use crate::DeliveryKind as K;
+        match k {
+            FfiKind::Chat => K::Chat,
+            FfiKind::Act => K::Act,
+            FfiKind::Join => K::Join,
+            FfiKind::Leave => K::Leave,
+            FfiKind::Pm => K::Pm,
+        }
+    }
+}
+
 /// Header pairs.
 pub type FfiHeaders = RVec<Tuple2<RString, RString>>;
 

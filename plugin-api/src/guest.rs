@@ -5,7 +5,7 @@
 use crate::capability::{Capability, IntoCapability};
 use crate::ffi::*;
 use crate::host::Host;
-use crate::types::{Caller, DeliveryKind, HttpBody, HttpRequest, Presence, Reply};
+use crate::types::{Caller, HttpBody, HttpRequest, Presence, Reply};
 use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RErr, RNone, ROk, ROption, RSome, RStr, RString, RVec, Tuple2};
@@ -73,16 +73,6 @@ impl<C: Capability> Adapter<C> {
     }
 }
 
-fn kind(k: FfiKind) -> DeliveryKind {
-    match k {
-        FfiKind::Chat => DeliveryKind::Chat,
-        FfiKind::Act => DeliveryKind::Act,
-        FfiKind::Join => DeliveryKind::Join,
-        FfiKind::Leave => DeliveryKind::Leave,
-        FfiKind::Pm => DeliveryKind::Pm,
-    }
-}
-
 fn headers(v: FfiHeaders) -> Vec<(String, String)> {
     v.into_iter().map(|t| (t.0.into_string(), t.1.into_string())).collect()
 }
@@ -97,7 +87,7 @@ impl<C: Capability> FfiCapability for Adapter<C> {
     }
 
     fn allow(&self, k: FfiKind, from: RStr<'_>, to: RStr<'_>) -> FfiResult<bool> {
-        guard(|| self.cap.allow_delivery(kind(k), from.as_str(), to.as_str()))
+        guard(|| self.cap.allow_delivery(k.into(), from.as_str(), to.as_str()))
     }
 
     fn presence(&self, account: RStr<'_>, host: ROption<RStr<'_>>, online: bool) -> FfiResult<()> {

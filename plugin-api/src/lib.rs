@@ -46,7 +46,7 @@ mod types;
 pub use capability::{Capability, IntoCapability};
 pub use host::Host;
 pub use serde_json;
-pub use types::{Caller, Command, DeliveryKind, HttpBody, HttpRequest, HttpResponse, Info, Level, Presence, Reply};
+pub use types::{Caller, Command, DeliveryKind, HttpBody, HttpRequest, HttpResponse, Level, Presence, Reply};
 
 #[cfg(test)]
 mod tests;

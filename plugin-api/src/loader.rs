@@ -4,7 +4,9 @@
 
 use crate::ffi::*;
 use crate::guest::guard;
-use crate::types::{Caller, Command, DeliveryKind, HttpBody, HttpRequest, HttpResponse, Info, Level};
+use crate::types::{Caller, Command, DeliveryKind, HttpBody, HttpRequest, HttpResponse, Level};
+
+pub use crate::types::Info;
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RNone, ROption, RResult, RSome, RStr, RString, RVec, Tuple2};
@@ -201,10 +203,7 @@ impl Library {
 
     /// Starts the capability with its host services.
     pub fn start<H: HostServices>(&self, host: H) -> Result<Plugin, LoadError> {
-        let host: FfiHostBox = FfiHost_TO::from_value(HostAdapter { host }, TD_Opaque);
-        let obj = (self.module.new())(host).into_result().map_err(|e| LoadError::InitFailed(e.into_string()))?;
-        let info = obj.info().into_result().map_err(|e| LoadError::InitFailed(e.into_string()))?;
-        Ok(Plugin { obj, info: info_from(info) })
+        Plugin::started((self.module.new())(host_box(host)))
     }
 }
 
@@ -241,6 +240,11 @@ fn rs(s: &str) -> RStr<'_> {
     RStr::from_str(s)
 }
 
+/// The FFI object for the server's services to one capability.
+pub(crate) fn host_box<H: HostServices>(host: H) -> FfiHostBox {
+    FfiHost_TO::from_value(HostAdapter { host }, TD_Opaque)
+}
+
 /// A started capability. Every call returns `Err` (one line) if the plugin panicked.
 pub struct Plugin {
     obj: FfiCapabilityBox,
@@ -248,6 +252,13 @@ pub struct Plugin {
 }
 
 impl Plugin {
+    /// A plugin from its constructor's result (its info is read once, here).
+    pub(crate) fn started(built: FfiResult<FfiCapabilityBox>) -> Result<Plugin, LoadError> {
+        let obj = built.into_result().map_err(|e| LoadError::InitFailed(e.into_string()))?;
+        let info = obj.info().into_result().map_err(|e| LoadError::InitFailed(e.into_string()))?;
+        Ok(Plugin { obj, info: info_from(info) })
+    }
+
     /// Its name, commands and hooks, read once at start.
     pub fn info(&self) -> &Info {
         &self.info
@@ -266,14 +277,7 @@ impl Plugin {
 
     /// The delivery filter.
     pub fn allow(&self, kind: DeliveryKind, from: &str, to: &str) -> Result<bool, String> {
-        let k = match kind {
-            DeliveryKind::Chat => FfiKind::Chat,
-            DeliveryKind::Act => FfiKind::Act,
-            DeliveryKind::Join => FfiKind::Join,
-            DeliveryKind::Leave => FfiKind::Leave,
-            DeliveryKind::Pm => FfiKind::Pm,
-        };
-        result(self.obj.allow(k, rs(from), rs(to)))
+        result(self.obj.allow(kind.into(), rs(from), rs(to)))
     }
 
     /// A presence event.
@@ -319,18 +323,4 @@ impl Plugin {
     pub fn shutdown(&self) -> Result<(), String> {
         result(self.obj.shutdown())
     }
-}
-
-/// Starts a capability from its constructor inside this process, through the
-/// same FFI objects a loaded library uses (for unit tests of capabilities).
-pub fn start_in_process<F, R, H>(ctor: F, host: H) -> Result<Plugin, LoadError>
-where
-    F: FnOnce(crate::Host) -> R,
-    R: crate::IntoCapability,
-    H: HostServices,
-{
-    let host: FfiHostBox = FfiHost_TO::from_value(HostAdapter { host }, TD_Opaque);
-    let obj = crate::guest::construct(host, ctor).into_result().map_err(|e| LoadError::InitFailed(e.into_string()))?;
-    let info = obj.info().into_result().map_err(|e| LoadError::InitFailed(e.into_string()))?;
-    Ok(Plugin { obj, info: info_from(info) })
 }

@@ -1,7 +1,8 @@
-//! An in-memory [`HostServices`] for unit tests of capabilities: no server,
-//! no sockets. End-to-end tests use the real server and the real `.so` files.
+//! Unit tests of capabilities: an in-memory [`HostServices`] and
+//! [`start_in_process`]; no server, no sockets. End-to-end tests use the real
+//! server and the real `.so` files.
 
-use crate::loader::HostServices;
+use crate::loader::{host_box, HostServices, LoadError, Plugin};
 use crate::types::Level;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -121,4 +122,15 @@ impl HostServices for FakeHost {
     fn log(&self, level: Level, message: &str) {
         self.lock().logs.push((level, message.into()));
     }
+}
+
+/// Starts a capability from its constructor inside this process, through the
+/// same FFI objects a loaded library uses.
+pub fn start_in_process<F, R, H>(ctor: F, host: H) -> Result<Plugin, LoadError>
+where
+    F: FnOnce(crate::Host) -> R,
+    R: crate::IntoCapability,
+    H: HostServices,
+{
+    Plugin::started(crate::guest::construct(host_box(host), ctor))
 }

@@ -1,6 +1,7 @@
 //! Unit tests of the boundary, in process, through the real FFI objects.
 
-use crate::loader::{start_in_process, LoadError};
+use crate::loader::LoadError;
+use crate::testing::start_in_process;
 use crate::testing::FakeHost;
 use crate::*;
 use std::sync::Mutex;

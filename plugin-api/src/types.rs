@@ -184,12 +184,12 @@ pub enum Level {
 
 impl Level {
     /// Its number on the wire.
-    pub fn to_u8(self) -> u8 {
+    pub(crate) fn to_u8(self) -> u8 {
         self as u8
     }
 
     /// From its number on the wire (unknown numbers are `Info`).
-    pub fn from_u8(n: u8) -> Level {
+    pub(crate) fn from_u8(n: u8) -> Level {
         match n {
             0 => Level::Error,
             1 => Level::Warn,
@@ -200,7 +200,8 @@ impl Level {
     }
 }
 
-/// Everything the server needs to know about a loaded capability.
+/// Everything the server needs to know about a loaded capability (server side:
+/// see [`crate::loader::Info`]; authors declare these through [`crate::Capability`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Info {
     /// Its name (`/NAME`); equals the `NAME` in `libdmcap_NAME.so`.

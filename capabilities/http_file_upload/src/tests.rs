@@ -1,8 +1,9 @@
 //! In-process tests through the FFI adapter with a fake host.
 
 use super::*;
-use plugin_api::loader::{start_in_process, Plugin};
+use plugin_api::loader::Plugin;
 use plugin_api::serde_json::{self, Value};
+use plugin_api::testing::start_in_process;
 use plugin_api::testing::FakeHost;
 use plugin_api::HttpBody;
 

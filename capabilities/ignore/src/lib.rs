@@ -163,7 +163,8 @@ plugin_api::export_capability!(Ignore::new);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plugin_api::loader::{start_in_process, Plugin};
+    use plugin_api::loader::Plugin;
+    use plugin_api::testing::start_in_process;
     use plugin_api::testing::FakeHost;
 
     fn caller(name: &str) -> Caller {

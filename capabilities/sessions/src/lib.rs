@@ -41,7 +41,7 @@ plugin_api::export_capability!(Sessions::new);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plugin_api::loader::start_in_process;
+    use plugin_api::testing::start_in_process;
     use plugin_api::testing::FakeHost;
 
     fn caller(ip: &str) -> Caller {

@@ -1,7 +1,8 @@
 //! In-process tests through the FFI adapter with a fake host.
 
 use super::*;
-use plugin_api::loader::{start_in_process, Plugin};
+use plugin_api::loader::Plugin;
+use plugin_api::testing::start_in_process;
 use plugin_api::testing::FakeHost;
 
 fn caller(name: &str) -> Caller {

@@ -1,8 +1,17 @@
 //! `/list_capabilities`, `/CAP` (help) and `/CAP-COMMAND ARGS`; anything else is `Unknown command.`
 
-use super::Ctx;
+use super::{Command, Ctx};
 use crate::caps::Caller;
 use crate::replies;
+
+/// Parses `/WORD [ARGS]`: resolved against the loaded capabilities when applied.
+pub fn parse(text: &str) -> Command<'_> {
+    let (word, args) = match text.split_once(' ') {
+        Some((w, a)) => (w, Some(a)),
+        None => (text, None),
+    };
+    Command::Capability { word: word.strip_prefix('/').unwrap_or(word), args }
+}
 
 /// `/list_capabilities`.
 pub fn list(ctx: &mut Ctx<'_>) {
@@ -15,12 +24,11 @@ pub fn list(ctx: &mut Ctx<'_>) {
 }
 
 /// Routes `/NAME` and `/NAME-COMMAND args` to a loaded capability.
-pub async fn run(ctx: &mut Ctx<'_>, word: &str, text: &str) {
+pub async fn apply(ctx: &mut Ctx<'_>, word: &str, args: Option<&str>) {
     let hub = ctx.hub().clone();
     let caps = hub.caps();
-    let word = &word[1..];
-    if let Some(help) = caps.help(word) {
-        if text.len() == word.len() + 1 {
+    if args.is_none() {
+        if let Some(help) = caps.help(word) {
             return ctx.reply(&help);
         }
     }
@@ -32,14 +40,13 @@ pub async fn run(ctx: &mut Ctx<'_>, word: &str, text: &str) {
         .max_by_key(|n| n.len());
     let Some(cap) = cap else { return ctx.reply(replies::UNKNOWN) };
     let command = &word[cap.len() + 1..];
-    let args = text.split_once(' ').map(|(_, a)| a).unwrap_or("");
     let caller = Caller {
         account: ctx.account().to_string(),
         session_id: ctx.session.id,
         peer_ip: ctx.session.peer.ip(),
         room: ctx.state.current_room().map(|r| r.label()),
     };
-    match caps.command(cap, command, args, caller).await {
+    match caps.command(cap, command, args.unwrap_or(""), caller).await {
         None => ctx.reply(replies::UNKNOWN),
         Some(reply) if reply.is_empty() => {}
         Some(reply) => ctx.reply(&reply),

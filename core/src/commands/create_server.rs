@@ -1,14 +1,18 @@
 //! `/create_server NAME`.
 
-use super::{split, storage_failed, Ctx};
+use super::{given, storage_failed, words, Command, Ctx};
 use crate::{names, replies};
 
+/// Parses `/create_server NAME`.
+pub fn parse(text: &str) -> Command<'_> {
+    match given(words::<2>(text)[1]) {
+        Some(name) => Command::CreateServer(name),
+        None => Command::Usage { text: replies::USAGE_CREATE, greet: false },
+    }
+}
+
 /// Creates a local subserver.
-pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
-    let parts = split(text, 2);
-    let Some(name) = parts.get(1).filter(|n| !n.is_empty()) else {
-        return ctx.reply(replies::USAGE_CREATE);
-    };
+pub async fn apply(ctx: &mut Ctx<'_>, name: &str) {
     if let Err(reason) = names::check_room_name(name) {
         return ctx.reply(&replies::refused(reason));
     }

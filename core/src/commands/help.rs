@@ -20,9 +20,9 @@ const ADMIN_LINES: &[&str] = &[
 ];
 
 /// One line per core command, `COMMAND ARGS - DESCRIPTION`.
-pub fn run(ctx: &mut Ctx<'_>) {
+pub fn apply(ctx: &mut Ctx<'_>) {
     let mut lines: Vec<&str> = LINES.to_vec();
-    if ctx.hub().is_admin(&ctx.account()) {
+    if ctx.state.admin {
         lines.extend_from_slice(ADMIN_LINES);
     }
     ctx.reply(&lines.join("\n"));

@@ -1,43 +1,65 @@
 //! `/join_server NAME` and `/join_server NAME@HOST`.
 
-use super::{split, Ctx};
-use crate::federation::JoinOutcome;
+use super::{given, words, Command, Ctx};
+use crate::hub::Room;
+use crate::remote::JoinOutcome;
 use crate::replies;
+use std::sync::Arc;
+
+/// Parses `/join_server NAME` (`NAME@HOST` for a subserver of another host).
+pub fn parse(text: &str) -> Command<'_> {
+    match given(words::<2>(text)[1]) {
+        Some(target) => Command::JoinServer(target),
+        None => Command::Usage { text: replies::USAGE_JOIN, greet: false },
+    }
+}
 
 /// Puts the session into a local or remote subserver.
-pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
-    let parts = split(text, 2);
-    let Some(target) = parts.get(1).filter(|n| !n.is_empty()).map(|s| s.to_string()) else {
-        return ctx.reply(replies::USAGE_JOIN);
-    };
+pub async fn apply(ctx: &mut Ctx<'_>, target: &str) {
+    let hub = ctx.hub().clone();
     let (name, host) = match target.rsplit_once('@') {
-        Some((n, h)) if h != ctx.hub().host() => (n.to_owned(), Some(h.to_owned())),
-        Some((n, _)) => (n.to_owned(), None),
-        None => (target.clone(), None),
+        Some((n, h)) if h != hub.host() => (n, Some(h)),
+        Some((n, _)) => (n, None),
+        None => (target, None),
     };
     if let Some(current) = ctx.state.current_room() {
         return ctx.reply(&replies::already_in(&current.label()));
     }
-    let hub = ctx.hub().clone();
-    let room = match &host {
-        None => match hub.room(&name) {
-            Some(r) => r,
+    let room = match host {
+        None => match hub.room(name) {
+            Some(room) => {
+                hub.join(&room, ctx.session, &replies::joined(&room.label()));
+                room
+            }
             None => return ctx.reply(replies::NO_SUCH_SERVER),
         },
-        Some(host) => {
-            if name.is_empty() || host.is_empty() {
-                return ctx.reply(replies::NO_SUCH_SERVER);
-            }
-            let room = hub.remote_room(&name, host);
-            let account = ctx.account();
-            if !hub.in_room(&room, &account)
-                && hub.federation().join_remote(&name, host, &account).await != JoinOutcome::Joined
-            {
-                return ctx.reply(replies::NO_SUCH_SERVER);
-            }
-            room
-        }
+        Some(host) => match join_remote(ctx, name, host).await {
+            Some(room) => room,
+            None => return ctx.reply(replies::NO_SUCH_SERVER),
+        },
     };
-    hub.join(&room, ctx.session, &replies::joined(&room.label()));
     ctx.state.room = Some(room);
+}
+
+/// Joins `name@host`: locally if another session of this account is already
+/// in it, else through its home host. The view of the room is created only
+/// once the home host accepted.
+async fn join_remote(ctx: &Ctx<'_>, name: &str, host: &str) -> Option<Arc<Room>> {
+    let hub = ctx.hub();
+    if name.is_empty() || host.is_empty() {
+        return None;
+    }
+    let account = ctx.account();
+    if let Some(room) = hub.find_remote_room(name, host).filter(|r| r.has_member(&account, None)) {
+        hub.join(&room, ctx.session, &replies::joined(&room.label()));
+        return Some(room);
+    }
+    let on_joined = Box::new(|| {
+        let room = hub.remote_room(name, host);
+        hub.join(&room, ctx.session, &replies::joined(&room.label()));
+    });
+    match hub.federation().join_remote(name, host, &account, on_joined).await {
+        JoinOutcome::Joined => hub.find_remote_room(name, host),
+        JoinOutcome::NoSuchRoom => None,
+    }
 }

@@ -4,6 +4,6 @@ use super::Ctx;
 use crate::replies;
 
 /// Lists local subservers in creation order.
-pub fn run(ctx: &mut Ctx<'_>) {
+pub fn apply(ctx: &mut Ctx<'_>) {
     ctx.reply(&replies::servers(&ctx.hub().room_names()));
 }

@@ -1,18 +1,22 @@
 //! `/login NAME PASSWORD` (before login); the password may also be sent base64-encoded.
 
-use super::{split, storage_failed, Ctx};
+use super::{given, storage_failed, words, Command, Ctx};
 use crate::replies;
 use base64::Engine;
 
-/// Logs the session in, or answers why not followed by the greeting.
-pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
-    let parts = split(text, 3);
-    if parts.len() < 3 || parts[1].is_empty() || parts[2].is_empty() {
-        ctx.reply(replies::USAGE_LOGIN);
-        return ctx.reply(ctx.shared.greeting());
+/// Parses `/login NAME PASSWORD`.
+pub fn parse(text: &str) -> Command<'_> {
+    match words::<3>(text) {
+        [_, name, password] => match (given(name), given(password)) {
+            (Some(name), Some(password)) => Command::Login { name, password },
+            _ => Command::Usage { text: replies::USAGE_LOGIN, greet: true },
+        },
     }
-    let (name, password) = (parts[1].to_owned(), parts[2].to_owned());
-    let n = name.clone();
+}
+
+/// Logs the session in, or answers why not followed by the greeting.
+pub async fn apply(ctx: &mut Ctx<'_>, name: &str, password: &str) {
+    let n = name.to_owned();
     let account = match ctx.hub().store().run(move |s| s.account(&n)).await {
         Ok(a) => a,
         Err(e) => {
@@ -20,7 +24,7 @@ pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
             return ctx.reply(ctx.shared.greeting());
         }
     };
-    let mut candidates = vec![password.clone()];
+    let mut candidates = vec![password.to_owned()];
     if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(password.trim()) {
         if let Ok(text) = String::from_utf8(decoded) {
             candidates.push(text);
@@ -37,6 +41,7 @@ pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
         }
         Some(a) if ok => {
             ctx.state.account = Some(a.name.as_str().into());
+            ctx.state.admin = ctx.hub().is_admin(&a.name);
             ctx.hub().login(ctx.session, &a.name);
             tracing::info!(session = ctx.session.id, peer = %ctx.session.peer, account = %a.name, "login");
             let servers = replies::available_servers(&ctx.hub().room_names());

@@ -4,7 +4,7 @@ use super::Ctx;
 use crate::replies;
 
 /// Lists the members of the current subserver (asks the home host for a remote one).
-pub async fn run(ctx: &mut Ctx<'_>) {
+pub async fn apply(ctx: &mut Ctx<'_>) {
     let Some(room) = ctx.state.current_room() else {
         return ctx.reply(replies::JOIN_FIRST);
     };

@@ -1,16 +1,21 @@
 //! `/pm USER MESSAGE` and `/pm USER@HOST MESSAGE`.
 
-use super::{split, storage_failed, Ctx};
-use crate::federation::PmOutcome;
+use super::{given, storage_failed, words, Command, Ctx};
+use crate::remote::PmOutcome;
 use crate::{names, replies};
 
-/// Sends a private message to every session of a local or remote account.
-pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
-    let parts = split(text, 3);
-    if parts.len() < 3 || parts[1].is_empty() || parts[2].is_empty() {
-        return ctx.reply(replies::USAGE_PM);
+/// Parses `/pm USER MESSAGE` (the message may hold spaces).
+pub fn parse(text: &str) -> Command<'_> {
+    match words::<3>(text) {
+        [_, to, text] => match (given(to), given(text)) {
+            (Some(to), Some(text)) => Command::Pm { to, text },
+            _ => Command::Usage { text: replies::USAGE_PM, greet: false },
+        },
     }
-    let (target, message) = (parts[1], parts[2]);
+}
+
+/// Sends a private message to every session of a local or remote account.
+pub async fn apply(ctx: &mut Ctx<'_>, target: &str, message: &str) {
     if let Err(reason) = names::check_text(message) {
         return ctx.reply(&replies::refused(reason));
     }

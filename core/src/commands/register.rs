@@ -1,18 +1,23 @@
 //! `/register NAME PASSWORD` (before login).
 
-use super::{split, storage_failed, Ctx};
+use super::{given, storage_failed, words, Command, Ctx};
 use crate::{names, replies};
 
-/// Registers an account; always ends with the greeting.
-pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
-    let parts = split(text, 3);
-    if parts.len() < 3 || parts[2].is_empty() {
-        ctx.reply(replies::USAGE_REGISTER);
-    } else {
-        match names::normalise_account(parts[1]) {
-            Err(reason) => ctx.reply(&replies::refused(reason)),
-            Ok(name) => register(ctx, name, parts[2].to_owned()).await,
+/// Parses `/register NAME PASSWORD`; the name is checked when applied.
+pub fn parse(text: &str) -> Command<'_> {
+    match words::<3>(text) {
+        [_, Some(name), password] if given(password).is_some() => {
+            Command::Register { name, password: password.unwrap_or_default() }
         }
+        _ => Command::Usage { text: replies::USAGE_REGISTER, greet: true },
+    }
+}
+
+/// Registers an account; always ends with the greeting.
+pub async fn apply(ctx: &mut Ctx<'_>, name: &str, password: &str) {
+    match names::normalise_account(name) {
+        Err(reason) => ctx.reply(&replies::refused(reason)),
+        Ok(name) => register(ctx, name, password.to_owned()).await,
     }
     ctx.reply(ctx.shared.greeting());
 }

@@ -3,11 +3,11 @@
 //! act through the hub, answer one JSON line.
 
 use super::client::read_line;
-use super::dialback;
 use super::messages::{self as msg, reason, Head, Payload, RemotePm, RoomEventMsg, RoomRequest, StatusRequest};
 use super::node::Node;
-use super::RoomEvent;
+use super::{dialback, home};
 use crate::hub::Hub;
+use crate::remote::{qualified, RoomEvent};
 use crate::{names, replies};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
@@ -22,8 +22,13 @@ use tracing::{debug, info};
 /// Most names one `status_request` may ask about.
 const MAX_STATUS_NAMES: usize = 10_000;
 
-/// Serves one inbound connection: one request, one answer.
-pub async fn serve(node: &Node, mut stream: TcpStream, peer: SocketAddr) {
+/// Serves one inbound connection (its first byte was `{`): one request, one answer.
+/// Without a node (federation is off) the answer is a refusal.
+pub async fn serve(node: Option<&Node>, mut stream: TcpStream, peer: SocketAddr) {
+    let Some(node) = node else {
+        let _ = stream.write_all(b"{\"status\":\"error\",\"reason\":\"federation is disabled\"}\n").await;
+        return;
+    };
     let limit = Duration::from_millis(node.cfg.inbound_timeout_ms.max(10));
     let max = node.out.settings().max_bytes;
     let answer = match timeout(limit, read_line(&mut stream, max)).await {
@@ -98,7 +103,7 @@ async fn handle(node: &Node, line: &[u8], peer: SocketAddr) -> Value {
     match parsed {
         Parsed::Pm(pm) => remote_pm(&hub, &from, pm).await,
         Parsed::Room(r) => room(&hub, &head.kind, &from, r),
-        Parsed::Event(e) => room_event(node, &hub, &from, e).await,
+        Parsed::Event(e) => room_event(node, &hub, &from, e),
         Parsed::Other => {
             let text = String::from_utf8_lossy(line);
             match hub.caps().s2s(&head.kind, &from, &text).await {
@@ -237,7 +242,7 @@ async fn remote_pm(hub: &Arc<Hub>, from: &str, pm: RemotePm) -> Value {
     if !exists {
         return msg::error(reason::USER_NOT_FOUND);
     }
-    if hub.deliver_pm(&format!("{}@{from}", pm.sender), &pm.recipient, &pm.message) {
+    if hub.deliver_pm(&qualified(&pm.sender, Some(from)), &pm.recipient, &pm.message) {
         msg::ok()
     } else {
         msg::error(reason::FAILED)
@@ -248,9 +253,9 @@ async fn remote_pm(hub: &Arc<Hub>, from: &str, pm: RemotePm) -> Value {
 fn room(hub: &Hub, kind: &str, from: &str, r: RoomRequest) -> Value {
     let exists = hub.room(&r.room).is_some();
     match kind {
-        "room_join" if hub.remote_join(&r.room, &r.sender, from) => msg::ok(),
+        "room_join" if home::remote_join(hub, &r.room, &r.sender, from) => msg::ok(),
         "room_join" => msg::error(reason::NO_SUCH_ROOM),
-        "room_leave" if hub.remote_leave(&r.room, &r.sender, from) => msg::ok(),
+        "room_leave" if home::remote_leave(hub, &r.room, &r.sender, from) => msg::ok(),
         "room_leave" => msg::error(reason::NOT_IN_ROOM),
         "room_members_request" => match hub.room(&r.room) {
             Some(room) => {
@@ -267,7 +272,7 @@ fn room(hub: &Hub, kind: &str, from: &str, r: RoomRequest) -> Value {
         _ => {
             let is_act = kind == "room_act";
             let text = text_of(&r.payload, is_act).unwrap_or_default();
-            if hub.remote_say(&r.room, &r.sender, from, text, is_act) {
+            if home::remote_say(hub, &r.room, &r.sender, from, text, is_act) {
                 msg::ok()
             } else {
                 msg::error(reason::NOT_IN_ROOM)
@@ -276,26 +281,17 @@ fn room(hub: &Hub, kind: &str, from: &str, r: RoomRequest) -> Value {
     }
 }
 
-/// The visiting side: an event of `room@from` shown to our sessions in it.
-async fn room_event(node: &Node, hub: &Hub, from: &str, e: RoomEventMsg) -> Value {
+/// The visiting side: an event of `room@from` shown to our sessions in it; held
+/// while a join of that room is in flight (see [`super::joins`]).
+fn room_event(node: &Node, hub: &Hub, from: &str, e: RoomEventMsg) -> Value {
     let origin = e.sender_origin.clone().unwrap_or_else(|| from.to_owned());
-    let view = hub.find_remote_room(&e.room, from);
-    let has_members = view.as_ref().is_some_and(|r| !r.members().is_empty());
-    if !has_members && !node.joined_lately(&e.room, from) {
+    let text = text_of(&e.payload, e.event == "act").unwrap_or_default().to_owned();
+    let ev = RoomEvent { event: e.event, sender: e.sender, sender_origin: origin, text };
+    let Some(ev) = node.joins.hold(&qualified(&e.room, Some(from)), ev) else { return msg::ok() };
+    if !hub.find_remote_room(&e.room, from).is_some_and(|r| r.has_members()) {
         // Tells the home host its member list is stale for us.
         return msg::error(reason::NOT_IN_ROOM);
     }
-    // Our own join's echo can beat the join reply to the session: wait until it is in.
-    if let (Some(view), "joined", true) = (&view, e.event.as_str(), origin == node.host()) {
-        for _ in 0..400 {
-            if hub.in_room(view, &e.sender) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-    let text = text_of(&e.payload, e.event == "act").unwrap_or_default().to_owned();
-    let ev = RoomEvent { event: e.event, sender: e.sender, sender_origin: origin, text };
-    hub.remote_room_event(&e.room, from, &ev);
+    home::remote_room_event(hub, &e.room, from, &ev);
     msg::ok()
 }

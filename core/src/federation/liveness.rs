@@ -22,7 +22,7 @@ pub async fn run(node: Arc<Node>) {
         tick.tick().await;
         let Some(hub) = node.hub.upgrade() else { return };
         node.prune();
-        let hosts = hub.member_hosts();
+        let hosts = super::home::member_hosts(&hub);
         failures.retain(|h, _| hosts.contains(h));
         let checks = hosts.into_iter().map(|host| {
             let node = node.clone();
@@ -41,7 +41,7 @@ pub async fn run(node: Arc<Node>) {
                 if *n >= threshold {
                     info!(peer = %host, "member host failed {threshold} pings; removing its members");
                     failures.remove(&host);
-                    hub.drop_remote_members(&host, None);
+                    super::home::drop_remote_members(&hub, &host, None);
                 }
                 continue;
             }
@@ -49,7 +49,7 @@ pub async fn run(node: Arc<Node>) {
             if let Some(offline) = online {
                 if !offline.is_empty() {
                     info!(peer = %host, users = ?offline, "members offline on their host; removing them");
-                    hub.drop_remote_members(&host, Some(&offline));
+                    super::home::drop_remote_members(&hub, &host, Some(&offline));
                 }
             }
         }
@@ -59,7 +59,7 @@ pub async fn run(node: Arc<Node>) {
 /// Which of our members from `host` it reports offline; `None` if it did not say.
 async fn online_map(node: &Node, host: &str) -> Option<Vec<String>> {
     let hub = node.hub.upgrade()?;
-    let users = hub.remote_members_of(host);
+    let users = super::home::remote_members_of(&hub, host);
     if users.is_empty() {
         return None;
     }

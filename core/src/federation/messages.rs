@@ -179,7 +179,7 @@ pub fn members_request(room: &str) -> Value {
 }
 
 /// `room_event`.
-pub fn room_event(room: &str, ev: &super::RoomEvent) -> Value {
+pub fn room_event(room: &str, ev: &crate::remote::RoomEvent) -> Value {
     let payload = match ev.event.as_str() {
         "message" => json!({ "text": ev.text }),
         "act" => json!({ "act": ev.text }),
@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn builders_match_the_wire_table() {
-        let ev = super::super::RoomEvent::act("bob", "b.example", "waves");
+        let ev = crate::remote::RoomEvent::said("bob", "b.example", "waves", true);
         let v = room_event("lobby", &ev);
         assert_eq!(v["type"], "room_event");
         assert_eq!(v["payload"]["act"], "waves");
@@ -238,7 +238,7 @@ mod tests {
         let v = room_say("lobby", "bob", "hi", false);
         assert_eq!(v["type"], "room_message");
         assert_eq!(v["payload"]["text"], "hi");
-        assert_eq!(room_event("x", &super::super::RoomEvent::joined("a", "h"))["payload"], json!({}));
+        assert_eq!(room_event("x", &crate::remote::RoomEvent::joined("a", "h"))["payload"], json!({}));
     }
 
     #[test]

@@ -4,22 +4,16 @@
 
 use super::client::{Failure, Outbound, Settings};
 use super::dialback::{SentIds, Verified};
+use super::joins::PendingJoins;
 use super::messages::{self as msg, reason};
-use super::{Federation, JoinOutcome, PmOutcome, RoomEvent};
 use crate::config::FederationConfig;
 use crate::hub::Hub;
+use crate::remote::{qualified, Federation, JoinOutcome, OnJoined, PmOutcome, RoomEvent};
 use async_trait::async_trait;
 use serde_json::Value;
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::net::TcpStream;
-use tokio::time::Instant;
 use tracing::{debug, info};
-
-/// How long after a remote join its echo may arrive before the session is in the room.
-pub const JOIN_GRACE: Duration = Duration::from_secs(10);
 
 /// This server's federation state.
 pub struct Node {
@@ -28,8 +22,8 @@ pub struct Node {
     pub(super) sent: Arc<SentIds>,
     pub(super) verified: Verified,
     pub(super) cfg: FederationConfig,
-    /// `room@home` → when a local account last asked to join it.
-    joins: Mutex<HashMap<String, Instant>>,
+    /// Remote joins waiting for the home host's answer.
+    pub(super) joins: PendingJoins,
 }
 
 impl Node {
@@ -43,7 +37,7 @@ impl Node {
             sent,
             verified: Verified::new(Duration::from_secs(cfg.dialback_cache_secs)),
             cfg: cfg.clone(),
-            joins: Mutex::default(),
+            joins: PendingJoins::default(),
         })
     }
 
@@ -52,28 +46,14 @@ impl Node {
         &self.out.settings().host
     }
 
-    fn note_join(&self, room: &str, home: &str) {
-        let mut j = self.joins.lock().unwrap_or_else(|p| p.into_inner());
-        j.retain(|_, t| t.elapsed() < JOIN_GRACE);
-        j.insert(format!("{room}@{home}"), Instant::now());
-    }
-
-    /// Did a local account ask to join `room@home` in the last few seconds?
-    pub(super) fn joined_lately(&self, room: &str, home: &str) -> bool {
-        let j = self.joins.lock().unwrap_or_else(|p| p.into_inner());
-        j.get(&format!("{room}@{home}")).is_some_and(|t| t.elapsed() < JOIN_GRACE)
-    }
-
     /// Drops expired bookkeeping (called by the liveness task).
     pub(super) fn prune(&self) {
         self.sent.prune();
         self.verified.prune();
         self.out.prune(Duration::from_secs(600));
-        self.joins.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, t| t.elapsed() < JOIN_GRACE);
     }
 
     async fn join_once(&self, room: &str, host: &str, user: &str) -> Result<Value, Failure> {
-        self.note_join(room, host);
         self.out.ordered(host, msg::room_membership("room_join", room, user)).await
     }
 }
@@ -84,7 +64,7 @@ pub fn display_members(me: &str, answer: &Value) -> Option<Vec<String>> {
     Some(
         resp.members
             .into_iter()
-            .map(|m| if m.origin == me { m.username } else { format!("{}@{}", m.username, m.origin) })
+            .map(|m| qualified(&m.username, Some(m.origin.as_str()).filter(|o| *o != me)))
             .collect(),
     )
 }
@@ -103,7 +83,7 @@ fn after_room_event(hub: Weak<Hub>, room: String, host: String) -> super::client
         for m in r.members() {
             if m.origin.as_deref() == Some(host.as_str()) {
                 info!(room = %room, user = %m.name, host = %host, "member host no longer has this user in the room; removing");
-                hub.remote_leave(&room, &m.name, &host);
+                super::home::remote_leave(&hub, &room, &m.name, &host);
             }
         }
     })
@@ -129,12 +109,17 @@ impl Federation for Node {
         }
     }
 
-    async fn join_remote(&self, room: &str, host: &str, user: &str) -> JoinOutcome {
+    async fn join_remote(&self, room: &str, host: &str, user: &str, on_joined: OnJoined<'_>) -> JoinOutcome {
         if !msg::valid_host(host) {
             return JoinOutcome::NoSuchRoom;
         }
-        match self.join_once(room, host, user).await {
-            Ok(a) if msg::is_ok(&a) => JoinOutcome::Joined,
+        let key = qualified(room, Some(host));
+        self.joins.start(&key);
+        let outcome = match self.join_once(room, host, user).await {
+            Ok(a) if msg::is_ok(&a) => {
+                on_joined();
+                JoinOutcome::Joined
+            }
             Ok(a) => {
                 debug!(peer = host, answer = %a, "room_join refused");
                 JoinOutcome::NoSuchRoom
@@ -143,7 +128,15 @@ impl Federation for Node {
                 info!(peer = host, "room_join failed: {f}");
                 JoinOutcome::NoSuchRoom
             }
-        }
+        };
+        // Events that arrived meanwhile; shown to whoever is in the room now.
+        let hub = self.hub.upgrade();
+        self.joins.finish(&key, |ev| {
+            if let Some(hub) = &hub {
+                super::home::remote_room_event(hub, room, host, ev);
+            }
+        });
+        outcome
     }
 
     fn leave_remote(&self, room: &str, host: &str, user: &str) {
@@ -213,10 +206,6 @@ impl Federation for Node {
             return;
         }
         self.out.post(host, json, None);
-    }
-
-    async fn serve_inbound(&self, stream: TcpStream, peer: SocketAddr) {
-        super::inbound::serve(self, stream, peer).await;
     }
 }
 

@@ -1,27 +1,10 @@
-//! Capability plugins: the loader, the host API given to each capability, the
-//! registry the core talks to (`caps::Capabilities`), and HTTP on the main port.
-//!
-//! Each name in `[capabilities] enabled` is loaded, in order, from
-//! `DIR/libdmcap_NAME.so` (default DIR: the executable's directory). abi_stable
-//! checks the plugin-api version and type layouts of each file; a file that is
-//! missing, not a plugin, incompatible, misnamed, or whose init fails is skipped
-//! with one log line, and the others load.
-//!
-//! Commands, s2s messages, HTTP requests and ticks run on the blocking pool
-//! with a timeout (`[capabilities] command_timeout_ms`, default 10000) and at
-//! most [`registry::MAX_CALLS`] at once per capability, so a slow or stuck
-//! plugin never stalls unrelated sessions. The delivery filter and presence
-//! hook are called inline: plugins keep them in-memory.
+//! Finding, checking and starting capability plugins (see the module docs of
+//! [`super`]); `dmconnect capabilities` lists what a directory holds.
 
-mod host;
-mod http;
-mod registry;
-
-pub use registry::Registry;
-
+use super::host::PluginHost;
+use super::registry::Registry;
 use crate::config::CapabilitiesConfig;
 use crate::hub::Hub;
-use host::PluginHost;
 use plugin_api::loader::{Library, LoadError};
 use std::path::{Path, PathBuf};
 use std::sync::Weak;

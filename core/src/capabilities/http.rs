@@ -3,7 +3,7 @@
 //! capability's declared maximum (a larger `Content-Length` is refused before
 //! reading any of it), then handed to the plugin on the blocking pool.
 
-use super::registry::{CallError, Inner};
+use super::cap::{CallError, Loaded};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 use http_body_util::combinators::BoxBody;
@@ -31,7 +31,7 @@ const CONNECTION_LIMIT: Duration = Duration::from_secs(600);
 type Body = BoxBody<Bytes, std::io::Error>;
 
 /// Serves one HTTP connection (keep-alive included).
-pub(crate) async fn serve(inner: Arc<Inner>, stream: TcpStream, peer: SocketAddr) {
+pub(crate) async fn serve(inner: Arc<Loaded>, stream: TcpStream, peer: SocketAddr) {
     let svc = hyper::service::service_fn(move |req| {
         let inner = inner.clone();
         async move { Ok::<_, Infallible>(handle(&inner, req, peer).await) }
@@ -67,7 +67,7 @@ fn refuse(status: StatusCode, text: &str) -> Response<Body> {
     r
 }
 
-async fn handle(inner: &Inner, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+async fn handle(inner: &Loaded, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let Some(cap) = inner.http_route(req.uri().path()) else { return plain(StatusCode::NOT_FOUND, "Not Found") };
     let max = cap.info.http_max_body;
     let declared =

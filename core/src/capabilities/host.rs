@@ -106,7 +106,7 @@ impl HostServices for PluginHost {
         let host = host.to_owned();
         let (tx, rx) = std::sync::mpsc::channel();
         self.rt.spawn(async move {
-            let _ = tx.send(hub.s2s_request(&host, msg).await);
+            let _ = tx.send(hub.federation().request(&host, msg).await);
         });
         match wait(rx) {
             Some(Ok(answer)) => Ok(answer.to_string()),

@@ -1,110 +1,28 @@
 //! The loaded capabilities, as the core sees them (`caps::Capabilities`).
 
-use crate::caps::{Caller, Capabilities, DeliveryKind};
+use super::cap::{CallError, Cap, Loaded};
+use crate::caps::{Capabilities, DeliveryKind};
 use async_trait::async_trait;
 use plugin_api::loader::Plugin;
+use plugin_api::Caller;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
-use tokio::sync::Semaphore;
 use tokio::task::AbortHandle;
 use tracing::warn;
 
-/// Most calls running at once in one capability; more wait (within the timeout).
-/// Bounds the blocking threads a stuck plugin can hold.
-pub const MAX_CALLS: usize = 8;
-
-/// One loaded capability.
-pub(crate) struct Cap {
-    /// Name, commands and hooks, read at load.
-    pub info: plugin_api::Info,
-    help: String,
-    /// The plugin.
-    pub plugin: Arc<Plugin>,
-    slots: Arc<Semaphore>,
-}
-
-/// Why a plugin call gave no result.
-pub(crate) enum CallError {
-    /// It panicked or the blocking task failed.
-    Failed(String),
-    /// It did not finish within the timeout.
-    TimedOut,
-}
-
-impl Cap {
-    /// Runs `f` on the blocking pool, bounded by this capability's slots and `limit`.
-    pub async fn call<T: Send + 'static>(
-        &self,
-        limit: Duration,
-        f: impl FnOnce(&Plugin) -> Result<T, String> + Send + 'static,
-    ) -> Result<T, CallError> {
-        let plugin = self.plugin.clone();
-        let slots = self.slots.clone();
-        let run = async move {
-            let permit = slots.acquire_owned().await.map_err(|_| CallError::Failed("closed".into()))?;
-            // The permit goes with the blocking task: a call that outlives the timeout still holds its slot.
-            let task = tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                f(&plugin)
-            });
-            match task.await {
-                Ok(r) => r.map_err(CallError::Failed),
-                Err(e) => Err(CallError::Failed(e.to_string())),
-            }
-        };
-        tokio::time::timeout(limit, run).await.unwrap_or(Err(CallError::TimedOut))
-    }
-}
-
-/// The shared part of the registry (HTTP connections hold it).
-pub(crate) struct Inner {
-    /// In load order.
-    pub caps: Vec<Cap>,
-    /// Limit for commands and s2s messages.
-    pub timeout: Duration,
-}
-
-impl Inner {
-    fn cap(&self, name: &str) -> Option<&Cap> {
-        self.caps.iter().find(|c| c.info.name == name)
-    }
-
-    /// The capability serving this HTTP path (longest prefix wins).
-    pub fn http_route(&self, path: &str) -> Option<&Cap> {
-        let mut best: Option<(&Cap, usize)> = None;
-        for c in &self.caps {
-            for p in &c.info.http_prefixes {
-                if path.starts_with(p.as_str()) && best.is_none_or(|(_, n)| p.len() > n) {
-                    best = Some((c, p.len()));
-                }
-            }
-        }
-        best.map(|(c, _)| c)
-    }
-}
-
 /// The loaded capabilities; implements [`Capabilities`] for the core.
 pub struct Registry {
-    inner: Arc<Inner>,
+    inner: Arc<Loaded>,
     rt: Handle,
     ticks: Vec<AbortHandle>,
 }
 
 impl Registry {
-    /// Loads the enabled capabilities; the same as [`super::load`].
-    pub fn load(
-        cfg: &crate::config::CapabilitiesConfig,
-        hub: std::sync::Weak<crate::hub::Hub>,
-        rt: Handle,
-    ) -> Registry {
-        super::load(cfg, hub, rt)
-    }
-
     pub(crate) fn new(rt: Handle, timeout: Duration) -> Registry {
-        Registry { inner: Arc::new(Inner { caps: Vec::new(), timeout }), rt, ticks: Vec::new() }
+        Registry { inner: Arc::new(Loaded { caps: Vec::new(), timeout }), rt, ticks: Vec::new() }
     }
 
     pub(crate) fn has(&self, name: &str) -> bool {
@@ -113,8 +31,7 @@ impl Registry {
 
     /// Adds a started plugin (during loading, before the registry is shared).
     pub(crate) fn add(&mut self, plugin: Plugin) {
-        let info = plugin.info().clone();
-        let cap = Cap { help: info.help(), info, plugin: Arc::new(plugin), slots: Arc::new(Semaphore::new(MAX_CALLS)) };
+        let cap = Cap::new(plugin);
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.caps.push(cap);
         }
@@ -172,21 +89,13 @@ impl Capabilities for Registry {
 
     async fn command(&self, cap: &str, command: &str, args: &str, caller: Caller) -> Option<String> {
         let c = self.inner.cap(cap)?;
-        if !c.info.commands.iter().any(|x| x.name == command) {
-            return None;
-        }
-        let caller = plugin_api::Caller {
-            account: caller.account,
-            session_id: caller.session_id,
-            peer_ip: caller.peer_ip,
-            room: caller.room,
-        };
+        // The plugin itself answers `None` for a command it does not have.
         let (cmd, a) = (command.to_owned(), args.to_owned());
         match c.call(self.inner.timeout, move |p| p.command(&cmd, &a, &caller)).await {
             Ok(reply) => reply,
             Err(CallError::Failed(e)) => {
                 warn!(capability = cap, command, "command failed: {e}");
-                Some(format!("Error: /{cap}-{command} failed inside the capability."))
+                Some(crate::replies::capability_failed(cap, command))
             }
             Err(CallError::TimedOut) => {
                 warn!(
@@ -195,7 +104,7 @@ impl Capabilities for Registry {
                     timeout_ms = self.inner.timeout.as_millis() as u64,
                     "command timed out"
                 );
-                Some(format!("Error: /{cap}-{command} did not answer in time."))
+                Some(crate::replies::capability_timed_out(cap, command))
             }
         }
     }

@@ -1,0 +1,72 @@
+//! Remote joins in flight. A join is registered before `room_join` is sent;
+//! events of that room that arrive before the answer (the home host's echo of
+//! the join can beat its reply) are held, then shown once the session is in
+//! the room — so the join reply always comes before the echo, without polling.
+
+use crate::remote::RoomEvent;
+use crate::sync::lock;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Default)]
+struct Pending {
+    waiters: usize,
+    held: Vec<RoomEvent>,
+}
+
+/// Joins in flight by `room@home`.
+#[derive(Default)]
+pub struct PendingJoins(Mutex<HashMap<String, Pending>>);
+
+impl PendingJoins {
+    /// Registers a join of `key` (`room@home`) about to be sent.
+    pub fn start(&self, key: &str) {
+        lock(&self.0).entry(key.to_owned()).or_default().waiters += 1;
+    }
+
+    /// Holds `ev` if a join of `key` is in flight; otherwise gives it back.
+    pub fn hold(&self, key: &str, ev: RoomEvent) -> Option<RoomEvent> {
+        match lock(&self.0).get_mut(key) {
+            Some(p) => {
+                p.held.push(ev);
+                None
+            }
+            None => Some(ev),
+        }
+    }
+
+    /// Ends a join of `key`: `show` gets the events held so far, in order, while
+    /// newer events still wait, so nothing overtakes them.
+    pub fn finish(&self, key: &str, mut show: impl FnMut(&RoomEvent)) {
+        let mut map = lock(&self.0);
+        let Some(p) = map.get_mut(key) else { return };
+        for ev in p.held.drain(..) {
+            show(&ev);
+        }
+        p.waiters -= 1;
+        if p.waiters == 0 {
+            map.remove(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_wait_for_the_join_and_keep_their_order() {
+        let joins = PendingJoins::default();
+        let ev = |s: &str| RoomEvent::joined(s, "h");
+        assert_eq!(joins.hold("g@h", ev("a")), Some(ev("a")));
+        joins.start("g@h");
+        joins.start("g@h");
+        assert_eq!(joins.hold("g@h", ev("b")), None);
+        let mut shown = Vec::new();
+        joins.finish("g@h", |e| shown.push(e.sender.clone()));
+        assert_eq!(joins.hold("g@h", ev("c")), None);
+        joins.finish("g@h", |e| shown.push(e.sender.clone()));
+        assert_eq!(shown, ["b", "c"]);
+        assert_eq!(joins.hold("g@h", ev("d")), Some(ev("d")));
+    }
+}

@@ -1,0 +1,137 @@
+//! Who is online: every connection, logged-in sessions by id and by account;
+//! login and logout (with presence), sending to an account or a session,
+//! private messages and kicks.
+
+use super::{Hub, Room, SessionHandle};
+use crate::caps::DeliveryKind;
+use crate::sync::{lock, rd, wr};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// The three session maps; see the module docs.
+#[derive(Default)]
+pub(super) struct Directory {
+    /// Every client connection, logged in or not (shutdown, idle sweep).
+    connections: Mutex<HashMap<u64, Arc<SessionHandle>>>,
+    /// Logged-in sessions by id (capabilities' `send_to_session`).
+    sessions: RwLock<HashMap<u64, Arc<SessionHandle>>>,
+    /// Logged-in sessions by account.
+    online: RwLock<HashMap<Arc<str>, Vec<Arc<SessionHandle>>>>,
+}
+
+impl Hub {
+    /// Registers a new client connection (logged in or not).
+    pub fn connect(&self, session: &Arc<SessionHandle>) {
+        lock(&self.directory.connections).insert(session.id, session.clone());
+    }
+
+    /// Forgets a client connection.
+    pub fn disconnect(&self, session: &SessionHandle) {
+        lock(&self.directory.connections).remove(&session.id);
+    }
+
+    /// Every client connection, logged in or not.
+    pub fn all_connections(&self) -> Vec<Arc<SessionHandle>> {
+        lock(&self.directory.connections).values().cloned().collect()
+    }
+
+    /// Marks a session logged in; tells presence observers on the account's first session.
+    pub fn login(&self, session: &Arc<SessionHandle>, account: &str) {
+        let name: Arc<str> = account.into();
+        let _ = session.account.set(name.clone());
+        wr(&self.directory.sessions).insert(session.id, session.clone());
+        let first = {
+            let mut online = wr(&self.directory.online);
+            let list = online.entry(name).or_default();
+            list.push(session.clone());
+            list.len() == 1
+        };
+        if first {
+            self.caps().presence(account, None, true);
+        }
+    }
+
+    /// Forgets a session (disconnect); leaves its room and tells presence observers
+    /// when the account's last session went.
+    pub fn logout(&self, session: &Arc<SessionHandle>, room: Option<&Arc<Room>>) {
+        if let Some(room) = room {
+            self.leave(room, session);
+        }
+        let Some(account) = session.account() else { return };
+        wr(&self.directory.sessions).remove(&session.id);
+        let last = {
+            let mut online = wr(&self.directory.online);
+            match online.get_mut(account) {
+                Some(list) => {
+                    list.retain(|s| s.id != session.id);
+                    if list.is_empty() {
+                        online.remove(account);
+                        true
+                    } else {
+                        false
+                    }
+                }
+                None => false,
+            }
+        };
+        if last {
+            self.caps().presence(account, None, false);
+        }
+    }
+
+    /// Is any session of this account logged in?
+    pub fn is_online(&self, account: &str) -> bool {
+        rd(&self.directory.online).contains_key(account)
+    }
+
+    /// The logged-in sessions of an account.
+    pub fn sessions_of(&self, account: &str) -> Vec<Arc<SessionHandle>> {
+        rd(&self.directory.online).get(account).cloned().unwrap_or_default()
+    }
+
+    /// Distinct peer IPs of an account's sessions, sorted.
+    pub fn session_ips(&self, account: &str) -> Vec<IpAddr> {
+        let mut ips: Vec<IpAddr> = self.sessions_of(account).iter().map(|s| s.peer.ip()).collect();
+        ips.sort();
+        ips.dedup();
+        ips
+    }
+
+    /// Sends a text to every session of an account; false if it has none.
+    pub fn send_to_account(&self, account: &str, text: &str) -> bool {
+        let sessions = self.sessions_of(account);
+        if sessions.is_empty() {
+            return false;
+        }
+        let bytes = super::line(text);
+        for s in &sessions {
+            s.push(bytes.clone());
+        }
+        true
+    }
+
+    /// Sends a text to one logged-in session; false if it is gone.
+    pub fn send_to_session(&self, session_id: u64, text: &str) -> bool {
+        let session = rd(&self.directory.sessions).get(&session_id).cloned();
+        session.is_some_and(|s| s.send(text))
+    }
+
+    /// Delivers a private message to every session of a local account, asking the
+    /// delivery filter. False if the account has no session.
+    pub fn deliver_pm(&self, from: &str, to: &str, text: &str) -> bool {
+        let sessions = self.sessions_of(to);
+        if sessions.is_empty() {
+            return false;
+        }
+        self.deliver(&sessions, DeliveryKind::Pm, from, &crate::replies::private(from, text));
+        true
+    }
+
+    /// Kicks every session of an account (ban).
+    pub fn kick_account(&self, account: &str, text: &str) {
+        for s in self.sessions_of(account) {
+            s.kick_with(text);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! [`SessionHandle`]: the shared half of one client connection — what the hub,
+//! delivery and capabilities hold. The connection's own half is `session::run`.
+
+use crate::outbox::{Outbox, Pushed};
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// The shared half of one client connection: what delivery needs.
+pub struct SessionHandle {
+    /// Unique while the server runs.
+    pub id: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Lines waiting for this session's writer.
+    pub outbox: Outbox,
+    pub(super) account: OnceLock<Arc<str>>,
+    /// Fired to make the session end (ban, shutdown, overflow, idle).
+    pub kick: Notify,
+    /// Milliseconds since [`EPOCH`] of the last message from the client.
+    last_active: AtomicU64,
+}
+
+/// The clock for idle timeouts.
+static EPOCH: once_cell::sync::Lazy<Instant> = once_cell::sync::Lazy::new(Instant::now);
+
+fn now_ms() -> u64 {
+    EPOCH.elapsed().as_millis() as u64
+}
+
+impl SessionHandle {
+    /// A new, not yet logged-in session.
+    pub fn new(id: u64, peer: SocketAddr, outbox: Outbox) -> Self {
+        SessionHandle {
+            id,
+            peer,
+            outbox,
+            account: OnceLock::new(),
+            kick: Notify::new(),
+            last_active: AtomicU64::new(now_ms()),
+        }
+    }
+
+    /// Records client activity (any message, keep-alives included).
+    pub fn touch(&self) {
+        self.last_active.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// How long since the client last sent a message.
+    pub fn idle_for(&self) -> Duration {
+        Duration::from_millis(now_ms().saturating_sub(self.last_active.load(Ordering::Relaxed)))
+    }
+
+    /// The account once logged in.
+    pub fn account(&self) -> Option<&Arc<str>> {
+        self.account.get()
+    }
+
+    /// Queues a text (a `\n` is added).
+    pub fn send(&self, text: &str) -> bool {
+        self.push(line(text))
+    }
+
+    /// Queues pre-formatted bytes; drops the session if its queue overflows.
+    pub fn push(&self, bytes: Bytes) -> bool {
+        match self.outbox.push(bytes) {
+            Pushed::Queued => true,
+            Pushed::Closed => false,
+            Pushed::Overflowed => {
+                tracing::warn!(session = self.id, peer = %self.peer, account = ?self.account(), "outbound queue full: client is not reading; disconnecting it");
+                self.kick.notify_one();
+                false
+            }
+        }
+    }
+
+    /// Ends the session after `text` (ban, shutdown).
+    pub fn kick_with(&self, text: &str) {
+        self.send(text);
+        self.outbox.close();
+        self.kick.notify_one();
+    }
+}
+
+/// Formats a text as one outbound message.
+pub fn line(text: &str) -> Bytes {
+    let mut v = Vec::with_capacity(text.len() + 1);
+    v.extend_from_slice(text.as_bytes());
+    v.push(b'\n');
+    Bytes::from(v)
+}

@@ -1,0 +1,330 @@
+//! Subservers: local ones (stored) and this host's views of remote ones; their
+//! sessions and members; join, leave and chat. Member hosts of a local
+//! subserver hear about its events through [`Federation::room_event`].
+//!
+//! [`Federation::room_event`]: crate::remote::Federation::room_event
+
+use super::{line, Hub, SessionHandle};
+use crate::caps::DeliveryKind;
+use crate::remote::{qualified, RoomEvent};
+use crate::replies;
+use crate::store::StoreError;
+use crate::sync::{rd, wr};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// One account present in a subserver.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Account name.
+    pub name: Arc<str>,
+    /// `None` for this host's accounts, else the user's home host.
+    pub origin: Option<Arc<str>>,
+    sessions: u32,
+}
+
+impl Member {
+    /// `user` or `user@host`.
+    pub fn display(&self) -> String {
+        qualified(&self.name, self.origin.as_deref())
+    }
+
+    fn is(&self, name: &str, origin: Option<&str>) -> bool {
+        &*self.name == name && self.origin.as_deref() == origin
+    }
+}
+
+#[derive(Default)]
+struct RoomState {
+    sessions: Vec<Arc<SessionHandle>>,
+    members: Vec<Member>,
+}
+
+impl RoomState {
+    fn position(&self, name: &str, origin: Option<&str>) -> Option<usize> {
+        self.members.iter().position(|m| m.is(name, origin))
+    }
+
+    /// Hosts other than this one with members here.
+    fn remote_hosts(&self) -> Vec<Arc<str>> {
+        let mut hosts: Vec<Arc<str>> = Vec::new();
+        for h in self.members.iter().filter_map(|m| m.origin.as_ref()) {
+            if !hosts.contains(h) {
+                hosts.push(h.clone());
+            }
+        }
+        hosts
+    }
+}
+
+/// A subserver: a local one (`home == None`) or this host's view of a remote one.
+pub struct Room {
+    /// The subserver's name on its home host.
+    pub name: Arc<str>,
+    /// The home host of a remote subserver.
+    pub home: Option<Arc<str>>,
+    state: RwLock<RoomState>,
+    deleted: AtomicBool,
+}
+
+impl Room {
+    fn new(name: &str, home: Option<&str>) -> Arc<Room> {
+        Arc::new(Room {
+            name: name.into(),
+            home: home.map(Into::into),
+            state: RwLock::default(),
+            deleted: AtomicBool::new(false),
+        })
+    }
+
+    /// How sessions see its name: `room` or `room@host`.
+    pub fn label(&self) -> String {
+        qualified(&self.name, self.home.as_deref())
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, RoomState> {
+        rd(&self.state)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, RoomState> {
+        wr(&self.state)
+    }
+
+    /// Members in join order, as `user` / `user@host`.
+    pub fn member_names(&self) -> Vec<String> {
+        self.read().members.iter().map(Member::display).collect()
+    }
+
+    /// Members in join order.
+    pub fn members(&self) -> Vec<Member> {
+        self.read().members.clone()
+    }
+
+    /// Is `name` (of `origin`, `None` for this host) a member?
+    pub fn has_member(&self, name: &str, origin: Option<&str>) -> bool {
+        self.read().position(name, origin).is_some()
+    }
+
+    /// Does anyone belong to it?
+    pub fn has_members(&self) -> bool {
+        !self.read().members.is_empty()
+    }
+
+    /// Hosts other than this one with members here (federation fan-out).
+    pub fn remote_hosts(&self) -> Vec<Arc<str>> {
+        self.read().remote_hosts()
+    }
+
+    /// True once /delete_server removed it.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Relaxed)
+    }
+}
+
+/// Local subservers in creation order, and views of remote ones by `name@host`.
+#[derive(Default)]
+struct RoomList {
+    order: Vec<Arc<Room>>,
+    remote: HashMap<String, Arc<Room>>,
+}
+
+/// The hub's subservers.
+pub(super) struct Rooms(RwLock<RoomList>);
+
+impl Rooms {
+    /// The stored local subservers.
+    pub(super) fn new(names: Vec<String>) -> Rooms {
+        Rooms(RwLock::new(RoomList {
+            order: names.iter().map(|n| Room::new(n, None)).collect(),
+            ..RoomList::default()
+        }))
+    }
+}
+
+fn notice(kind: DeliveryKind, who: &str) -> String {
+    match kind {
+        DeliveryKind::Join => replies::join_notice(who),
+        _ => replies::leave_notice(who),
+    }
+}
+
+impl Hub {
+    /// Local subserver names in creation order.
+    pub fn room_names(&self) -> Vec<String> {
+        rd(&self.rooms.0).order.iter().map(|r| r.name.to_string()).collect()
+    }
+
+    /// A local subserver by name.
+    pub fn room(&self, name: &str) -> Option<Arc<Room>> {
+        rd(&self.rooms.0).order.iter().find(|r| &*r.name == name).cloned()
+    }
+
+    /// Every local subserver.
+    pub fn local_rooms(&self) -> Vec<Arc<Room>> {
+        rd(&self.rooms.0).order.clone()
+    }
+
+    /// Creates a local subserver (stored first); `Ok(false)` if it exists.
+    pub async fn create_room(&self, name: &str) -> Result<bool, StoreError> {
+        if self.room(name).is_some() {
+            return Ok(false);
+        }
+        let n = name.to_owned();
+        if !self.store.run(move |s| s.add_room(&n)).await? {
+            return Ok(false);
+        }
+        let mut rooms = wr(&self.rooms.0);
+        if !rooms.order.iter().any(|r| &*r.name == name) {
+            rooms.order.push(Room::new(name, None));
+        }
+        Ok(true)
+    }
+
+    /// Deletes a local subserver; its sessions stay connected but are no longer in it.
+    pub async fn delete_room(&self, name: &str) -> Result<bool, StoreError> {
+        let n = name.to_owned();
+        let existed = self.store.run(move |s| s.delete_room(&n)).await?;
+        let room = {
+            let mut rooms = wr(&self.rooms.0);
+            let pos = rooms.order.iter().position(|r| &*r.name == name);
+            pos.map(|p| rooms.order.remove(p))
+        };
+        if let Some(room) = &room {
+            room.deleted.store(true, Ordering::Relaxed);
+            let bytes = line(&replies::server_deleted_notice(name));
+            let mut st = room.write();
+            for s in &st.sessions {
+                s.push(bytes.clone());
+            }
+            st.sessions.clear();
+            st.members.clear();
+        }
+        Ok(existed || room.is_some())
+    }
+
+    /// This host's view of a remote subserver, created on first use (after a successful join).
+    pub fn remote_room(&self, name: &str, host: &str) -> Arc<Room> {
+        let key = qualified(name, Some(host));
+        if let Some(r) = rd(&self.rooms.0).remote.get(&key) {
+            return r.clone();
+        }
+        wr(&self.rooms.0).remote.entry(key).or_insert_with(|| Room::new(name, Some(host))).clone()
+    }
+
+    /// An existing view of a remote subserver.
+    pub fn find_remote_room(&self, name: &str, host: &str) -> Option<Arc<Room>> {
+        rd(&self.rooms.0).remote.get(&qualified(name, Some(host))).cloned()
+    }
+
+    /// Adds a local session to a subserver, queues `reply` to it first, then the
+    /// join notice if this is the account's first session there.
+    pub fn join(&self, room: &Arc<Room>, session: &Arc<SessionHandle>, reply: &str) {
+        let Some(account) = session.account().cloned() else { return };
+        let mut st = room.write();
+        st.sessions.push(session.clone());
+        session.send(reply);
+        let first = match st.position(&account, None) {
+            Some(i) => {
+                st.members[i].sessions += 1;
+                false
+            }
+            None => {
+                st.members.push(Member { name: account.clone(), origin: None, sessions: 1 });
+                true
+            }
+        };
+        // A remote subserver's home host announces joins back to us as room events.
+        if first && room.home.is_none() {
+            self.deliver(&st.sessions, DeliveryKind::Join, &account, &replies::join_notice(&account));
+            let hosts = st.remote_hosts();
+            drop(st);
+            self.fan_out(room, hosts, || RoomEvent::joined(&account, self.host()));
+        }
+    }
+
+    /// Removes a local session from a subserver; the leave notice goes out after the account's last session.
+    /// Returns true when that was the account's last session there.
+    pub fn leave(&self, room: &Arc<Room>, session: &Arc<SessionHandle>) -> bool {
+        let Some(account) = session.account().cloned() else { return false };
+        let mut st = room.write();
+        let before = st.sessions.len();
+        st.sessions.retain(|s| s.id != session.id);
+        if st.sessions.len() == before {
+            return false;
+        }
+        let Some(pos) = st.position(&account, None) else { return false };
+        st.members[pos].sessions -= 1;
+        if st.members[pos].sessions > 0 {
+            return false;
+        }
+        st.members.remove(pos);
+        match &room.home {
+            None => {
+                self.deliver(&st.sessions, DeliveryKind::Leave, &account, &replies::leave_notice(&account));
+                let hosts = st.remote_hosts();
+                drop(st);
+                self.fan_out(room, hosts, || RoomEvent::left(&account, self.host()));
+            }
+            Some(home) => {
+                drop(st);
+                self.federation().leave_remote(&room.name, home, &account);
+            }
+        }
+        true
+    }
+
+    /// Adds `user@origin` (a user of another host) to a local subserver with a join
+    /// notice to its sessions; false if already a member.
+    pub fn add_member(&self, room: &Room, user: &str, origin: &str) -> bool {
+        let mut st = room.write();
+        if st.position(user, Some(origin)).is_some() {
+            return false;
+        }
+        st.members.push(Member { name: user.into(), origin: Some(origin.into()), sessions: 1 });
+        let who = qualified(user, Some(origin));
+        self.deliver(&st.sessions, DeliveryKind::Join, &who, &notice(DeliveryKind::Join, &who));
+        true
+    }
+
+    /// Removes `user@origin` from a local subserver with a leave notice; false if not a member.
+    pub fn remove_member(&self, room: &Room, user: &str, origin: &str) -> bool {
+        let mut st = room.write();
+        let Some(pos) = st.position(user, Some(origin)) else { return false };
+        st.members.remove(pos);
+        let who = qualified(user, Some(origin));
+        self.deliver(&st.sessions, DeliveryKind::Leave, &who, &notice(DeliveryKind::Leave, &who));
+        true
+    }
+
+    /// Chat or an action in a local subserver, from a local (`origin == None`) or remote user:
+    /// delivered to local sessions and fanned out to member hosts.
+    pub fn say(&self, room: &Arc<Room>, user: &str, origin: Option<&str>, text: &str, is_act: bool) {
+        let who = qualified(user, origin);
+        let (kind, msg) = if is_act {
+            (DeliveryKind::Act, replies::act(&who, text))
+        } else {
+            (DeliveryKind::Chat, replies::chat(&who, text))
+        };
+        let hosts = {
+            let st = room.read();
+            self.deliver(&st.sessions, kind, &who, &msg);
+            st.remote_hosts()
+        };
+        let origin = origin.unwrap_or(self.host());
+        self.fan_out(room, hosts, || RoomEvent::said(user, origin, text, is_act));
+    }
+
+    /// Shows a line to the sessions in a subserver (events of a remote one).
+    pub fn show(&self, room: &Room, kind: DeliveryKind, from: &str, text: &str) {
+        self.deliver(&room.read().sessions, kind, from, text);
+    }
+
+    /// Sends a room event to member hosts of a local subserver; with none, the
+    /// event is not even built (the common, local-only case costs nothing).
+    pub fn fan_out(&self, room: &Room, hosts: Vec<Arc<str>>, ev: impl FnOnce() -> RoomEvent) {
+        if !hosts.is_empty() {
+            self.federation().room_event(&room.name, hosts, ev());
+        }
+    }
+}
