@@ -1,7 +1,7 @@
 //! One simulated client: setup, the receive loop that times deliveries, and its sender.
 
 use crate::conn::{send_line, Conn, Writer};
-use crate::load::{ClientPlan, Opts, SendCfg, Shared, State, Target};
+use crate::plan::{ClientPlan, Opts, SendCfg, Shared, State, Target};
 use crate::payload::{encode, now_nanos, Decoder, Stamp};
 use crate::stats::{record, PHASES};
 use std::future::Future;

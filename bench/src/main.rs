@@ -4,6 +4,7 @@ mod client;
 mod conn;
 mod load;
 mod payload;
+mod plan;
 mod proto;
 mod scenarios;
 mod stats;

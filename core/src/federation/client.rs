@@ -5,6 +5,7 @@
 
 use super::dialback::SentIds;
 use crate::config::FederationConfig;
+use crate::sync::lock;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
@@ -135,10 +136,6 @@ impl PeerState {
 struct Peer {
     state: Arc<PeerState>,
     queue: Option<mpsc::Sender<Job>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The outbound client shared by every federation operation.

@@ -41,7 +41,7 @@ impl SentIds {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Sent> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.inner)
     }
 
     /// Remembers that we sent `id` as a message of type `kind`.
@@ -108,7 +108,7 @@ impl Verified {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, IpAddr), Instant>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.map)
     }
 
     /// Was `host` verified from `ip` lately?
