@@ -1,8 +1,8 @@
 //! One simulated client: setup, the receive loop that times deliveries, and its sender.
 
 use crate::conn::{send_line, Conn, Writer};
-use crate::plan::{ClientPlan, Opts, SendCfg, Shared, State, Target};
 use crate::payload::{encode, now_nanos, Decoder, Stamp};
+use crate::plan::{ClientPlan, Opts, SendCfg, Shared, State, Target};
 use crate::stats::{record, PHASES};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

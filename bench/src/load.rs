@@ -1,9 +1,9 @@
 //! The load engine: sets up many clients, runs senders, receives and times every delivery.
 
 use crate::client::run_client;
-pub use crate::plan::{ClientPlan, Opts, SendCfg, Shared, State, Target};
-use crate::plan::SenderState;
 use crate::conn::Conn;
+use crate::plan::SenderState;
+pub use crate::plan::{ClientPlan, Opts, SendCfg, Shared, State, Target};
 use crate::proto::Proto;
 use crate::stats::{collect, PhaseHists, PHASES};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};

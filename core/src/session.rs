@@ -2,7 +2,7 @@
 //! subserver. Transport-agnostic: it reads [`Inbound`] messages and queues
 //! replies into the session's outbox, which its writer task drains.
 
-use crate::commands::{keepalives, Command, Ctx};
+use crate::commands::{self, Ctx};
 use crate::context::{Shared, State};
 use crate::hub::SessionHandle;
 use crate::outbox::{Closed, Outbox};
@@ -62,7 +62,7 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
                 let mut ctx = Ctx { shared: &shared, session: &session, state: &mut state };
                 // Boxed: a command's future is only allocated while it runs,
                 // which keeps idle sessions small.
-                let mut command = Box::pin(handle(&mut ctx, &text));
+                let mut command = Box::pin(commands::run(&mut ctx, &text));
                 // Keep framing input while a slow command (a login) runs, so bare
                 // packets sent meanwhile stay separate messages (WIRE §2).
                 loop {
@@ -91,18 +91,6 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
         writer_task.abort();
     }
     debug!(session = session.id, %peer, "session ended");
-}
-
-/// Handles one message: keep-alives first (`//login a b` is one keep-alive and
-/// a command), then the command or chat.
-async fn handle(ctx: &mut Ctx<'_>, text: &str) {
-    let (pings, rest) = keepalives(text);
-    for _ in 0..pings {
-        ctx.reply(ctx.shared.ping());
-    }
-    if let Some(text) = rest {
-        Command::parse(text, ctx.state.role()).apply(ctx).await;
-    }
 }
 
 async fn write_loop(session: Arc<SessionHandle>, mut writer: Box<dyn MessageWriter>) {

@@ -214,6 +214,18 @@ impl<'a> Command<'a> {
     }
 }
 
+/// Handles one message: keep-alives first (`//login a b` is one keep-alive and
+/// a command), then the command or chat.
+pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
+    let (pings, rest) = keepalives(text);
+    for _ in 0..pings {
+        ctx.reply(ctx.shared.ping());
+    }
+    if let Some(text) = rest {
+        Command::parse(text, ctx.state.role()).apply(ctx).await;
+    }
+}
+
 /// Keep-alives (WIRE §2): a message of only slashes is one; otherwise each
 /// slash beyond the first is one (`//login a b` is a keep-alive and a /login).
 /// Returns how many to answer and the message left to parse, if any.
