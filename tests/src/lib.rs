@@ -381,7 +381,15 @@ impl Client {
         }
     }
 
-    /// Asserts that no line arrives within `ms` milliseconds.
+    /// Asserts that nothing is queued for this client: a keep-alive's answer is the
+    /// next line (a marker; deliveries caused by others' finished commands are queued already).
+    pub async fn expect_nothing_queued(&mut self) {
+        self.send("/").await;
+        self.expect("*Ping*").await;
+    }
+
+    /// Asserts that no line arrives within `ms` milliseconds. Only for what has no
+    /// marker (a disconnect, a peer host); prefer [`Client::expect_nothing_queued`].
     pub async fn expect_nothing(&mut self, ms: u64) {
         if let Some(l) = self.try_recv(Duration::from_millis(ms)).await {
             panic!("client {} expected nothing, got {l:?}", self.name);

@@ -74,7 +74,7 @@ async fn ignored_users_are_not_delivered_and_lists_persist() {
     carol.send("marker two").await;
     carol.expect("carol: marker two").await;
     alice.expect("carol: marker two").await;
-    alice.expect_nothing(100).await;
+    alice.expect_nothing_queued().await;
 
     // The list survives a restart and still filters.
     drop((alice, carol));
@@ -85,7 +85,7 @@ async fn ignored_users_are_not_delivered_and_lists_persist() {
     let mut bob = Client::login(srv.addr(), "bob", "pw").await;
     bob.send("/pm alice still there?").await;
     bob.expect("Private message sent to alice.").await;
-    alice.expect_nothing(200).await;
+    alice.expect_nothing_queued().await;
     alice.send("/ignore-del bob").await;
     alice.expect("Stopped ignoring bob.").await;
     bob.send("/pm alice now?").await;

@@ -81,5 +81,5 @@ async fn subscribers_hear_first_login_and_last_logout_across_restarts() {
     alice.send("/status-sub-del carol").await;
     alice.expect("Unsubscribed from carol.").await;
     let _carol = Client::login(srv.addr(), "carol", "pw").await;
-    alice.expect_nothing(200).await;
+    alice.expect_nothing_queued().await;
 }

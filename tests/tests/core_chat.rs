@@ -59,7 +59,7 @@ async fn servers_join_members_chat_act() {
     a.send("only lounge").await;
     a.expect("alice: only lounge").await;
     b.expect("alice: only lounge").await;
-    c.expect_nothing(150).await;
+    c.expect_nothing_queued().await;
 
     drop(b);
     a.expect("*** bob has left the server.").await;
@@ -95,7 +95,7 @@ async fn several_sessions_per_account() {
     // Second session of the same account in the same room: silent.
     a2.send("/join_server general").await;
     a2.expect("Joined server 'general' successfully.").await;
-    a1.expect_nothing(100).await;
+    a1.expect_nothing_queued().await;
     let mut a3 = Client::login(addr, "alice", "pw").await;
     a3.send("/join_server lounge").await;
     a3.expect("Joined server 'lounge' successfully.").await;
@@ -109,7 +109,7 @@ async fn several_sessions_per_account() {
     b.expect("bob: room line").await;
     a1.expect("bob: room line").await;
     a2.expect("bob: room line").await;
-    a3.expect_nothing(100).await;
+    a3.expect_nothing_queued().await;
 
     a1.send("/members").await;
     a1.expect("Members in 'general': alice, bob").await;

@@ -3,7 +3,7 @@
 
 use aes::Aes256;
 use cbc::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
-use dmconnect_e2e::{Client, TestServer};
+use dmconnect_e2e::{Client, TestServer, GREETING};
 use hmac::{Hmac, Mac};
 use num_bigint::{BigUint, RandBigInt};
 use rand::RngCore;
@@ -16,7 +16,6 @@ use tokio::net::TcpStream;
 
 type HmacSha256 = Hmac<Sha256>;
 
-const GREETING: &str = "Enter command (/login /register):";
 const WAIT: Duration = Duration::from_secs(5);
 
 /// RFC 2409 section 6.1 as printed in WIRE §5.

@@ -1,7 +1,7 @@
 //! TLS: the plain protocol with line framing inside TLS, checked against a
 //! certificate made by rcgen for this test run.
 
-use dmconnect_e2e::{Client, TestServer};
+use dmconnect_e2e::{Client, TestServer, GREETING};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,7 +14,6 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
-const GREETING: &str = "Enter command (/login /register):";
 const WAIT: Duration = Duration::from_secs(5);
 
 /// A fresh self-signed pair for "localhost", written as PEM files.

@@ -469,8 +469,8 @@ mod tests {
         let mut c = Client::connect(addr).await;
         let (mut r, mut w) = task.await.unwrap().unwrap();
 
-        w.write(&[Bytes::from_static(b"Enter command (/login /register):\n")]).await.unwrap();
-        assert_eq!(c.recv().await, "Enter command (/login /register):");
+        w.write(&[crate::hub::line(crate::replies::GREETING)]).await.unwrap();
+        assert_eq!(c.recv().await, crate::replies::GREETING);
 
         c.send("/login alice pw").await;
         c.send("one\r\ntwo\n\nthree").await;

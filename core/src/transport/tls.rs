@@ -150,7 +150,7 @@ WvLH5pt9RneeRDvS12w51P5ogc4WeOSEpJoymWNinbsT32YgMouHh1Rq
         let server = tokio::spawn(async move {
             let (s, _) = listener.accept().await.unwrap();
             let (mut r, mut w) = acceptor.accept(s, Duration::from_secs(5), Duration::from_millis(5)).await.unwrap();
-            w.write(&[Bytes::from_static(b"Enter command (/login /register):\n")]).await.unwrap();
+            w.write(&[crate::hub::line(crate::replies::GREETING)]).await.unwrap();
             let mut got = Vec::new();
             while let Some(m) = r.next().await {
                 got.push(m);
@@ -167,7 +167,7 @@ WvLH5pt9RneeRDvS12w51P5ogc4WeOSEpJoymWNinbsT32YgMouHh1Rq
         let mut tls = AsyncBufReader::new(tls);
         let mut line = String::new();
         tls.read_line(&mut line).await.unwrap();
-        assert_eq!(line, "Enter command (/login /register):\n");
+        assert_eq!(line, format!("{}\n", crate::replies::GREETING));
         tls.get_mut().write_all(b"/login alice pw\r\n/\r\n").await.unwrap();
         tls.get_mut().flush().await.unwrap();
         tokio::time::sleep(Duration::from_millis(30)).await;

@@ -2,8 +2,9 @@
 //! port (as production hosts share 42439), and a scripted fake peer that
 //! speaks WIRE §6 the way the reference server does.
 //!
-//! The shared harness binds port 0, but peers must know each other's port
-//! before they start, so this spawns the binary itself with a chosen port.
+//! Peers must know each other's port before they start, so each host is
+//! started through the shared harness with a port chosen up front
+//! ([`free_port`], then `listen_port`).
 
 #![allow(dead_code)]
 
