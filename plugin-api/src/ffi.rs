@@ -28,7 +28,7 @@ pub struct FfiCommand {
     pub description: RString,
 }
 
-/// [`crate::Info`] across the boundary.
+/// [`crate::loader::Info`] across the boundary.
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone)]
 pub struct FfiInfo {

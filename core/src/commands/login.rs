@@ -1,16 +1,14 @@
 //! `/login NAME PASSWORD` (before login); the password may also be sent base64-encoded.
 
-use super::{given, storage_failed, words, Command, Ctx};
+use super::{storage_failed, two, Command, Ctx};
 use crate::replies;
 use base64::Engine;
 
 /// Parses `/login NAME PASSWORD`.
 pub fn parse(text: &str) -> Command<'_> {
-    match words::<3>(text) {
-        [_, name, password] => match (given(name), given(password)) {
-            (Some(name), Some(password)) => Command::Login { name, password },
-            _ => Command::Usage { text: replies::USAGE_LOGIN, greet: true },
-        },
+    match two(text) {
+        Some((name, password)) => Command::Login { name, password },
+        None => Command::Usage { text: replies::USAGE_LOGIN, greet: true },
     }
 }
 

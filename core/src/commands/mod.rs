@@ -150,6 +150,13 @@ pub fn words<const N: usize>(text: &str) -> [Option<&str>; N] {
     out
 }
 
+/// The two arguments of `/CMD A REST` when both are there and not empty.
+fn two(text: &str) -> Option<(&str, &str)> {
+    match words::<3>(text) {
+        [_, a, b] => given(a).zip(given(b)),
+    }
+}
+
 /// A word that is present and not empty.
 fn given(word: Option<&str>) -> Option<&str> {
     word.filter(|w| !w.is_empty())

@@ -1,16 +1,14 @@
 //! `/pm USER MESSAGE` and `/pm USER@HOST MESSAGE`.
 
-use super::{given, storage_failed, words, Command, Ctx};
+use super::{storage_failed, two, Command, Ctx};
 use crate::remote::PmOutcome;
 use crate::{names, replies};
 
 /// Parses `/pm USER MESSAGE` (the message may hold spaces).
 pub fn parse(text: &str) -> Command<'_> {
-    match words::<3>(text) {
-        [_, to, text] => match (given(to), given(text)) {
-            (Some(to), Some(text)) => Command::Pm { to, text },
-            _ => Command::Usage { text: replies::USAGE_PM, greet: false },
-        },
+    match two(text) {
+        Some((to, text)) => Command::Pm { to, text },
+        None => Command::Usage { text: replies::USAGE_PM, greet: false },
     }
 }
 

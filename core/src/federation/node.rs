@@ -58,6 +58,22 @@ impl Node {
     }
 }
 
+/// An `ok` answer, or why not: `Err(Some(answer))` when the peer refused,
+/// `Err(None)` when it could not be asked. Refusals and failures are logged.
+fn accepted(host: &str, what: &str, res: Result<Value, Failure>) -> Result<Value, Option<Value>> {
+    match res {
+        Ok(a) if msg::is_ok(&a) => Ok(a),
+        Ok(a) => {
+            debug!(peer = host, answer = %a, "{what} refused");
+            Err(Some(a))
+        }
+        Err(f) => {
+            info!(peer = host, "{what} failed: {f}");
+            Err(None)
+        }
+    }
+}
+
 /// Names of members as seen from `me`: `user` for ours, `user@origin` otherwise.
 pub fn display_members(me: &str, answer: &Value) -> Option<Vec<String>> {
     let resp: msg::MembersResponse = serde_json::from_value(answer.clone()).ok()?;
@@ -95,17 +111,10 @@ impl Federation for Node {
         if !msg::valid_host(host) || user.is_empty() {
             return PmOutcome::Failed;
         }
-        match self.out.request(host, msg::remote_pm(sender, user, text)).await {
-            Ok(a) if msg::is_ok(&a) => PmOutcome::Sent,
-            Ok(a) if msg::reason_of(&a) == Some(reason::USER_NOT_FOUND) => PmOutcome::NoSuchUser,
-            Ok(a) => {
-                debug!(peer = host, answer = %a, "remote_pm refused");
-                PmOutcome::Failed
-            }
-            Err(f) => {
-                info!(peer = host, "remote_pm failed: {f}");
-                PmOutcome::Failed
-            }
+        match accepted(host, "remote_pm", self.out.request(host, msg::remote_pm(sender, user, text)).await) {
+            Ok(_) => PmOutcome::Sent,
+            Err(Some(a)) if msg::reason_of(&a) == Some(reason::USER_NOT_FOUND) => PmOutcome::NoSuchUser,
+            Err(_) => PmOutcome::Failed,
         }
     }
 
@@ -115,19 +124,12 @@ impl Federation for Node {
         }
         let key = qualified(room, Some(host));
         self.joins.start(&key);
-        let outcome = match self.join_once(room, host, user).await {
-            Ok(a) if msg::is_ok(&a) => {
+        let outcome = match accepted(host, "room_join", self.join_once(room, host, user).await) {
+            Ok(_) => {
                 on_joined();
                 JoinOutcome::Joined
             }
-            Ok(a) => {
-                debug!(peer = host, answer = %a, "room_join refused");
-                JoinOutcome::NoSuchRoom
-            }
-            Err(f) => {
-                info!(peer = host, "room_join failed: {f}");
-                JoinOutcome::NoSuchRoom
-            }
+            Err(_) => JoinOutcome::NoSuchRoom,
         };
         // Events that arrived meanwhile; shown to whoever is in the room now.
         let hub = self.hub.upgrade();
@@ -145,9 +147,9 @@ impl Federation for Node {
 
     async fn say_remote(&self, room: &str, host: &str, user: &str, text: &str, is_act: bool) -> bool {
         let res = self.out.ordered(host, msg::room_say(room, user, text, is_act)).await;
-        match res {
-            Ok(a) if msg::is_ok(&a) => true,
-            Ok(a) if msg::reason_of(&a) == Some(reason::NOT_IN_ROOM) => {
+        match accepted(host, "room message", res) {
+            Ok(_) => true,
+            Err(Some(a)) if msg::reason_of(&a) == Some(reason::NOT_IN_ROOM) => {
                 // The home host forgot us (restart, or liveness removed us): join again once.
                 info!(peer = host, room, user, "home host lost our membership; joining again");
                 match self.join_once(room, host, user).await {
@@ -157,29 +159,13 @@ impl Federation for Node {
                     _ => false,
                 }
             }
-            Ok(a) => {
-                debug!(peer = host, answer = %a, "room message refused");
-                false
-            }
-            Err(f) => {
-                info!(peer = host, "room message failed: {f}");
-                false
-            }
+            Err(_) => false,
         }
     }
 
     async fn members(&self, room: &str, host: &str) -> Option<Vec<String>> {
-        match self.out.request(host, msg::members_request(room)).await {
-            Ok(a) if msg::is_ok(&a) => display_members(self.host(), &a),
-            Ok(a) => {
-                debug!(peer = host, answer = %a, "room_members_request refused");
-                None
-            }
-            Err(f) => {
-                info!(peer = host, "room_members_request failed: {f}");
-                None
-            }
-        }
+        let res = self.out.request(host, msg::members_request(room)).await;
+        accepted(host, "room_members_request", res).ok().and_then(|a| display_members(self.host(), &a))
     }
 
     fn room_event(&self, room: &str, hosts: Vec<Arc<str>>, event: RoomEvent) {

@@ -96,10 +96,7 @@ impl Hub {
 
     /// The loaded capabilities.
     pub fn caps(&self) -> &dyn Capabilities {
-        match self.caps.get() {
-            Some(c) => c.as_ref(),
-            None => &NoCapabilities,
-        }
+        self.caps.get().map_or(&NoCapabilities, |c| c.as_ref())
     }
 
     /// Installs the capability registry (once, at startup).
@@ -109,10 +106,7 @@ impl Hub {
 
     /// The federation client.
     pub fn federation(&self) -> &dyn Federation {
-        match self.federation.get() {
-            Some(f) => f.as_ref(),
-            None => &NoFederation,
-        }
+        self.federation.get().map_or(&NoFederation, |f| f.as_ref())
     }
 
     /// Installs federation (once, at startup).

@@ -106,18 +106,7 @@ pub async fn handshake(
     timeout: Duration,
 ) -> io::Result<(Box<dyn MessageReader>, Box<dyn MessageWriter>)> {
     let peer = peer_name(&stream);
-    let keys = match tokio::time::timeout(timeout, exchange(&mut stream)).await {
-        Ok(Ok(keys)) => keys,
-        Ok(Err(e)) => {
-            // The server logs the failure with the peer; keep the detail at debug.
-            tracing::debug!(%peer, error = %e, "legacy encrypted handshake failed");
-            return Err(e);
-        }
-        Err(_) => {
-            tracing::debug!(%peer, ?timeout, "legacy encrypted handshake timed out");
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out"));
-        }
-    };
+    let keys = super::handshake_within("legacy encrypted", &peer, timeout, exchange(&mut stream)).await?;
     let (rd, wr) = stream.into_split();
     let reader = LegacyReader {
         rd,
@@ -285,11 +274,8 @@ async fn read_some(rd: &mut OwnedReadHalf, buf: &mut [u8], deadline: Option<Inst
 impl MessageReader for LegacyReader {
     async fn next(&mut self) -> Option<Inbound> {
         loop {
-            if let Some(m) = self.ready.pop_front() {
-                return Some(m);
-            }
-            if self.closed {
-                return None;
+            if let Some(out) = super::ready_or_end(&mut self.ready, self.closed) {
+                return out;
             }
             let opened = match self.read_frame().await {
                 Ok(Some(body)) => open(&self.keys, &body),
@@ -442,6 +428,14 @@ mod tests {
         (addr, task)
     }
 
+    /// A client connected and through the handshake, and the server's halves.
+    async fn connected(timeout: Duration) -> (Client, Box<dyn MessageReader>, Box<dyn MessageWriter>) {
+        let (addr, task) = serve(timeout).await;
+        let c = Client::connect(addr).await;
+        let (r, w) = task.await.unwrap().unwrap();
+        (c, r, w)
+    }
+
     fn msg(s: &str) -> Inbound {
         Inbound::Message(s.to_owned())
     }
@@ -465,9 +459,7 @@ mod tests {
 
     #[tokio::test]
     async fn frames_carry_plain_protocol_both_ways() {
-        let (addr, task) = serve(Duration::from_secs(5)).await;
-        let mut c = Client::connect(addr).await;
-        let (mut r, mut w) = task.await.unwrap().unwrap();
+        let (mut c, mut r, mut w) = connected(Duration::from_secs(5)).await;
 
         w.write(&[crate::hub::line(crate::replies::GREETING)]).await.unwrap();
         assert_eq!(c.recv().await, crate::replies::GREETING);
@@ -492,9 +484,7 @@ mod tests {
 
     #[tokio::test]
     async fn largest_message_fits_and_longer_line_is_reported() {
-        let (addr, task) = serve(Duration::from_secs(5)).await;
-        let mut c = Client::connect(addr).await;
-        let (mut r, _w) = task.await.unwrap().unwrap();
+        let (mut c, mut r, _w) = connected(Duration::from_secs(5)).await;
         let max = "a".repeat(MAX_MESSAGE);
         c.send(&format!("{max}\r\n")).await;
         assert_eq!(next_within(&mut r).await, Some(Inbound::Message(max.clone())));
@@ -505,9 +495,7 @@ mod tests {
     }
 
     async fn closes_after(body: impl FnOnce(&Client) -> Vec<u8>) {
-        let (addr, task) = serve(Duration::from_secs(5)).await;
-        let mut c = Client::connect(addr).await;
-        let (mut r, _w) = task.await.unwrap().unwrap();
+        let (mut c, mut r, _w) = connected(Duration::from_secs(5)).await;
         c.send("before").await;
         assert_eq!(next_within(&mut r).await, Some(msg("before")));
         let bad = body(&c);
@@ -566,18 +554,14 @@ mod tests {
 
     #[tokio::test]
     async fn oversized_length_closes_without_waiting_for_the_body() {
-        let (addr, task) = serve(Duration::from_secs(5)).await;
-        let mut c = Client::connect(addr).await;
-        let (mut r, _w) = task.await.unwrap().unwrap();
+        let (mut c, mut r, _w) = connected(Duration::from_secs(5)).await;
         c.s.write_all(&((MAX_FRAME + BLOCK) as u32).to_be_bytes()).await.unwrap();
         assert_eq!(next_within(&mut r).await, None);
     }
 
     #[tokio::test]
     async fn truncated_frame_closes() {
-        let (addr, task) = serve(Duration::from_secs(5)).await;
-        let mut c = Client::connect(addr).await;
-        let (mut r, _w) = task.await.unwrap().unwrap();
+        let (mut c, mut r, _w) = connected(Duration::from_secs(5)).await;
         let body = c.body("/members");
         let mut frame = (body.len() as u32).to_be_bytes().to_vec();
         frame.extend_from_slice(&body[..body.len() / 2]);
@@ -588,9 +572,7 @@ mod tests {
 
     #[tokio::test]
     async fn frame_that_stalls_midway_is_dropped() {
-        let (addr, task) = serve(Duration::from_millis(200)).await;
-        let mut c = Client::connect(addr).await;
-        let (mut r, _w) = task.await.unwrap().unwrap();
+        let (mut c, mut r, _w) = connected(Duration::from_millis(200)).await;
         c.s.write_all(&[0, 0]).await.unwrap();
         let t = std::time::Instant::now();
         assert_eq!(next_within(&mut r).await, None);

@@ -11,6 +11,37 @@ pub mod legacy;
 pub mod plain;
 pub mod tls;
 
+/// Runs a handshake bounded by `limit`; failures are logged at debug with the
+/// peer (the server logs the refusal itself).
+pub async fn handshake_within<T>(
+    what: &str,
+    peer: &str,
+    limit: std::time::Duration,
+    handshake: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    match tokio::time::timeout(limit, handshake).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "{what} handshake failed");
+            Err(e)
+        }
+        Err(_) => {
+            tracing::debug!(%peer, ?limit, "{what} handshake timed out");
+            Err(io::Error::new(io::ErrorKind::TimedOut, format!("{what} handshake timed out")))
+        }
+    }
+}
+
+/// What a reader hands out before reading more: the next ready message, or the
+/// end once the connection is closed and nothing is left.
+pub(crate) fn ready_or_end(ready: &mut std::collections::VecDeque<Inbound>, ended: bool) -> Option<Option<Inbound>> {
+    match ready.pop_front() {
+        Some(m) => Some(Some(m)),
+        None if ended => Some(None),
+        None => None,
+    }
+}
+
 /// Where a session's input comes from.
 #[async_trait]
 pub trait MessageReader: Send {

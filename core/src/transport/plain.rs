@@ -105,11 +105,8 @@ impl<R: AsyncRead + Unpin + Send> StreamReader<R> {
 impl<R: AsyncRead + Unpin + Send> MessageReader for StreamReader<R> {
     async fn next(&mut self) -> Option<Inbound> {
         loop {
-            if let Some(m) = self.ready.pop_front() {
-                return Some(m);
-            }
-            if self.eof {
-                return None;
+            if let Some(out) = super::ready_or_end(&mut self.ready, self.eof) {
+                return out;
             }
             let read = if self.framer.has_pending() {
                 match tokio::time::timeout(self.grace, self.rd.read(&mut self.buf)).await {

@@ -39,18 +39,7 @@ impl TlsAcceptor {
         grace: Duration,
     ) -> io::Result<(Box<dyn MessageReader>, Box<dyn MessageWriter>)> {
         let peer = stream.peer_addr().map_or_else(|_| "unknown".into(), |a| a.to_string());
-        let tls = match tokio::time::timeout(timeout, self.inner.accept(stream)).await {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => {
-                // The server logs the failure with the peer; keep the detail at debug.
-                tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                return Err(e);
-            }
-            Err(_) => {
-                tracing::debug!(%peer, ?timeout, "TLS handshake timed out");
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"));
-            }
-        };
+        let tls = super::handshake_within("TLS", &peer, timeout, self.inner.accept(stream)).await?;
         let (rd, wr) = tokio::io::split(tls);
         Ok((Box::new(StreamReader::new(rd, grace)), Box::new(PlainWriter::new(wr))))
     }
