@@ -2,7 +2,7 @@
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Latency histogram in nanoseconds, 3 significant digits, up to 10 minutes.
 pub type Hist = Histogram<u64>;
@@ -18,6 +18,11 @@ pub fn new_hist() -> Hist {
     Histogram::new_with_bounds(1_000, 600_000_000_000, 3).expect("constant bounds are valid")
 }
 
+/// Locks, ignoring poisoning (a panicked client task must not stop the report).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Every thread's histograms, merged at the end of a run.
 static REGISTRY: Mutex<Vec<Arc<Mutex<PhaseHists>>>> = Mutex::new(Vec::new());
 
@@ -26,7 +31,7 @@ thread_local! {
     // histograms thrash the cache (it showed as 9 % of the generator's CPU).
     static LOCAL: Arc<Mutex<PhaseHists>> = {
         let h = Arc::new(Mutex::new(std::array::from_fn(|_| new_hist())));
-        REGISTRY.lock().unwrap_or_else(|p| p.into_inner()).push(h.clone());
+        lock(&REGISTRY).push(h.clone());
         h
     };
 }
@@ -34,7 +39,7 @@ thread_local! {
 /// Records latency samples `(phase, nanoseconds)` into this thread's histograms.
 pub fn record(samples: &[(u8, u64)]) {
     LOCAL.with(|h| {
-        let mut g = h.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = lock(h);
         for &(p, ns) in samples {
             g[usize::from(p).min(PHASES - 1)].saturating_record(ns);
         }
@@ -44,8 +49,8 @@ pub fn record(samples: &[(u8, u64)]) {
 /// All threads' samples so far, merged per phase.
 pub fn collect() -> PhaseHists {
     let mut out: PhaseHists = std::array::from_fn(|_| new_hist());
-    for h in REGISTRY.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-        let g = h.lock().unwrap_or_else(|p| p.into_inner());
+    for h in lock(&REGISTRY).iter() {
+        let g = lock(h);
         for (o, src) in out.iter_mut().zip(g.iter()) {
             // Same bounds everywhere and samples clamped at record time: adding cannot fail.
             let _ = o.add(src);

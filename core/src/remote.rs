@@ -1,4 +1,4 @@
-//! What the core asks of other hosts (federation, WIRE §6), as a trait the hub
+//! What the core asks of other hosts (federation, protocol.md §9), as a trait the hub
 //! and the commands call. `federation::node::Node` implements it;
 //! [`NoFederation`] stands in when federation is off. A leaf module: it
 //! imports nothing of the crate, so neither side depends on the other.

@@ -58,7 +58,7 @@ pub const NO_SUCH_USER: &str = "User does not exist.";
 pub const PM_SELF: &str = "You cannot send private messages to yourself.";
 /// No capability loaded.
 pub const NO_CAPABILITIES: &str = "No capabilities available.";
-/// Too long input (WIRE §2 leaves the text to us).
+/// Too long input (see protocol.md §2).
 pub const TOO_LONG: &str = "Error: message too long (the limit is 32768 bytes); it was discarded.";
 /// Invalid UTF-8 input.
 pub const BAD_UTF8: &str = "Error: message is not valid UTF-8; it was discarded.";

@@ -1,4 +1,4 @@
-//! Listeners, the accept loop, first-bytes routing (WIRE §7), connection
+//! Listeners, the accept loop, first-bytes routing (protocol.md §7), connection
 //! limits and graceful shutdown.
 
 use crate::auth::Auth;
@@ -291,7 +291,7 @@ enum Kind {
     Http,
 }
 
-/// Looks at the first bytes without consuming them (WIRE §7).
+/// Looks at the first bytes without consuming them (protocol.md §7).
 async fn sniff(stream: &TcpStream, window: Duration) -> Kind {
     let deadline = tokio::time::Instant::now() + window;
     let mut buf = [0u8; 5];

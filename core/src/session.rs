@@ -64,7 +64,7 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
                 // which keeps idle sessions small.
                 let mut command = Box::pin(commands::run(&mut ctx, &text));
                 // Keep framing input while a slow command (a login) runs, so bare
-                // packets sent meanwhile stay separate messages (WIRE §2).
+                // packets sent meanwhile stay separate messages (protocol.md §2).
                 loop {
                     tokio::select! {
                         biased;

@@ -1,4 +1,4 @@
-//! HTTP on the main port (WIRE §7), for capabilities that declare path
+//! HTTP on the main port (protocol.md §8), for capabilities that declare path
 //! prefixes. hyper parses HTTP/1.1; a request body is read only up to the
 //! capability's declared maximum (a larger `Content-Length` is refused before
 //! reading any of it), then handed to the plugin on the blocking pool.

@@ -233,7 +233,7 @@ pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
     }
 }
 
-/// Keep-alives (WIRE §2): a message of only slashes is one; otherwise each
+/// Keep-alives (protocol.md §2): a message of only slashes is one; otherwise each
 /// slash beyond the first is one (`//login a b` is a keep-alive and a /login).
 /// Returns how many to answer and the message left to parse, if any.
 pub fn keepalives(text: &str) -> (usize, Option<&str>) {

@@ -1,5 +1,5 @@
 //! Remote rooms through the hub's public API: the home-host side (users of
-//! other hosts as members of our subservers, WIRE §6 `room_*`) and the
+//! other hosts as members of our subservers, protocol.md §9 `room_*`) and the
 //! visiting side (events of a remote subserver shown to our sessions).
 
 use crate::caps::DeliveryKind;

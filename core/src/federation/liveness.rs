@@ -1,4 +1,4 @@
-//! Home-host liveness (WIRE §6): every interval, ping each host with members
+//! Home-host liveness (protocol.md §9): every interval, ping each host with members
 //! in our subservers and ask which of them are still online; remove the
 //! members of a host that failed several pings in a row, and offline members,
 //! with `left` events. Also expires dialback bookkeeping.

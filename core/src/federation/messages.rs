@@ -1,4 +1,4 @@
-//! The JSON of WIRE §6: inbound request shapes, outbound builders, answers.
+//! The JSON of protocol.md §9: inbound request shapes, outbound builders, answers.
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};

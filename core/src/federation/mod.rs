@@ -1,4 +1,4 @@
-//! Server-to-server federation (WIRE §6): the network side of
+//! Server-to-server federation (protocol.md §9): the network side of
 //! [`crate::remote::Federation`].
 //!
 //! [`node`] implements the trait (the visiting side and event fan-out);

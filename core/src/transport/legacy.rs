@@ -1,4 +1,4 @@
-//! The legacy encrypted port of the official GUI client (WIRE §5).
+//! The legacy encrypted port of the official GUI client (protocol.md §6).
 //!
 //! Unauthenticated Diffie-Hellman over the 768-bit RFC 2409 group 1, then
 //! frames of `len || IV || AES-256-CBC(PKCS#7) || HMAC-SHA-256(IV || ct)`.
@@ -38,7 +38,7 @@ const PRIME_HEX: &str = concat!(
 static PRIME: Lazy<BigUint> =
     Lazy::new(|| BigUint::parse_bytes(PRIME_HEX.as_bytes(), 16).expect("the RFC 2409 prime is valid hex"));
 
-/// Bits of the server's secret exponent (WIRE §5 asks for at least 256).
+/// Bits of the server's secret exponent (protocol.md §6 asks for at least 256).
 const SECRET_BITS: u64 = 256;
 /// Longest encoding of the client's public value we read; p itself is 96 bytes.
 const MAX_PUBLIC_LEN: usize = 512;
@@ -50,7 +50,7 @@ const MIN_FRAME: usize = IV_LEN + BLOCK + TAG_LEN;
 /// Largest frame: room for one maximal message plus its `\r\n` and padding.
 const MAX_FRAME: usize = IV_LEN + (MAX_MESSAGE / BLOCK + 2) * BLOCK + TAG_LEN;
 
-/// The two session keys of WIRE §5 step 3.
+/// The two session keys of protocol.md §6 step 3.
 #[derive(Clone)]
 struct Keys {
     enc: [u8; 32],
@@ -324,7 +324,7 @@ impl MessageWriter for LegacyWriter {
 
 #[cfg(test)]
 mod tests {
-    //! The client side here is written from WIRE §5 alone: it shares no code
+    //! The client side here is written from protocol.md §6 alone: it shares no code
     //! with the server half above.
     use super::*;
     use std::net::SocketAddr;
@@ -341,7 +341,7 @@ mod tests {
         BigUint::parse_bytes(hex.as_bytes(), 16).unwrap()
     }
 
-    /// A client that speaks WIRE §5 by hand.
+    /// A client that speaks protocol.md §6 by hand.
     struct Client {
         s: TcpStream,
         enc: [u8; 32],

@@ -1,5 +1,5 @@
 //! Transports put a framing in front of the one session state machine:
-//! plain TCP (WIRE §2), the legacy encrypted port (§5) and TLS.
+//! plain TCP (protocol.md §2), the legacy encrypted port (§6) and TLS.
 
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -1,4 +1,4 @@
-//! Plain TCP framing (WIRE §2) over any byte stream.
+//! Plain TCP framing (protocol.md §2) over any byte stream.
 //!
 //! Idle sessions hold no read buffer: the TCP reader waits for readability
 //! and reads into a stack buffer, keeping only the unterminated tail.
