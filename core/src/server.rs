@@ -76,8 +76,7 @@ impl Drop for Slot {
     }
 }
 
-/// Everything a listener task needs.
-#[derive(Clone)]
+/// Everything a listener task needs (one per server, shared by its connections).
 struct Ctx {
     shared: Shared,
     /// Serves inbound server-to-server requests; `None` when federation is off.
@@ -117,7 +116,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
     let federation = cfg.federation.enabled.then(|| federation::start(&cfg.federation, &hub));
     let sessions = Sessions::default();
 
-    let ctx = Ctx {
+    let ctx = Arc::new(Ctx {
         shared: Shared {
             hub: hub.clone(),
             auth,
@@ -134,7 +133,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
         sniff: Duration::from_millis(cfg.server.sniff_ms),
         grace: Duration::from_millis(cfg.server.grace_ms),
         handshake: Duration::from_millis(cfg.server.handshake_timeout_ms),
-    };
+    });
     let mut tasks = JoinSet::new();
     if cfg.limits.idle_timeout_secs > 0 {
         tasks.spawn(idle_sweeper(hub.clone(), cfg.limits.idle_timeout_secs));
@@ -211,7 +210,7 @@ async fn idle_sweeper(hub: Arc<Hub>, limit: u64) {
     }
 }
 
-async fn accept_loop(listener: TcpListener, door: Door, ctx: Ctx) {
+async fn accept_loop(listener: TcpListener, door: Door, ctx: Arc<Ctx>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -235,7 +234,7 @@ async fn accept_loop(listener: TcpListener, door: Door, ctx: Ctx) {
             // future is what stays resident for every idle connection.
             if let Some((reader, writer)) = Box::pin(prepare(stream, peer, door, &ctx)).await {
                 let _guard = ctx.sessions.guard();
-                session::run(ctx.shared, peer, reader, writer).await;
+                session::run(ctx.shared.clone(), peer, reader, writer).await;
             }
         });
     }

@@ -287,7 +287,7 @@ fn room_event(node: &Node, hub: &Hub, from: &str, e: RoomEventMsg) -> Value {
     let origin = e.sender_origin.clone().unwrap_or_else(|| from.to_owned());
     let text = text_of(&e.payload, e.event == "act").unwrap_or_default().to_owned();
     let ev = RoomEvent { event: e.event, sender: e.sender, sender_origin: origin, text };
-    let Some(ev) = node.joins.hold(&qualified(&e.room, Some(from)), ev) else { return msg::ok() };
+    let Some(ev) = node.joins.hold(&e.room, from, ev) else { return msg::ok() };
     if !hub.find_remote_room(&e.room, from).is_some_and(|r| r.has_members()) {
         // Tells the home host its member list is stale for us.
         return msg::error(reason::NOT_IN_ROOM);

@@ -3,7 +3,7 @@
 //! the join can beat its reply) are held, then shown once the session is in
 //! the room — so the join reply always comes before the echo, without polling.
 
-use crate::remote::RoomEvent;
+use crate::remote::{qualified, RoomEvent};
 use crate::sync::lock;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,9 +24,14 @@ impl PendingJoins {
         lock(&self.0).entry(key.to_owned()).or_default().waiters += 1;
     }
 
-    /// Holds `ev` if a join of `key` is in flight; otherwise gives it back.
-    pub fn hold(&self, key: &str, ev: RoomEvent) -> Option<RoomEvent> {
-        match lock(&self.0).get_mut(key) {
+    /// Holds `ev` (an event of `room@home`) if a join of that room is in flight;
+    /// otherwise gives it back. No join in flight (the common case) costs no allocation.
+    pub fn hold(&self, room: &str, home: &str, ev: RoomEvent) -> Option<RoomEvent> {
+        let mut map = lock(&self.0);
+        if map.is_empty() {
+            return Some(ev);
+        }
+        match map.get_mut(&qualified(room, Some(home))) {
             Some(p) => {
                 p.held.push(ev);
                 None
@@ -58,15 +63,15 @@ mod tests {
     fn events_wait_for_the_join_and_keep_their_order() {
         let joins = PendingJoins::default();
         let ev = |s: &str| RoomEvent::joined(s, "h");
-        assert_eq!(joins.hold("g@h", ev("a")), Some(ev("a")));
+        assert_eq!(joins.hold("g", "h", ev("a")), Some(ev("a")));
         joins.start("g@h");
         joins.start("g@h");
-        assert_eq!(joins.hold("g@h", ev("b")), None);
+        assert_eq!(joins.hold("g", "h", ev("b")), None);
         let mut shown = Vec::new();
         joins.finish("g@h", |e| shown.push(e.sender.clone()));
-        assert_eq!(joins.hold("g@h", ev("c")), None);
+        assert_eq!(joins.hold("g", "h", ev("c")), None);
         joins.finish("g@h", |e| shown.push(e.sender.clone()));
         assert_eq!(shown, ["b", "c"]);
-        assert_eq!(joins.hold("g@h", ev("d")), Some(ev("d")));
+        assert_eq!(joins.hold("g", "h", ev("d")), Some(ev("d")));
     }
 }
