@@ -1,17 +1,25 @@
 //! `/act ACTION`.
 
-use super::{words, Command, Ctx};
+use super::args::{words, Usage};
+use super::ctx::Ctx;
+use super::say::say;
 use crate::replies;
 
-/// Parses `/act ACTION` (an action of only spaces is a usage error).
-pub fn parse(text: &str) -> Command<'_> {
-    match words::<2>(text) {
-        [_, Some(action)] if !action.trim().is_empty() => Command::Act(action),
-        _ => Command::Usage { text: replies::USAGE_ACT, greet: false },
-    }
-}
+/// `/act ACTION`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Act<'a>(pub &'a str);
 
-/// Sends an action to the current subserver.
-pub async fn apply(ctx: &mut Ctx<'_>, action: &str) {
-    super::say::say(ctx, action, true).await
+impl<'a> Act<'a> {
+    /// Parses `/act ACTION` (an action of only spaces is a usage error).
+    pub fn parse(text: &'a str) -> Result<Self, Usage> {
+        match words::<2>(text) {
+            [_, Some(action)] if !action.trim().is_empty() => Ok(Act(action)),
+            _ => Err(Usage::of(replies::USAGE_ACT)),
+        }
+    }
+
+    /// Sends the action to the current subserver.
+    pub async fn apply(self, ctx: &mut Ctx<'_>) {
+        say(ctx, self.0, true).await
+    }
 }

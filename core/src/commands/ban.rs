@@ -1,23 +1,26 @@
 //! `/ban USER` (administrators): disconnects the account's sessions and refuses its logins.
 
-use super::{given, storage_failed, words, Command, Ctx};
+use super::args::{one_trimmed, Usage};
+use super::ctx::Ctx;
 use crate::replies;
 
-/// The one argument of an admin command, trimmed; `None` when missing.
-pub fn argument(text: &str) -> Option<&str> {
-    given(words::<2>(text)[1].map(str::trim))
-}
+/// `/ban USER`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ban<'a>(pub &'a str);
 
-/// Parses `/ban USER`.
-pub fn parse(text: &str) -> Command<'_> {
-    match argument(text) {
-        Some(user) => Command::Ban(user),
-        None => Command::Usage { text: replies::USAGE_BAN, greet: false },
+impl<'a> Ban<'a> {
+    /// Parses `/ban USER`.
+    pub fn parse(text: &'a str) -> Result<Self, Usage> {
+        one_trimmed(text).map(Ban).ok_or(Usage::of(replies::USAGE_BAN))
+    }
+
+    /// Bans the account.
+    pub async fn apply(self, ctx: &mut Ctx<'_>) {
+        apply(ctx, self.0).await
     }
 }
 
-/// Bans an account.
-pub async fn apply(ctx: &mut Ctx<'_>, user: &str) {
+async fn apply(ctx: &mut Ctx<'_>, user: &str) {
     if *user == *ctx.account() {
         return ctx.reply(replies::BAN_SELF);
     }
@@ -39,7 +42,7 @@ pub async fn set_banned(ctx: &Ctx<'_>, user: &str, banned: bool) -> bool {
             false
         }
         Err(e) => {
-            storage_failed(ctx, &e);
+            ctx.storage_failed(&e);
             false
         }
     }

@@ -1,16 +1,33 @@
 //! `/list_capabilities`, `/CAP` (help) and `/CAP-COMMAND ARGS`; anything else is `Unknown command.`
 
-use super::{Command, Ctx};
+use super::ctx::Ctx;
 use crate::caps::Caller;
 use crate::replies;
 
-/// Parses `/WORD [ARGS]`: resolved against the loaded capabilities when applied.
-pub fn parse(text: &str) -> Command<'_> {
-    let (word, args) = match text.split_once(' ') {
-        Some((w, a)) => (w, Some(a)),
-        None => (text, None),
-    };
-    Command::Capability { word: word.strip_prefix('/').unwrap_or(word), args }
+/// `/CAP` (help, `args == None`) or `/CAP-COMMAND ARGS`; resolved against the
+/// loaded capabilities when applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capability<'a> {
+    /// The first word without its `/`.
+    pub word: &'a str,
+    /// Everything after the first space.
+    pub args: Option<&'a str>,
+}
+
+impl<'a> Capability<'a> {
+    /// Parses `/WORD [ARGS]`.
+    pub fn parse(text: &'a str) -> Self {
+        let (word, args) = match text.split_once(' ') {
+            Some((w, a)) => (w, Some(a)),
+            None => (text, None),
+        };
+        Capability { word: word.strip_prefix('/').unwrap_or(word), args }
+    }
+
+    /// Runs it, or answers `Unknown command.`
+    pub async fn apply(self, ctx: &mut Ctx<'_>) {
+        apply(ctx, self.word, self.args).await
+    }
 }
 
 /// `/list_capabilities`.
@@ -24,7 +41,7 @@ pub fn list(ctx: &mut Ctx<'_>) {
 }
 
 /// Routes `/NAME` and `/NAME-COMMAND args` to a loaded capability.
-pub async fn apply(ctx: &mut Ctx<'_>, word: &str, args: Option<&str>) {
+async fn apply(ctx: &mut Ctx<'_>, word: &str, args: Option<&str>) {
     let hub = ctx.hub().clone();
     let caps = hub.caps();
     if args.is_none() {

@@ -1,8 +1,15 @@
 //! Public chat: any message not starting with `/` (after login).
 
-use super::Ctx;
+use super::ctx::Ctx;
+use super::say::say;
 
-/// Sends a chat line to the current subserver.
-pub async fn apply(ctx: &mut Ctx<'_>, text: &str) {
-    super::say::say(ctx, text, false).await
+/// A chat line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chat<'a>(pub &'a str);
+
+impl Chat<'_> {
+    /// Sends the line to the current subserver.
+    pub async fn apply(self, ctx: &mut Ctx<'_>) {
+        say(ctx, self.0, false).await
+    }
 }

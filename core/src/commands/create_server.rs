@@ -1,24 +1,32 @@
 //! `/create_server NAME`.
 
-use super::{given, storage_failed, words, Command, Ctx};
+use super::args::{one, Usage};
+use super::ctx::Ctx;
 use crate::{names, replies};
 
-/// Parses `/create_server NAME`.
-pub fn parse(text: &str) -> Command<'_> {
-    match given(words::<2>(text)[1]) {
-        Some(name) => Command::CreateServer(name),
-        None => Command::Usage { text: replies::USAGE_CREATE, greet: false },
+/// `/create_server NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateServer<'a>(pub &'a str);
+
+impl<'a> CreateServer<'a> {
+    /// Parses `/create_server NAME`.
+    pub fn parse(text: &'a str) -> Result<Self, Usage> {
+        one(text).map(CreateServer).ok_or(Usage::of(replies::USAGE_CREATE))
+    }
+
+    /// Creates a local subserver.
+    pub async fn apply(self, ctx: &mut Ctx<'_>) {
+        apply(ctx, self.0).await
     }
 }
 
-/// Creates a local subserver.
-pub async fn apply(ctx: &mut Ctx<'_>, name: &str) {
+async fn apply(ctx: &mut Ctx<'_>, name: &str) {
     if let Err(reason) = names::check_room_name(name) {
         return ctx.reply(&replies::refused(reason));
     }
     match ctx.hub().create_room(name).await {
         Ok(true) => ctx.reply(&replies::created(name)),
         Ok(false) => ctx.reply(replies::SERVER_EXISTS),
-        Err(e) => storage_failed(ctx, &e),
+        Err(e) => ctx.storage_failed(&e),
     }
 }

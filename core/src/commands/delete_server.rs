@@ -1,19 +1,26 @@
 //! `/delete_server NAME` (administrators).
 
-use super::ban::argument;
-use super::{storage_failed, Command, Ctx};
+use super::args::{one_trimmed, Usage};
+use super::ctx::Ctx;
 use crate::replies;
 
-/// Parses `/delete_server NAME`.
-pub fn parse(text: &str) -> Command<'_> {
-    match argument(text) {
-        Some(name) => Command::DeleteServer(name),
-        None => Command::Usage { text: replies::USAGE_DELETE, greet: false },
+/// `/delete_server NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteServer<'a>(pub &'a str);
+
+impl<'a> DeleteServer<'a> {
+    /// Parses `/delete_server NAME`.
+    pub fn parse(text: &'a str) -> Result<Self, Usage> {
+        one_trimmed(text).map(DeleteServer).ok_or(Usage::of(replies::USAGE_DELETE))
+    }
+
+    /// Deletes the local subserver (never the default one).
+    pub async fn apply(self, ctx: &mut Ctx<'_>) {
+        apply(ctx, self.0).await
     }
 }
 
-/// Deletes a local subserver (never the default one).
-pub async fn apply(ctx: &mut Ctx<'_>, name: &str) {
+async fn apply(ctx: &mut Ctx<'_>, name: &str) {
     let hub = ctx.hub().clone();
     if name == hub.settings().default_room {
         return ctx.reply(replies::CANNOT_DELETE_DEFAULT);
@@ -24,6 +31,6 @@ pub async fn apply(ctx: &mut Ctx<'_>, name: &str) {
             ctx.reply(&replies::server_deleted(name))
         }
         Ok(false) => ctx.reply(replies::NO_SUCH_SERVER),
-        Err(e) => storage_failed(ctx, &e),
+        Err(e) => ctx.storage_failed(&e),
     }
 }

@@ -1,6 +1,6 @@
 //! `/help`.
 
-use super::Ctx;
+use super::ctx::Ctx;
 
 const LINES: &[&str] = &[
     "/create_server <server_name> - Create a new server",

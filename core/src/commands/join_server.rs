@@ -1,21 +1,29 @@
 //! `/join_server NAME` and `/join_server NAME@HOST`.
 
-use super::{given, words, Command, Ctx};
+use super::args::{one, Usage};
+use super::ctx::Ctx;
 use crate::hub::Room;
 use crate::remote::JoinOutcome;
 use crate::replies;
 use std::sync::Arc;
 
-/// Parses `/join_server NAME` (`NAME@HOST` for a subserver of another host).
-pub fn parse(text: &str) -> Command<'_> {
-    match given(words::<2>(text)[1]) {
-        Some(target) => Command::JoinServer(target),
-        None => Command::Usage { text: replies::USAGE_JOIN, greet: false },
+/// `/join_server NAME` or `NAME@HOST`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinServer<'a>(pub &'a str);
+
+impl<'a> JoinServer<'a> {
+    /// Parses `/join_server NAME` (`NAME@HOST` for a subserver of another host).
+    pub fn parse(text: &'a str) -> Result<Self, Usage> {
+        one(text).map(JoinServer).ok_or(Usage::of(replies::USAGE_JOIN))
+    }
+
+    /// Puts the session into a local or remote subserver.
+    pub async fn apply(self, ctx: &mut Ctx<'_>) {
+        apply(ctx, self.0).await
     }
 }
 
-/// Puts the session into a local or remote subserver.
-pub async fn apply(ctx: &mut Ctx<'_>, target: &str) {
+async fn apply(ctx: &mut Ctx<'_>, target: &str) {
     let hub = ctx.hub().clone();
     let (name, host) = match target.rsplit_once('@') {
         Some((n, h)) if h != hub.host() => (n, Some(h)),

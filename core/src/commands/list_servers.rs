@@ -1,6 +1,6 @@
 //! `/list_servers`.
 
-use super::Ctx;
+use super::ctx::Ctx;
 use crate::replies;
 
 /// Lists local subservers in creation order.

@@ -1,24 +1,37 @@
 //! `/login NAME PASSWORD` (before login); the password may also be sent base64-encoded.
 
-use super::{storage_failed, two, Command, Ctx};
+use super::args::{two, Usage};
+use super::ctx::Ctx;
 use crate::replies;
 use base64::Engine;
 
-/// Parses `/login NAME PASSWORD`.
-pub fn parse(text: &str) -> Command<'_> {
-    match two(text) {
-        Some((name, password)) => Command::Login { name, password },
-        None => Command::Usage { text: replies::USAGE_LOGIN, greet: true },
+/// `/login NAME PASSWORD`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login<'a> {
+    /// Account name.
+    pub name: &'a str,
+    /// Password, or its base64 (may hold spaces).
+    pub password: &'a str,
+}
+
+impl<'a> Login<'a> {
+    /// Parses `/login NAME PASSWORD`.
+    pub fn parse(text: &'a str) -> Result<Self, Usage> {
+        two(text).map(|(name, password)| Login { name, password }).ok_or(Usage::then_greet(replies::USAGE_LOGIN))
+    }
+
+    /// Logs the session in, or answers why not followed by the greeting.
+    pub async fn apply(self, ctx: &mut Ctx<'_>) {
+        apply(ctx, self.name, self.password).await
     }
 }
 
-/// Logs the session in, or answers why not followed by the greeting.
-pub async fn apply(ctx: &mut Ctx<'_>, name: &str, password: &str) {
+async fn apply(ctx: &mut Ctx<'_>, name: &str, password: &str) {
     let n = name.to_owned();
     let account = match ctx.hub().store().run(move |s| s.account(&n)).await {
         Ok(a) => a,
         Err(e) => {
-            storage_failed(ctx, &e);
+            ctx.storage_failed(&e);
             return ctx.reply(ctx.shared.greeting());
         }
     };

@@ -1,6 +1,6 @@
 //! `/members`.
 
-use super::Ctx;
+use super::ctx::Ctx;
 use crate::replies;
 
 /// Lists the members of the current subserver (asks the home host for a remote one).

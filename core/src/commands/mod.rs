@@ -1,12 +1,11 @@
 //! The commands, as mini-redis does them: a message is parsed into one
 //! [`Command`] value ([`Command::parse`]), then applied ([`Command::apply`]).
-//! One file per command holds its `parse` and its `apply`; [`words`] is the one
-//! place arguments are split.
+//! One file per command holds its parsed type with its `parse` and its
+//! `apply`; [`args`] is the one place arguments are split. Command files
+//! import only [`args`], [`ctx`] and each other, never this module.
 
-use crate::context::{Shared, State};
-use crate::hub::{Hub, SessionHandle};
-use crate::replies;
-use std::sync::Arc;
+pub mod args;
+pub mod ctx;
 
 mod act;
 mod ban;
@@ -24,35 +23,21 @@ mod register;
 mod say;
 mod unban;
 
-#[cfg(test)]
-mod tests;
+pub use act::Act;
+pub use args::Usage;
+pub use ban::Ban;
+pub use capability::Capability;
+pub use chat::Chat;
+pub use create_server::CreateServer;
+pub use ctx::Ctx;
+pub use delete_server::DeleteServer;
+pub use join_server::JoinServer;
+pub use login::Login;
+pub use pm::Pm;
+pub use register::Register;
+pub use unban::Unban;
 
-/// What a command works with.
-pub struct Ctx<'a> {
-    /// Server-wide things.
-    pub shared: &'a Shared,
-    /// This connection.
-    pub session: &'a Arc<SessionHandle>,
-    /// This connection's state.
-    pub state: &'a mut State,
-}
-
-impl Ctx<'_> {
-    /// Queues a reply to this session.
-    pub fn reply(&self, text: &str) {
-        self.session.send(text);
-    }
-
-    /// The hub.
-    pub fn hub(&self) -> &Arc<Hub> {
-        &self.shared.hub
-    }
-
-    /// The logged-in account (commands after login only).
-    pub fn account(&self) -> Arc<str> {
-        self.state.account.clone().unwrap_or_else(|| "".into())
-    }
-}
+use crate::context::State;
 
 /// Who sends a message: it decides which commands exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,85 +66,43 @@ impl State {
 pub enum Command<'a> {
     /// Before login, anything but /register and /login: the greeting again.
     Greet,
-    /// A usage error (`Usage: ...`); `greet` adds the greeting (before login).
-    Usage {
-        /// The usage text.
-        text: &'static str,
-        /// Followed by the greeting.
-        greet: bool,
-    },
+    /// A command whose arguments do not fit.
+    Usage(Usage),
     /// `/register NAME PASSWORD`.
-    Register {
-        /// Account name (checked when applied).
-        name: &'a str,
-        /// Password (may hold spaces).
-        password: &'a str,
-    },
+    Register(Register<'a>),
     /// `/login NAME PASSWORD`.
-    Login {
-        /// Account name.
-        name: &'a str,
-        /// Password, or its base64 (may hold spaces).
-        password: &'a str,
-    },
+    Login(Login<'a>),
     /// A chat line (no leading `/`).
-    Chat(&'a str),
+    Chat(Chat<'a>),
     /// `/act ACTION`.
-    Act(&'a str),
+    Act(Act<'a>),
     /// `/create_server NAME`.
-    CreateServer(&'a str),
+    CreateServer(CreateServer<'a>),
     /// `/join_server NAME` or `NAME@HOST`.
-    JoinServer(&'a str),
+    JoinServer(JoinServer<'a>),
     /// `/list_servers`.
     ListServers,
     /// `/members`.
     Members,
     /// `/pm USER MESSAGE` or `USER@HOST MESSAGE`.
-    Pm {
-        /// `user` or `user@host`.
-        to: &'a str,
-        /// The message (may hold spaces).
-        text: &'a str,
-    },
+    Pm(Pm<'a>),
     /// `/help`.
     Help,
     /// `/list_capabilities`.
     ListCapabilities,
     /// `/ban USER` (admins).
-    Ban(&'a str),
+    Ban(Ban<'a>),
     /// `/unban USER` (admins).
-    Unban(&'a str),
+    Unban(Unban<'a>),
     /// `/delete_server NAME` (admins).
-    DeleteServer(&'a str),
-    /// `/CAP` (help, `args == None`) or `/CAP-COMMAND ARGS`; resolved against the loaded capabilities.
-    Capability {
-        /// The first word without its `/`.
-        word: &'a str,
-        /// Everything after the first space.
-        args: Option<&'a str>,
-    },
+    DeleteServer(DeleteServer<'a>),
+    /// `/CAP` or `/CAP-COMMAND ARGS`, and any other word starting with `/`.
+    Capability(Capability<'a>),
 }
 
-/// Splits a message on single spaces into at most `N` words, the last one
-/// keeping the rest (spaces in passwords and messages); missing words are `None`.
-pub fn words<const N: usize>(text: &str) -> [Option<&str>; N] {
-    let mut out = [None; N];
-    for (slot, part) in out.iter_mut().zip(text.splitn(N, ' ')) {
-        *slot = Some(part);
-    }
-    out
-}
-
-/// The two arguments of `/CMD A REST` when both are there and not empty.
-fn two(text: &str) -> Option<(&str, &str)> {
-    match words::<3>(text) {
-        [_, a, b] => given(a).zip(given(b)),
-    }
-}
-
-/// A word that is present and not empty.
-fn given(word: Option<&str>) -> Option<&str> {
-    word.filter(|w| !w.is_empty())
+/// The command, or its usage error.
+fn or_usage<'a, T>(parsed: Result<T, Usage>, command: fn(T) -> Command<'a>) -> Command<'a> {
+    parsed.map_or_else(Command::Usage, command)
 }
 
 impl<'a> Command<'a> {
@@ -168,27 +111,27 @@ impl<'a> Command<'a> {
         let word = text.split(' ').next().unwrap_or("");
         if role == Role::Guest {
             return match word {
-                "/register" => register::parse(text),
-                "/login" => login::parse(text),
+                "/register" => or_usage(Register::parse(text), Command::Register),
+                "/login" => or_usage(Login::parse(text), Command::Login),
                 _ => Command::Greet,
             };
         }
         if !text.starts_with('/') {
-            return Command::Chat(text);
+            return Command::Chat(Chat(text));
         }
         match word {
-            "/create_server" => create_server::parse(text),
-            "/join_server" => join_server::parse(text),
+            "/create_server" => or_usage(CreateServer::parse(text), Command::CreateServer),
+            "/join_server" => or_usage(JoinServer::parse(text), Command::JoinServer),
             "/list_servers" => Command::ListServers,
             "/members" => Command::Members,
-            "/act" => act::parse(text),
-            "/pm" => pm::parse(text),
+            "/act" => or_usage(Act::parse(text), Command::Act),
+            "/pm" => or_usage(Pm::parse(text), Command::Pm),
             "/help" => Command::Help,
             "/list_capabilities" => Command::ListCapabilities,
-            "/ban" if role == Role::Admin => ban::parse(text),
-            "/unban" if role == Role::Admin => unban::parse(text),
-            "/delete_server" if role == Role::Admin => delete_server::parse(text),
-            _ => capability::parse(text),
+            "/ban" if role == Role::Admin => or_usage(Ban::parse(text), Command::Ban),
+            "/unban" if role == Role::Admin => or_usage(Unban::parse(text), Command::Unban),
+            "/delete_server" if role == Role::Admin => or_usage(DeleteServer::parse(text), Command::DeleteServer),
+            _ => Command::Capability(Capability::parse(text)),
         }
     }
 
@@ -196,27 +139,27 @@ impl<'a> Command<'a> {
     pub async fn apply(self, ctx: &mut Ctx<'_>) {
         match self {
             Command::Greet => ctx.reply(ctx.shared.greeting()),
-            Command::Usage { text, greet } => {
-                ctx.reply(text);
-                if greet {
+            Command::Usage(usage) => {
+                ctx.reply(usage.text);
+                if usage.greet {
                     ctx.reply(ctx.shared.greeting());
                 }
             }
-            Command::Register { name, password } => register::apply(ctx, name, password).await,
-            Command::Login { name, password } => login::apply(ctx, name, password).await,
-            Command::Chat(text) => chat::apply(ctx, text).await,
-            Command::Act(action) => act::apply(ctx, action).await,
-            Command::CreateServer(name) => create_server::apply(ctx, name).await,
-            Command::JoinServer(target) => join_server::apply(ctx, target).await,
+            Command::Register(c) => c.apply(ctx).await,
+            Command::Login(c) => c.apply(ctx).await,
+            Command::Chat(c) => c.apply(ctx).await,
+            Command::Act(c) => c.apply(ctx).await,
+            Command::CreateServer(c) => c.apply(ctx).await,
+            Command::JoinServer(c) => c.apply(ctx).await,
             Command::ListServers => list_servers::apply(ctx),
             Command::Members => members::apply(ctx).await,
-            Command::Pm { to, text } => pm::apply(ctx, to, text).await,
+            Command::Pm(c) => c.apply(ctx).await,
             Command::Help => help::apply(ctx),
             Command::ListCapabilities => capability::list(ctx),
-            Command::Ban(user) => ban::apply(ctx, user).await,
-            Command::Unban(user) => unban::apply(ctx, user).await,
-            Command::DeleteServer(name) => delete_server::apply(ctx, name).await,
-            Command::Capability { word, args } => capability::apply(ctx, word, args).await,
+            Command::Ban(c) => c.apply(ctx).await,
+            Command::Unban(c) => c.apply(ctx).await,
+            Command::DeleteServer(c) => c.apply(ctx).await,
+            Command::Capability(c) => c.apply(ctx).await,
         }
     }
 }
@@ -245,8 +188,5 @@ pub fn keepalives(text: &str) -> (usize, Option<&str>) {
     (slashes.saturating_sub(1), Some(rest))
 }
 
-/// Answers a storage failure without leaking details to the client.
-pub fn storage_failed(ctx: &Ctx<'_>, err: &dyn std::fmt::Display) {
-    tracing::error!(session = ctx.session.id, "{err}");
-    ctx.reply(replies::STORAGE_ERROR);
-}
+#[cfg(test)]
+mod tests;

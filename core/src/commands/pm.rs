@@ -1,19 +1,32 @@
 //! `/pm USER MESSAGE` and `/pm USER@HOST MESSAGE`.
 
-use super::{storage_failed, two, Command, Ctx};
+use super::args::{two, Usage};
+use super::ctx::Ctx;
 use crate::remote::PmOutcome;
 use crate::{names, replies};
 
-/// Parses `/pm USER MESSAGE` (the message may hold spaces).
-pub fn parse(text: &str) -> Command<'_> {
-    match two(text) {
-        Some((to, text)) => Command::Pm { to, text },
-        None => Command::Usage { text: replies::USAGE_PM, greet: false },
+/// `/pm USER MESSAGE` or `/pm USER@HOST MESSAGE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pm<'a> {
+    /// `user` or `user@host`.
+    pub to: &'a str,
+    /// The message (may hold spaces).
+    pub text: &'a str,
+}
+
+impl<'a> Pm<'a> {
+    /// Parses `/pm USER MESSAGE`.
+    pub fn parse(text: &'a str) -> Result<Self, Usage> {
+        two(text).map(|(to, text)| Pm { to, text }).ok_or(Usage::of(replies::USAGE_PM))
+    }
+
+    /// Sends the message to every session of a local or remote account.
+    pub async fn apply(self, ctx: &mut Ctx<'_>) {
+        apply(ctx, self.to, self.text).await
     }
 }
 
-/// Sends a private message to every session of a local or remote account.
-pub async fn apply(ctx: &mut Ctx<'_>, target: &str, message: &str) {
+async fn apply(ctx: &mut Ctx<'_>, target: &str, message: &str) {
     if let Err(reason) = names::check_text(message) {
         return ctx.reply(&replies::refused(reason));
     }
@@ -38,7 +51,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, target: &str, message: &str) {
                 match hub.store().run(move |s| s.account_exists(&u)).await {
                     Ok(true) => {}
                     Ok(false) => return ctx.reply(replies::NO_SUCH_USER),
-                    Err(e) => return storage_failed(ctx, &e),
+                    Err(e) => return ctx.storage_failed(&e),
                 }
             }
             if hub.deliver_pm(&me, &user, message) {

@@ -1,25 +1,35 @@
 //! `/register NAME PASSWORD` (before login).
 
-use super::{given, storage_failed, words, Command, Ctx};
+use super::args::{words, Usage};
+use super::ctx::Ctx;
 use crate::{names, replies};
 
-/// Parses `/register NAME PASSWORD`; the name is checked when applied.
-pub fn parse(text: &str) -> Command<'_> {
-    match words::<3>(text) {
-        [_, Some(name), password] if given(password).is_some() => {
-            Command::Register { name, password: password.unwrap_or_default() }
-        }
-        _ => Command::Usage { text: replies::USAGE_REGISTER, greet: true },
-    }
+/// `/register NAME PASSWORD`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Register<'a> {
+    /// Account name (checked when applied).
+    pub name: &'a str,
+    /// Password (may hold spaces).
+    pub password: &'a str,
 }
 
-/// Registers an account; always ends with the greeting.
-pub async fn apply(ctx: &mut Ctx<'_>, name: &str, password: &str) {
-    match names::normalise_account(name) {
-        Err(reason) => ctx.reply(&replies::refused(reason)),
-        Ok(name) => register(ctx, name, password.to_owned()).await,
+impl<'a> Register<'a> {
+    /// Parses `/register NAME PASSWORD`; the name is checked when applied.
+    pub fn parse(text: &'a str) -> Result<Self, Usage> {
+        match words::<3>(text) {
+            [_, Some(name), Some(password)] if !password.is_empty() => Ok(Register { name, password }),
+            _ => Err(Usage::then_greet(replies::USAGE_REGISTER)),
+        }
     }
-    ctx.reply(ctx.shared.greeting());
+
+    /// Registers an account; always ends with the greeting.
+    pub async fn apply(self, ctx: &mut Ctx<'_>) {
+        match names::normalise_account(self.name) {
+            Err(reason) => ctx.reply(&replies::refused(reason)),
+            Ok(name) => register(ctx, name, self.password.to_owned()).await,
+        }
+        ctx.reply(ctx.shared.greeting());
+    }
 }
 
 async fn register(ctx: &Ctx<'_>, name: String, password: String) {
@@ -28,15 +38,15 @@ async fn register(ctx: &Ctx<'_>, name: String, password: String) {
     match store.run(move |s| s.account_exists(&n)).await {
         Ok(true) => return ctx.reply(replies::NAME_TAKEN),
         Ok(false) => {}
-        Err(e) => return storage_failed(ctx, &e),
+        Err(e) => return ctx.storage_failed(&e),
     }
     let hash = match ctx.shared.auth.hash(password).await {
         Ok(h) => h,
-        Err(e) => return storage_failed(ctx, &e),
+        Err(e) => return ctx.storage_failed(&e),
     };
     match store.run(move |s| s.add_account(&name, &hash)).await {
         Ok(true) => ctx.reply(replies::REGISTERED),
         Ok(false) => ctx.reply(replies::NAME_TAKEN),
-        Err(e) => storage_failed(ctx, &e),
+        Err(e) => ctx.storage_failed(&e),
     }
 }

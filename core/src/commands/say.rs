@@ -1,7 +1,7 @@
 //! Chat and actions into the current subserver: delivered here for a local
 //! one, handed to the home host for a remote one. Shared by chat and `/act`.
 
-use super::Ctx;
+use super::ctx::Ctx;
 use crate::{names, replies};
 
 /// Checks the text and says it in the current subserver.

@@ -1,7 +1,8 @@
 //! Parsing every command, and applying commands to an in-memory hub (a real
 //! SQLite store, no sockets): the outbox of each session is what it would read.
 
-use super::{keepalives, run, words, Command, Ctx, Role};
+use super::args::{words, Usage};
+use super::*;
 use crate::auth::Auth;
 use crate::config::AuthConfig;
 use crate::context::{Shared, State};
@@ -14,7 +15,11 @@ use Command as C;
 use Role::{Admin, Guest, User};
 
 fn usage(text: &'static str) -> Command<'static> {
-    C::Usage { text, greet: false }
+    C::Usage(Usage::of(text))
+}
+
+fn cap<'a>(word: &'a str, args: Option<&'a str>) -> Command<'a> {
+    C::Capability(Capability { word, args })
 }
 
 #[test]
@@ -27,14 +32,14 @@ fn words_keep_the_rest_in_the_last_one() {
 
 #[test]
 fn before_login_only_register_and_login_exist() {
-    assert_eq!(C::parse("/register bob pw", Guest), C::Register { name: "bob", password: "pw" });
-    assert_eq!(C::parse("/register bob p w", Guest), C::Register { name: "bob", password: "p w" });
-    assert_eq!(C::parse("/register  pw", Guest), C::Register { name: "", password: "pw" });
-    let register_usage = C::Usage { text: replies::USAGE_REGISTER, greet: true };
+    assert_eq!(C::parse("/register bob pw", Guest), C::Register(Register { name: "bob", password: "pw" }));
+    assert_eq!(C::parse("/register bob p w", Guest), C::Register(Register { name: "bob", password: "p w" }));
+    assert_eq!(C::parse("/register  pw", Guest), C::Register(Register { name: "", password: "pw" }));
+    let register_usage = C::Usage(Usage::then_greet(replies::USAGE_REGISTER));
     assert_eq!(C::parse("/register bob", Guest), register_usage);
     assert_eq!(C::parse("/register bob ", Guest), register_usage);
-    assert_eq!(C::parse("/login bob secret words", Guest), C::Login { name: "bob", password: "secret words" });
-    let login_usage = C::Usage { text: replies::USAGE_LOGIN, greet: true };
+    assert_eq!(C::parse("/login bob secret words", Guest), C::Login(Login { name: "bob", password: "secret words" }));
+    let login_usage = C::Usage(Usage::then_greet(replies::USAGE_LOGIN));
     assert_eq!(C::parse("/login", Guest), login_usage);
     assert_eq!(C::parse("/login  pw", Guest), login_usage);
     assert_eq!(C::parse("/login bob ", Guest), login_usage);
@@ -45,25 +50,25 @@ fn before_login_only_register_and_login_exist() {
 
 #[test]
 fn after_login_every_core_command() {
-    assert_eq!(C::parse("hello there", User), C::Chat("hello there"));
-    assert_eq!(C::parse(" /x", User), C::Chat(" /x"));
-    assert_eq!(C::parse("/create_server attic", User), C::CreateServer("attic"));
-    assert_eq!(C::parse("/create_server a b", User), C::CreateServer("a b"));
+    assert_eq!(C::parse("hello there", User), C::Chat(Chat("hello there")));
+    assert_eq!(C::parse(" /x", User), C::Chat(Chat(" /x")));
+    assert_eq!(C::parse("/create_server attic", User), C::CreateServer(CreateServer("attic")));
+    assert_eq!(C::parse("/create_server a b", User), C::CreateServer(CreateServer("a b")));
     assert_eq!(C::parse("/create_server", User), usage(replies::USAGE_CREATE));
     assert_eq!(C::parse("/create_server ", User), usage(replies::USAGE_CREATE));
-    assert_eq!(C::parse("/join_server general", User), C::JoinServer("general"));
-    assert_eq!(C::parse("/join_server lobby@there.test", User), C::JoinServer("lobby@there.test"));
+    assert_eq!(C::parse("/join_server general", User), C::JoinServer(JoinServer("general")));
+    assert_eq!(C::parse("/join_server lobby@there.test", User), C::JoinServer(JoinServer("lobby@there.test")));
     assert_eq!(C::parse("/join_server", User), usage(replies::USAGE_JOIN));
     assert_eq!(C::parse("/list_servers", User), C::ListServers);
     assert_eq!(C::parse("/list_servers extra", User), C::ListServers);
     assert_eq!(C::parse("/members", User), C::Members);
     assert_eq!(C::parse("/help", User), C::Help);
     assert_eq!(C::parse("/list_capabilities", User), C::ListCapabilities);
-    assert_eq!(C::parse("/act waves  twice", User), C::Act("waves  twice"));
+    assert_eq!(C::parse("/act waves  twice", User), C::Act(Act("waves  twice")));
     assert_eq!(C::parse("/act   ", User), usage(replies::USAGE_ACT));
     assert_eq!(C::parse("/act", User), usage(replies::USAGE_ACT));
-    assert_eq!(C::parse("/pm bob hi there", User), C::Pm { to: "bob", text: "hi there" });
-    assert_eq!(C::parse("/pm bob@there.test hi", User), C::Pm { to: "bob@there.test", text: "hi" });
+    assert_eq!(C::parse("/pm bob hi there", User), C::Pm(Pm { to: "bob", text: "hi there" }));
+    assert_eq!(C::parse("/pm bob@there.test hi", User), C::Pm(Pm { to: "bob@there.test", text: "hi" }));
     assert_eq!(C::parse("/pm bob", User), usage(replies::USAGE_PM));
     assert_eq!(C::parse("/pm bob ", User), usage(replies::USAGE_PM));
     assert_eq!(C::parse("/pm  hi", User), usage(replies::USAGE_PM));
@@ -71,24 +76,24 @@ fn after_login_every_core_command() {
 
 #[test]
 fn admin_commands_exist_for_admins_only() {
-    assert_eq!(C::parse("/ban bob", Admin), C::Ban("bob"));
-    assert_eq!(C::parse("/ban  bob ", Admin), C::Ban("bob"));
+    assert_eq!(C::parse("/ban bob", Admin), C::Ban(Ban("bob")));
+    assert_eq!(C::parse("/ban  bob ", Admin), C::Ban(Ban("bob")));
     assert_eq!(C::parse("/ban", Admin), usage(replies::USAGE_BAN));
     assert_eq!(C::parse("/ban   ", Admin), usage(replies::USAGE_BAN));
-    assert_eq!(C::parse("/unban bob", Admin), C::Unban("bob"));
+    assert_eq!(C::parse("/unban bob", Admin), C::Unban(Unban("bob")));
     assert_eq!(C::parse("/unban", Admin), usage(replies::USAGE_UNBAN));
-    assert_eq!(C::parse("/delete_server attic", Admin), C::DeleteServer("attic"));
+    assert_eq!(C::parse("/delete_server attic", Admin), C::DeleteServer(DeleteServer("attic")));
     assert_eq!(C::parse("/delete_server", Admin), usage(replies::USAGE_DELETE));
-    assert_eq!(C::parse("/ban bob", User), C::Capability { word: "ban", args: Some("bob") });
-    assert_eq!(C::parse("/chat hi", Admin), C::Capability { word: "chat", args: Some("hi") });
+    assert_eq!(C::parse("/ban bob", User), cap("ban", Some("bob")));
+    assert_eq!(C::parse("/chat hi", Admin), cap("chat", Some("hi")));
 }
 
 #[test]
 fn capability_words() {
-    assert_eq!(C::parse("/status", User), C::Capability { word: "status", args: None });
-    assert_eq!(C::parse("/status ", User), C::Capability { word: "status", args: Some("") });
-    assert_eq!(C::parse("/status-check bob x", User), C::Capability { word: "status-check", args: Some("bob x") });
-    assert_eq!(C::parse("/", User), C::Capability { word: "", args: None });
+    assert_eq!(C::parse("/status", User), cap("status", None));
+    assert_eq!(C::parse("/status ", User), cap("status", Some("")));
+    assert_eq!(C::parse("/status-check bob x", User), cap("status-check", Some("bob x")));
+    assert_eq!(C::parse("/", User), cap("", None));
 }
 
 #[test]
@@ -100,7 +105,7 @@ fn keepalive_slashes() {
     assert_eq!(keepalives("///help"), (2, Some("/help")));
     assert_eq!(keepalives("/help"), (0, Some("/help")));
     assert_eq!(keepalives("hi"), (0, Some("hi")));
-    assert_eq!(C::parse(keepalives("//login a b c").1.unwrap(), Guest), C::Login { name: "a", password: "b c" });
+    assert_eq!(C::parse(keepalives("//login a b c").1.unwrap(), Guest), C::Login(Login { name: "a", password: "b c" }));
 }
 
 /// One client of the in-memory server.

@@ -1,20 +1,24 @@
 //! `/unban USER` (administrators).
 
-use super::ban::{argument, set_banned};
-use super::{Command, Ctx};
+use super::args::{one_trimmed, Usage};
+use super::ban::set_banned;
+use super::ctx::Ctx;
 use crate::replies;
 
-/// Parses `/unban USER`.
-pub fn parse(text: &str) -> Command<'_> {
-    match argument(text) {
-        Some(user) => Command::Unban(user),
-        None => Command::Usage { text: replies::USAGE_UNBAN, greet: false },
-    }
-}
+/// `/unban USER`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unban<'a>(pub &'a str);
 
-/// Lifts a ban.
-pub async fn apply(ctx: &mut Ctx<'_>, user: &str) {
-    if set_banned(ctx, user, false).await {
-        ctx.reply(&replies::unbanned(user));
+impl<'a> Unban<'a> {
+    /// Parses `/unban USER`.
+    pub fn parse(text: &'a str) -> Result<Self, Usage> {
+        one_trimmed(text).map(Unban).ok_or(Usage::of(replies::USAGE_UNBAN))
+    }
+
+    /// Lifts the ban.
+    pub async fn apply(self, ctx: &mut Ctx<'_>) {
+        if set_banned(ctx, self.0, false).await {
+            ctx.reply(&replies::unbanned(self.0));
+        }
     }
 }
