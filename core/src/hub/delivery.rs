@@ -2,7 +2,8 @@
 //! filter is asked per recipient (only when some capability filters), and the
 //! bytes are pushed into each session's outbox. No awaiting, no socket writes.
 
-use super::{line, Hub, SessionHandle};
+use super::handle::{line, SessionHandle};
+use super::state::Hub;
 use crate::caps::DeliveryKind;
 use std::sync::Arc;
 

@@ -2,23 +2,13 @@
 //! login and logout (with presence), sending to an account or a session,
 //! private messages and kicks.
 
-use super::{Hub, Room, SessionHandle};
+use super::handle::{line, SessionHandle};
+use super::room::Room;
+use super::state::Hub;
 use crate::caps::DeliveryKind;
 use crate::sync::{lock, rd, wr};
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, RwLock};
-
-/// The three session maps; see the module docs.
-#[derive(Default)]
-pub(super) struct Directory {
-    /// Every client connection, logged in or not (shutdown, idle sweep).
-    connections: Mutex<HashMap<u64, Arc<SessionHandle>>>,
-    /// Logged-in sessions by id (capabilities' `send_to_session`).
-    sessions: RwLock<HashMap<u64, Arc<SessionHandle>>>,
-    /// Logged-in sessions by account.
-    online: RwLock<HashMap<Arc<str>, Vec<Arc<SessionHandle>>>>,
-}
+use std::sync::Arc;
 
 impl Hub {
     /// Registers a new client connection (logged in or not).
@@ -104,7 +94,7 @@ impl Hub {
         if sessions.is_empty() {
             return false;
         }
-        let bytes = super::line(text);
+        let bytes = line(text);
         for s in &sessions {
             s.push(bytes.clone());
         }

@@ -1,129 +1,23 @@
-//! The shared state of the server, one owner per piece: [`directory`] (who is
-//! online), [`rooms`] (subservers and their members), [`delivery`] (the one
-//! place a line goes out) and [`handle`] (a session's shared half).
+//! The shared state of the server, one owner per piece: `directory.rs` (who is
+//! online), `rooms.rs` (subservers: join, leave, say) over `room.rs` (the
+//! data), `delivery.rs` (the one place a line goes out), `handle.rs` (a
+//! session's shared half), `state.rs` (the fields everything above works on).
 //!
 //! The hub never awaits while holding a lock and never writes to a socket: it
 //! only pushes pre-formatted bytes into session outboxes. It knows the
-//! optional parts only through the leaf traits [`Capabilities`] and
-//! [`Federation`], so they depend on it and never the other way round.
+//! optional parts only through the leaf traits [`crate::caps::Capabilities`] and
+//! [`crate::remote::Federation`], so they depend on it and never the other way round.
 
 mod delivery;
 mod directory;
 mod handle;
+mod room;
 mod rooms;
+mod state;
 
 pub use handle::{line, SessionHandle};
-pub use rooms::{Member, Room};
-
-use crate::caps::{Capabilities, NoCapabilities};
-use crate::remote::{Federation, NoFederation};
-use crate::store::{Store, StoreError};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-
-/// Settings the hub needs from the config.
-#[derive(Debug, Clone)]
-pub struct HubSettings {
-    /// Advertised host name.
-    pub host: String,
-    /// The subserver that always exists.
-    pub default_room: String,
-    /// Accounts allowed to /ban and /delete_server.
-    pub admins: Vec<String>,
-    /// Where state lives.
-    pub data_dir: PathBuf,
-}
-
-/// The shared state of the server.
-pub struct Hub {
-    settings: HubSettings,
-    store: Store,
-    listen_port: AtomicU16,
-    next_id: AtomicU64,
-    directory: directory::Directory,
-    rooms: rooms::Rooms,
-    caps: OnceLock<Arc<dyn Capabilities>>,
-    federation: OnceLock<Arc<dyn Federation>>,
-}
-
-impl Hub {
-    /// Builds the hub with the stored subservers (the default one first if new).
-    pub fn new(settings: HubSettings, store: Store) -> Result<Arc<Hub>, StoreError> {
-        store.add_room(&settings.default_room)?;
-        let rooms = rooms::Rooms::new(store.rooms()?);
-        Ok(Arc::new(Hub {
-            settings,
-            store,
-            listen_port: AtomicU16::new(0),
-            next_id: AtomicU64::new(1),
-            directory: directory::Directory::default(),
-            rooms,
-            caps: OnceLock::new(),
-            federation: OnceLock::new(),
-        }))
-    }
-
-    /// The settings this hub runs with.
-    pub fn settings(&self) -> &HubSettings {
-        &self.settings
-    }
-
-    /// Advertised host name.
-    pub fn host(&self) -> &str {
-        &self.settings.host
-    }
-
-    /// The actual bound main port.
-    pub fn listen_port(&self) -> u16 {
-        self.listen_port.load(Ordering::Relaxed)
-    }
-
-    /// Records the bound main port.
-    pub fn set_listen_port(&self, port: u16) {
-        self.listen_port.store(port, Ordering::Relaxed);
-    }
-
-    /// Where state lives.
-    pub fn data_dir(&self) -> &Path {
-        &self.settings.data_dir
-    }
-
-    /// The storage handle.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// The loaded capabilities.
-    pub fn caps(&self) -> &dyn Capabilities {
-        self.caps.get().map_or(&NoCapabilities, |c| c.as_ref())
-    }
-
-    /// Installs the capability registry (once, at startup).
-    pub fn set_capabilities(&self, caps: Arc<dyn Capabilities>) {
-        let _ = self.caps.set(caps);
-    }
-
-    /// The federation client.
-    pub fn federation(&self) -> &dyn Federation {
-        self.federation.get().map_or(&NoFederation, |f| f.as_ref())
-    }
-
-    /// Installs federation (once, at startup).
-    pub fn set_federation(&self, f: Arc<dyn Federation>) {
-        let _ = self.federation.set(f);
-    }
-
-    /// A fresh session id.
-    pub fn next_session_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Is this account an administrator?
-    pub fn is_admin(&self, account: &str) -> bool {
-        self.settings.admins.iter().any(|a| a == account)
-    }
-}
+pub use room::{Member, Room};
+pub use state::{Hub, HubSettings};
 
 #[cfg(test)]
 pub(crate) mod tests;
