@@ -36,6 +36,18 @@ pub trait Capabilities: Send + Sync {
     fn serves_http(&self) -> bool;
     /// Serves one HTTP connection routed from the main port (first bytes `GET ` / `POST `).
     async fn serve_http(&self, stream: TcpStream, peer: SocketAddr);
+    /// True when some capability wants each line of local rooms (so the core calls [`Capabilities::room_line`]).
+    fn room_lines(&self) -> bool {
+        false
+    }
+    /// A line of a local room, once: chat, act (`text` is the action), join or leave (`text` empty).
+    fn room_line(&self, _room: &str, _kind: DeliveryKind, _sender: &str, _text: &str) {}
+    /// True when some capability wants to hear of sessions joining local rooms.
+    fn room_joins(&self) -> bool {
+        false
+    }
+    /// A session joined a local room (after its join reply was queued).
+    fn room_joined(&self, _room: &str, _caller: Caller) {}
 }
 
 /// The registry when no capability is loaded.

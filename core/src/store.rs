@@ -194,6 +194,48 @@ impl Store {
         })
     }
 
+    /// Adds `delta` to an integer value (absent = 0) in one transaction; `Ok(None)` if the value is not an integer.
+    pub fn kv_increment(&self, ns: &str, key: &str, delta: i64) -> Result<Option<i64>> {
+        self.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            let old: Option<String> =
+                tx.query_row("SELECT value FROM kv WHERE ns = ?1 AND key = ?2", params![ns, key], |r| r.get(0)).optional()?;
+            let Some(new) = old.as_deref().map_or(Some(0), |v| v.trim().parse::<i64>().ok()).and_then(|n| n.checked_add(delta))
+            else {
+                return Ok(None);
+            };
+            tx.execute(
+                "INSERT INTO kv (ns, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
+                params![ns, key, new.to_string()],
+            )?;
+            tx.commit()?;
+            Ok(Some(new))
+        })
+    }
+
+    /// Sets (or, with `new` none, deletes) a value only if it is `expected` (none = absent), in one transaction.
+    pub fn kv_compare_and_set(&self, ns: &str, key: &str, expected: Option<&str>, new: Option<&str>) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            let old: Option<String> =
+                tx.query_row("SELECT value FROM kv WHERE ns = ?1 AND key = ?2", params![ns, key], |r| r.get(0)).optional()?;
+            if old.as_deref() != expected {
+                return Ok(false);
+            }
+            match new {
+                Some(v) => tx.execute(
+                    "INSERT INTO kv (ns, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
+                    params![ns, key, v],
+                )?,
+                None => tx.execute("DELETE FROM kv WHERE ns = ?1 AND key = ?2", params![ns, key])?,
+            };
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
     /// Flushes the WAL into the main file (on shutdown).
     pub fn checkpoint(&self) -> Result<()> {
         self.with(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"))
@@ -224,6 +266,16 @@ mod tests {
         s.kv_set("ignore", "alicex/carol", "1").unwrap();
         assert_eq!(s.kv_list("ignore", "alice/").unwrap().len(), 2);
         assert!(s.kv_delete("ignore", "alice/bob").unwrap());
+        assert_eq!(s.kv_increment("dice", "n", 5).unwrap(), Some(5));
+        assert_eq!(s.kv_increment("dice", "n", -2).unwrap(), Some(3));
+        assert_eq!(s.kv_increment("ignore", "alice/carol", 1).unwrap(), Some(2));
+        s.kv_set("dice", "word", "x").unwrap();
+        assert_eq!(s.kv_increment("dice", "word", 1).unwrap(), None);
+        assert!(s.kv_compare_and_set("dice", "c", None, Some("a")).unwrap());
+        assert!(!s.kv_compare_and_set("dice", "c", None, Some("b")).unwrap());
+        assert!(s.kv_compare_and_set("dice", "c", Some("a"), None).unwrap());
+        assert_eq!(s.kv_get("dice", "c").unwrap(), None);
+        s.kv_set("ignore", "alice/carol", "1").unwrap();
         drop(s);
         let s = Store::open(&dir).unwrap();
         assert!(s.account_exists("alice").unwrap());

@@ -1,6 +1,6 @@
 //! The trait a capability author implements.
 
-use crate::types::{Caller, Command, DeliveryKind, HttpRequest, HttpResponse, Presence, Reply};
+use crate::types::{Caller, Command, DeliveryKind, HttpRequest, HttpResponse, Presence, Reply, RoomLine};
 
 /// A capability: ordinary safe Rust, exported with [`crate::export_capability!`].
 ///
@@ -71,8 +71,25 @@ pub trait Capability: Send + Sync + 'static {
     /// Periodic housekeeping (e.g. expiring files), on a blocking thread.
     fn tick(&self) {}
 
-    /// The server is stopping.
+    /// The server is stopping, or this copy is being replaced by a reload.
     fn shutdown(&self) {}
+
+    /// True if [`Capability::room_line`] should be called (read once, at load). Since 0.1.1.
+    fn wants_room_lines(&self) -> bool {
+        false
+    }
+
+    /// A line of a local room (chat, act, join, leave; never a PM), once per line.
+    /// Called while the line is delivered: queue it and return, never block. Since 0.1.1.
+    fn room_line(&self, _line: &RoomLine) {}
+
+    /// True if [`Capability::room_joined`] should be called (read once, at load). Since 0.1.1.
+    fn wants_room_joins(&self) -> bool {
+        false
+    }
+
+    /// A session joined the local `room` (after its join reply). Must be quick. Since 0.1.1.
+    fn room_joined(&self, _room: &str, _caller: &Caller) {}
 }
 
 /// What a capability constructor may return: the capability, or `Result<capability, error>`.

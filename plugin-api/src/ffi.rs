@@ -4,7 +4,12 @@
 //!
 //! Layout and version are checked by abi_stable when a library is opened: a
 //! plugin built against an incompatible plugin-api is refused, never called.
-//! New trait methods and root-module fields go after the `last_prefix_field`.
+//!
+//! Compatibility rules (docs/writing-a-capability.md): existing types never
+//! change. New trait methods go at the END of a `#[sabi_trait]`, after the
+//! `last_prefix_field`, and always have a default body: a plugin built before
+//! they existed has no vtable entry for them and the default runs instead.
+//! Every such addition bumps the patch version of plugin-api (0.1.0 -> 0.1.1).
 
 // `#[sabi_trait]` expands to impls inside a generated const item.
 #![allow(non_local_definitions)]
@@ -13,7 +18,7 @@ pub use abi_stable;
 
 use abi_stable::library::RootModule;
 use abi_stable::sabi_types::VersionStrings;
-use abi_stable::std_types::{RBox, ROption, RResult, RStr, RString, RVec, Tuple2};
+use abi_stable::std_types::{RBox, RErr, ROk, ROption, RResult, RStr, RString, RVec, Tuple2};
 use abi_stable::{declare_root_module_statics, package_version_strings, sabi_trait, StableAbi};
 
 /// A command in [`FfiInfo`].
@@ -160,7 +165,37 @@ pub trait FfiCapability: Send + Sync {
     /// The server stops.
     #[sabi(last_prefix_field)]
     fn shutdown(&self) -> FfiResult<()>;
+
+    // --- 0.1.1: everything below has a default, which is what an older plugin gets. ---
+
+    /// Extra hooks it asks for, as [`HOOK_ROOM_LINES`] | [`HOOK_ROOM_JOINS`] bits (read once, at load).
+    fn hooks(&self) -> FfiResult<u64> {
+        ROk(0)
+    }
+    /// A line of a local room, once per line (not per recipient); `time_ms` is Unix time.
+    fn room_line(
+        &self,
+        _room: RStr<'_>,
+        _kind: FfiKind,
+        _sender: RStr<'_>,
+        _text: RStr<'_>,
+        _time_ms: u64,
+    ) -> FfiResult<()> {
+        ROk(())
+    }
+    /// A session joined a local room.
+    fn room_joined(&self, _room: RStr<'_>, _caller: FfiCaller) -> FfiResult<()> {
+        ROk(())
+    }
 }
+
+/// [`FfiCapability::hooks`] bit: call [`FfiCapability::room_line`].
+pub const HOOK_ROOM_LINES: u64 = 1;
+/// [`FfiCapability::hooks`] bit: call [`FfiCapability::room_joined`].
+pub const HOOK_ROOM_JOINS: u64 = 2;
+
+/// What a method added to [`FfiHost`] answers when the server predates it.
+pub const OLD_SERVER: &str = "this server's plugin-api is too old for this call";
 
 /// The boxed capability object.
 pub type FfiCapabilityBox = FfiCapability_TO<'static, RBox<()>>;
@@ -201,6 +236,26 @@ pub trait FfiHost: Send + Sync {
     /// A log line.
     #[sabi(last_prefix_field)]
     fn log(&self, level: u8, message: RStr<'_>);
+
+    // --- 0.1.1: defaults answer for a server built before these existed. ---
+
+    /// KV: adds `delta` to an integer value (absent = 0) atomically; the new value.
+    fn kv_increment(&self, _key: RStr<'_>, _delta: i64) -> FfiResult<i64> {
+        RErr(OLD_SERVER.into())
+    }
+    /// KV: sets (or deletes, `new` none) only if the value is `expected` (none = absent); true if it did.
+    fn kv_compare_and_set(
+        &self,
+        _key: RStr<'_>,
+        _expected: ROption<RStr<'_>>,
+        _new: ROption<RStr<'_>>,
+    ) -> FfiResult<bool> {
+        RErr(OLD_SERVER.into())
+    }
+    /// Would the loaded delivery filters let a line of `kind` from `from` reach `to`?
+    fn allowed(&self, _kind: FfiKind, _from: RStr<'_>, _to: RStr<'_>) -> bool {
+        true
+    }
 }
 
 /// The boxed host object.

@@ -5,7 +5,7 @@
 use crate::capability::{Capability, IntoCapability};
 use crate::ffi::*;
 use crate::host::Host;
-use crate::types::{Caller, HttpBody, HttpRequest, Presence, Reply};
+use crate::types::{Caller, HttpBody, HttpRequest, Presence, Reply, RoomLine};
 use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RErr, RNone, ROk, ROption, RSome, RStr, RString, RVec, Tuple2};
@@ -59,17 +59,21 @@ impl<C: Capability> Adapter<C> {
 
     fn command(&self, command: &str, args: &str, caller: FfiCaller) -> Option<String> {
         let spec = self.cap.commands().into_iter().find(|c| c.name == command)?;
-        let caller = Caller {
-            account: caller.account.into_string(),
-            session_id: caller.session_id,
-            peer_ip: caller.peer_ip.parse().unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-            room: caller.room.into_option().map(RString::into_string),
-        };
+        let caller = caller_from(caller);
         Some(match self.cap.command(command, args, &caller) {
             Reply::Text(t) => t,
             Reply::Usage => spec.usage(C::NAME),
             Reply::Silent => String::new(),
         })
+    }
+}
+
+fn caller_from(caller: FfiCaller) -> Caller {
+    Caller {
+        account: caller.account.into_string(),
+        session_id: caller.session_id,
+        peer_ip: caller.peer_ip.parse().unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        room: caller.room.into_option().map(RString::into_string),
     }
 }
 
@@ -128,6 +132,54 @@ impl<C: Capability> FfiCapability for Adapter<C> {
     fn shutdown(&self) -> FfiResult<()> {
         guard(|| self.cap.shutdown())
     }
+
+    fn hooks(&self) -> FfiResult<u64> {
+        guard(|| {
+            let lines = if self.cap.wants_room_lines() { HOOK_ROOM_LINES } else { 0 };
+            lines | if self.cap.wants_room_joins() { HOOK_ROOM_JOINS } else { 0 }
+        })
+    }
+
+    fn room_line(
+        &self,
+        room: RStr<'_>,
+        kind: FfiKind,
+        sender: RStr<'_>,
+        text: RStr<'_>,
+        time_ms: u64,
+    ) -> FfiResult<()> {
+        let line = RoomLine {
+            room: room.as_str().to_owned(),
+            kind: kind.into(),
+            sender: sender.as_str().to_owned(),
+            text: text.as_str().to_owned(),
+            time_ms,
+        };
+        guard(|| self.cap.room_line(&line))
+    }
+
+    fn room_joined(&self, room: RStr<'_>, caller: FfiCaller) -> FfiResult<()> {
+        let caller = caller_from(caller);
+        guard(|| self.cap.room_joined(room.as_str(), &caller))
+    }
+}
+
+/// Routes this plugin's panic messages to the server's log instead of stderr.
+/// A `cdylib` carries its own copy of std, so this hook only sees the plugin's panics.
+pub fn log_panics(host: FfiHostBox) -> Host {
+    let host = Host::new(host);
+    let log = host.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic payload".to_owned());
+        log.error(&format!("panicked{at}: {msg}"));
+    }));
+    host
 }
 
 /// Builds the capability with `ctor`, catching a panic or an error.
@@ -136,11 +188,29 @@ where
     F: FnOnce(Host) -> R,
     R: IntoCapability,
 {
-    match guard(|| ctor(Host::new(host)).into_capability()) {
+    build(Host::new(host), ctor)
+}
+
+fn build<F, R>(host: Host, ctor: F) -> FfiResult<FfiCapabilityBox>
+where
+    F: FnOnce(Host) -> R,
+    R: IntoCapability,
+{
+    match guard(|| ctor(host).into_capability()) {
         ROk(Ok(cap)) => ROk(FfiCapability_TO::from_value(Adapter { cap }, TD_Opaque)),
         ROk(Err(e)) => RErr(e.into()),
         RErr(e) => RErr(e),
     }
+}
+
+/// [`construct`] for a real plugin library: its panics are logged through the server first.
+pub fn construct_logged<F, R>(host: FfiHostBox, ctor: F) -> FfiResult<FfiCapabilityBox>
+where
+    F: FnOnce(Host) -> R,
+    R: IntoCapability,
+{
+    let host = log_panics(host);
+    build(host, ctor)
 }
 
 /// The capability type a constructor builds (lets the macro name it without the author saying it).
@@ -202,7 +272,7 @@ macro_rules! export_capability {
             extern "C" fn __dmcap_new(
                 host: $crate::ffi::FfiHostBox,
             ) -> $crate::ffi::FfiResult<$crate::ffi::FfiCapabilityBox> {
-                $crate::guest::construct(host, $ctor)
+                $crate::guest::construct_logged(host, $ctor)
             }
 
             fn __dmcap_root() -> $crate::ffi::CapabilityModRef {

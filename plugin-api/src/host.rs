@@ -1,7 +1,7 @@
 //! [`Host`]: the server's services as a capability sees them, in plain Rust types.
 
 use crate::ffi::FfiHostBox;
-use crate::types::Level;
+use crate::types::{DeliveryKind, Level};
 use abi_stable::std_types::{RStr, RString};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -76,7 +76,7 @@ impl Host {
 
     /// This capability's config table, deserialized (missing keys take serde defaults).
     pub fn config<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
-        serde_json::from_str(&self.config_json()).map_err(|e| format!("bad [capabilities] table: {e}"))
+        serde_json::from_str(&self.config_json()).map_err(|e| config_error(&e))
     }
 
     /// A stored value of this capability. *Blocking.*
@@ -105,6 +105,26 @@ impl Host {
             .into_result()
             .map(|v| v.into_iter().map(|t| (t.0.into_string(), t.1.into_string())).collect())
             .map_err(RString::into_string)
+    }
+
+    /// Adds `delta` to the integer stored at `key` (absent counts as 0) in one
+    /// transaction, and returns the new value: safe when sessions race. *Blocking.*
+    /// Fails if the stored value is not an integer.
+    pub fn kv_increment(&self, key: &str, delta: i64) -> Result<i64, String> {
+        self.inner.kv_increment(rs(key), delta).into_result().map_err(RString::into_string)
+    }
+
+    /// Sets `key` to `new` (`None` deletes it) only if its value is `expected`
+    /// (`None` = absent), in one transaction; `Ok(true)` if it did. *Blocking.*
+    pub fn kv_compare_and_set(&self, key: &str, expected: Option<&str>, new: Option<&str>) -> Result<bool, String> {
+        let (e, n) = (expected.map(RStr::from_str).into(), new.map(RStr::from_str).into());
+        self.inner.kv_compare_and_set(rs(key), e, n).into_result().map_err(RString::into_string)
+    }
+
+    /// Would the server's delivery filters (e.g. `ignore`) let a line of `kind` from
+    /// `from` (`user` or `user@host`) reach local account `to`? Quick.
+    pub fn allowed(&self, kind: DeliveryKind, from: &str, to: &str) -> bool {
+        self.inner.allowed(kind.into(), rs(from), rs(to))
     }
 
     /// A request to another host (JSON object text in, JSON text out); the server
@@ -141,5 +161,14 @@ impl Host {
     /// Logs at debug level.
     pub fn debug(&self, message: &str) {
         self.log(Level::Debug, message)
+    }
+}
+
+/// A config error without serde_json's line and column (the JSON is the server's, not the user's file).
+fn config_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
     }
 }

@@ -33,6 +33,7 @@
 //! plugin_api::export_capability!(Hello::new);
 //! ```
 
+mod abi_0_1_0;
 mod capability;
 #[doc(hidden)]
 pub mod ffi;
@@ -45,8 +46,9 @@ mod types;
 
 pub use capability::{Capability, IntoCapability};
 pub use host::Host;
+pub use serde;
 pub use serde_json;
-pub use types::{Caller, Command, DeliveryKind, HttpBody, HttpRequest, HttpResponse, Level, Presence, Reply};
+pub use types::{Caller, Command, DeliveryKind, HttpBody, HttpRequest, HttpResponse, Level, Presence, Reply, RoomLine};
 
 #[cfg(test)]
 mod tests;

@@ -49,6 +49,18 @@ pub trait HostServices: Send + Sync + 'static {
     fn s2s_send(&self, host: &str, json: &str);
     /// A log line from the capability.
     fn log(&self, level: Level, message: &str);
+    /// Atomic increment of an integer value (blocking); see [`crate::Host::kv_increment`].
+    fn kv_increment(&self, _key: &str, _delta: i64) -> Result<i64, String> {
+        Err(OLD_SERVER.into())
+    }
+    /// Atomic compare-and-set (blocking); see [`crate::Host::kv_compare_and_set`].
+    fn kv_compare_and_set(&self, _key: &str, _expected: Option<&str>, _new: Option<&str>) -> Result<bool, String> {
+        Err(OLD_SERVER.into())
+    }
+    /// Runs the loaded delivery filters; see [`crate::Host::allowed`].
+    fn allowed(&self, _kind: DeliveryKind, _from: &str, _to: &str) -> bool {
+        true
+    }
 }
 
 struct HostAdapter<H: HostServices> {
@@ -117,6 +129,16 @@ impl<H: HostServices> FfiHost for HostAdapter<H> {
     fn log(&self, level: u8, message: RStr<'_>) {
         let _ = guard(|| self.host.log(Level::from_u8(level), message.as_str()));
     }
+    fn kv_increment(&self, key: RStr<'_>, delta: i64) -> FfiResult<i64> {
+        flat(guard(|| self.host.kv_increment(key.as_str(), delta)))
+    }
+    fn kv_compare_and_set(&self, key: RStr<'_>, expected: ROption<RStr<'_>>, new: ROption<RStr<'_>>) -> FfiResult<bool> {
+        let (e, n) = (expected.into_option().map(|s| s.as_str()), new.into_option().map(|s| s.as_str()));
+        flat(guard(|| self.host.kv_compare_and_set(key.as_str(), e, n)))
+    }
+    fn allowed(&self, kind: FfiKind, from: RStr<'_>, to: RStr<'_>) -> bool {
+        guard(|| self.host.allowed(kind.into(), from.as_str(), to.as_str())).unwrap_or(true)
+    }
 }
 
 /// Why a plugin file was not loaded.
@@ -126,8 +148,10 @@ pub enum LoadError {
     Missing,
     /// Not a shared library, or not one with a DMconnect root module.
     NotAPlugin(String),
-    /// Built against an incompatible plugin-api (version or type layouts differ).
+    /// Built against an incompatible plugin-api (type layouts differ).
     Incompatible(String),
+    /// Built against a plugin-api whose version this server does not provide: (its version, ours as `0.1.x`).
+    ApiVersion(String, String),
     /// Its name is not the one it was loaded as.
     WrongName(String),
     /// Its constructor failed or panicked.
@@ -140,6 +164,9 @@ impl fmt::Display for LoadError {
             LoadError::Missing => write!(f, "file not found"),
             LoadError::NotAPlugin(why) => write!(f, "not a DMconnect capability plugin ({why})"),
             LoadError::Incompatible(why) => write!(f, "built against an incompatible plugin-api: {why}"),
+            LoadError::ApiVersion(theirs, ours) => {
+                write!(f, "built against plugin-api {theirs}, this server provides {ours} — rebuild it against {ours}")
+            }
             LoadError::WrongName(name) => write!(f, "the plugin calls itself {name:?}"),
             LoadError::InitFailed(why) => write!(f, "init failed: {why}"),
         }
@@ -169,6 +196,32 @@ fn library_error(e: LibraryError) -> LoadError {
     }
 }
 
+/// The plugin-api version series this server provides, e.g. `0.1.x`.
+pub fn api_series() -> String {
+    series(env!("CARGO_PKG_VERSION"))
+}
+
+/// `0.1.1` -> `0.1.x`, `1.2.3` -> `1.x`: the versions one promise covers.
+fn series(v: &str) -> String {
+    let mut parts = v.split('.');
+    match (parts.next(), parts.next()) {
+        (Some("0"), Some(minor)) => format!("0.{minor}.x"),
+        (Some(major), _) => format!("{major}.x"),
+        _ => v.to_owned(),
+    }
+}
+
+/// Refuses a library built against another series of plugin-api, before abi_stable's
+/// layout check (whose report of the same fact is thousands of lines long).
+fn check_version(theirs: &abi_stable::sabi_types::VersionStrings) -> Result<(), LoadError> {
+    let theirs = theirs.version.as_str();
+    if series(theirs) == api_series() {
+        Ok(())
+    } else {
+        Err(LoadError::ApiVersion(theirs.to_owned(), api_series()))
+    }
+}
+
 /// An opened plugin library whose version and layout were checked; not started yet.
 /// Libraries are never unloaded (abi_stable's rule: that keeps every reference into them valid).
 pub struct Library {
@@ -187,7 +240,14 @@ impl Library {
         // Several plugins share one root-module type, so `RootModule::load_from_file`
         // (one library per type, cached) does not fit; this is the same check per file.
         let header = lib_header_from_path(path).map_err(library_error)?;
-        let module = header.init_root_module::<CapabilityModRef>().map_err(library_error)?;
+        check_version(&header.version_strings())?;
+        // Layouts are checked against the first release (see `abi_0_1_0`); later
+        // additions are optional vtable entries that abi_stable looks up per object.
+        header.ensure_layout::<crate::abi_0_1_0::CapabilityModRef>().map_err(library_error)?;
+        // SAFETY: the layout was just checked against 0.1.0, of which the current types
+        // are an extension with only optional (defaulted) vtable entries added at the end.
+        let module =
+            unsafe { header.init_root_module_with_unchecked_layout::<CapabilityModRef>() }.map_err(library_error)?;
         Ok(Library { module, path: path.to_path_buf() })
     }
 
@@ -211,7 +271,7 @@ fn strings(v: RVec<RString>) -> Vec<String> {
     v.into_iter().map(RString::into_string).collect()
 }
 
-fn info_from(i: FfiInfo) -> Info {
+fn info_from(i: FfiInfo, hooks: u64) -> Info {
     Info {
         name: i.name.into_string(),
         version: i.version.into_string(),
@@ -229,6 +289,8 @@ fn info_from(i: FfiInfo) -> Info {
         http_prefixes: strings(i.http_prefixes),
         http_max_body: i.http_max_body,
         tick_secs: i.tick_secs,
+        room_lines: hooks & HOOK_ROOM_LINES != 0,
+        room_joins: hooks & HOOK_ROOM_JOINS != 0,
     }
 }
 
@@ -256,7 +318,8 @@ impl Plugin {
     pub(crate) fn started(built: FfiResult<FfiCapabilityBox>) -> Result<Plugin, LoadError> {
         let obj = built.into_result().map_err(|e| LoadError::InitFailed(e.into_string()))?;
         let info = obj.info().into_result().map_err(|e| LoadError::InitFailed(e.into_string()))?;
-        Ok(Plugin { obj, info: info_from(info) })
+        let hooks = obj.hooks().into_result().map_err(|e| LoadError::InitFailed(e.into_string()))?;
+        Ok(Plugin { obj, info: info_from(info, hooks) })
     }
 
     /// Its name, commands and hooks, read once at start.
@@ -266,13 +329,7 @@ impl Plugin {
 
     /// Runs `/NAME-COMMAND ARGS`; `Ok(None)` for an unknown command, `Ok(Some(""))` sends nothing.
     pub fn command(&self, command: &str, args: &str, caller: &Caller) -> Result<Option<String>, String> {
-        let c = FfiCaller {
-            account: caller.account.as_str().into(),
-            session_id: caller.session_id,
-            peer_ip: caller.peer_ip.to_string().into(),
-            room: caller.room.as_deref().map(RString::from).into(),
-        };
-        result(self.obj.command(rs(command), rs(args), c)).map(|o| o.into_option().map(RString::into_string))
+        result(self.obj.command(rs(command), rs(args), ffi_caller(caller))).map(|o| o.into_option().map(RString::into_string))
     }
 
     /// The delivery filter.
@@ -322,5 +379,24 @@ impl Plugin {
     /// The server stops.
     pub fn shutdown(&self) -> Result<(), String> {
         result(self.obj.shutdown())
+    }
+
+    /// A line of a local room (only for a plugin whose info has `room_lines`).
+    pub fn room_line(&self, room: &str, kind: DeliveryKind, sender: &str, text: &str, time_ms: u64) -> Result<(), String> {
+        result(self.obj.room_line(rs(room), kind.into(), rs(sender), rs(text), time_ms))
+    }
+
+    /// A session joined a local room (only for a plugin whose info has `room_joins`).
+    pub fn room_joined(&self, room: &str, caller: &Caller) -> Result<(), String> {
+        result(self.obj.room_joined(rs(room), ffi_caller(caller)))
+    }
+}
+
+fn ffi_caller(caller: &Caller) -> FfiCaller {
+    FfiCaller {
+        account: caller.account.as_str().into(),
+        session_id: caller.session_id,
+        peer_ip: caller.peer_ip.to_string().into(),
+        room: caller.room.as_deref().map(RString::from).into(),
     }
 }

@@ -26,6 +26,8 @@ pub struct FakeState {
     pub s2s_answers: HashMap<String, String>,
     /// Log lines.
     pub logs: Vec<(Level, String)>,
+    /// (to, from) pairs the fake delivery filter refuses.
+    pub blocked: BTreeSet<(String, String)>,
 }
 
 /// A fake host for unit tests.
@@ -110,6 +112,27 @@ impl HostServices for FakeHost {
     }
     fn kv_list(&self, prefix: &str) -> Result<Vec<(String, String)>, String> {
         Ok(self.lock().kv.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+    fn kv_increment(&self, key: &str, delta: i64) -> Result<i64, String> {
+        let mut s = self.lock();
+        let old: i64 = s.kv.get(key).map_or(Ok(0), |v| v.parse()).map_err(|_| format!("{key:?} is not an integer"))?;
+        let new = old.checked_add(delta).ok_or("overflow")?;
+        s.kv.insert(key.into(), new.to_string());
+        Ok(new)
+    }
+    fn kv_compare_and_set(&self, key: &str, expected: Option<&str>, new: Option<&str>) -> Result<bool, String> {
+        let mut s = self.lock();
+        if s.kv.get(key).map(String::as_str) != expected {
+            return Ok(false);
+        }
+        match new {
+            Some(v) => s.kv.insert(key.into(), v.into()),
+            None => s.kv.remove(key),
+        };
+        Ok(true)
+    }
+    fn allowed(&self, _kind: crate::DeliveryKind, from: &str, to: &str) -> bool {
+        !self.lock().blocked.contains(&(to.to_owned(), from.to_owned()))
     }
     fn s2s_request(&self, host: &str, json: &str) -> Result<String, String> {
         let mut s = self.lock();

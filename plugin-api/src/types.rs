@@ -90,6 +90,21 @@ pub enum DeliveryKind {
     Pm,
 }
 
+/// A line said in a local room, as the history hook sees it (once per line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomLine {
+    /// The local room.
+    pub room: String,
+    /// Chat, act, join or leave (never a PM).
+    pub kind: DeliveryKind,
+    /// Who said it: `user` or `user@host`.
+    pub sender: String,
+    /// The text (empty for join and leave).
+    pub text: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub time_ms: u64,
+}
+
 /// An account came online (first session) or went offline (last session).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Presence {
@@ -220,6 +235,10 @@ pub struct Info {
     pub http_max_body: u64,
     /// Seconds between calls of its tick hook; 0 = never.
     pub tick_secs: u64,
+    /// True when it wants each local room line (0.1.1).
+    pub room_lines: bool,
+    /// True when it wants to hear of sessions joining local rooms (0.1.1).
+    pub room_joins: bool,
 }
 
 impl Info {

@@ -2,7 +2,7 @@
 
 use crate::hub::Hub;
 use plugin_api::loader::HostServices;
-use plugin_api::Level;
+use plugin_api::{DeliveryKind, Level};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
@@ -95,6 +95,24 @@ impl HostServices for PluginHost {
 
     fn kv_list(&self, prefix: &str) -> Result<Vec<(String, String)>, String> {
         self.hub()?.store().kv_list(&self.name, prefix).map_err(|e| e.to_string())
+    }
+
+    fn kv_increment(&self, key: &str, delta: i64) -> Result<i64, String> {
+        match self.hub()?.store().kv_increment(&self.name, key, delta).map_err(|e| e.to_string())? {
+            Some(n) => Ok(n),
+            None => Err(format!("the value of {key:?} is not an integer (or would overflow)")),
+        }
+    }
+
+    fn kv_compare_and_set(&self, key: &str, expected: Option<&str>, new: Option<&str>) -> Result<bool, String> {
+        self.hub()?.store().kv_compare_and_set(&self.name, key, expected, new).map_err(|e| e.to_string())
+    }
+
+    fn allowed(&self, kind: DeliveryKind, from: &str, to: &str) -> bool {
+        self.hub.upgrade().is_none_or(|h| {
+            let caps = h.caps();
+            !caps.filters_delivery() || caps.allow(kind, from, to)
+        })
     }
 
     fn s2s_request(&self, host: &str, json: &str) -> Result<String, String> {

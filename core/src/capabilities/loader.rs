@@ -67,7 +67,7 @@ pub fn load(cfg: &CapabilitiesConfig, hub: Weak<Hub>, rt: tokio::runtime::Handle
                 info!(version = %plugin.info().version, "capability {name} loaded from {}", path.display());
                 reg.add(plugin);
             }
-            Err(e) => warn!("capability {name} skipped: {}: {e}", path.display()),
+            Err(e) => warn!(path = %path.display(), "capability {name} skipped: {e}"),
         }
     }
     reg.start_ticks();

@@ -149,6 +149,31 @@ impl Capabilities for Registry {
         }
     }
 
+    fn room_lines(&self) -> bool {
+        self.inner.caps.iter().any(|c| c.info.room_lines)
+    }
+
+    fn room_line(&self, room: &str, kind: DeliveryKind, sender: &str, text: &str) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        for c in self.inner.caps.iter().filter(|c| c.info.room_lines) {
+            if let Err(e) = c.plugin.room_line(room, kind, sender, text, now) {
+                warn!(capability = %c.info.name, "room line hook failed: {e}");
+            }
+        }
+    }
+
+    fn room_joins(&self) -> bool {
+        self.inner.caps.iter().any(|c| c.info.room_joins)
+    }
+
+    fn room_joined(&self, room: &str, caller: Caller) {
+        for c in self.inner.caps.iter().filter(|c| c.info.room_joins) {
+            if let Err(e) = c.plugin.room_joined(room, &caller) {
+                warn!(capability = %c.info.name, "room join hook failed: {e}");
+            }
+        }
+    }
+
     fn serves_http(&self) -> bool {
         self.inner.caps.iter().any(|c| !c.info.http_prefixes.is_empty())
     }

@@ -7,7 +7,7 @@
 use super::handle::{line, SessionHandle};
 use super::room::{Member, Room};
 use super::state::Hub;
-use crate::caps::DeliveryKind;
+use crate::caps::{Caller, DeliveryKind};
 use crate::remote::{qualified, RoomEvent};
 use crate::replies;
 use crate::store::StoreError;
@@ -107,9 +107,14 @@ impl Hub {
                 true
             }
         };
+        if room.home.is_none() && self.caps().room_joins() {
+            let caller = Caller { account: account.to_string(), session_id: session.id, peer_ip: session.peer.ip(), room: Some(room.name.to_string()) };
+            self.caps().room_joined(&room.name, caller);
+        }
         // A remote subserver's home host announces joins back to us as room events.
         if first && room.home.is_none() {
             self.deliver(&st.sessions, DeliveryKind::Join, &account, &replies::join_notice(&account));
+            self.record(room, DeliveryKind::Join, &account, "");
             let hosts = st.remote_hosts();
             drop(st);
             self.fan_out(room, hosts, || RoomEvent::joined(&account, self.host()));
@@ -135,6 +140,7 @@ impl Hub {
         match &room.home {
             None => {
                 self.deliver(&st.sessions, DeliveryKind::Leave, &account, &replies::leave_notice(&account));
+                self.record(room, DeliveryKind::Leave, &account, "");
                 let hosts = st.remote_hosts();
                 drop(st);
                 self.fan_out(room, hosts, || RoomEvent::left(&account, self.host()));
@@ -157,6 +163,7 @@ impl Hub {
         st.members.push(Member { name: user.into(), origin: Some(origin.into()), sessions: 1 });
         let who = qualified(user, Some(origin));
         self.deliver(&st.sessions, DeliveryKind::Join, &who, &notice(DeliveryKind::Join, &who));
+        self.record(room, DeliveryKind::Join, &who, "");
         true
     }
 
@@ -167,6 +174,7 @@ impl Hub {
         st.members.remove(pos);
         let who = qualified(user, Some(origin));
         self.deliver(&st.sessions, DeliveryKind::Leave, &who, &notice(DeliveryKind::Leave, &who));
+        self.record(room, DeliveryKind::Leave, &who, "");
         true
     }
 
@@ -182,10 +190,20 @@ impl Hub {
         let hosts = {
             let st = room.read();
             self.deliver(&st.sessions, kind, &who, &msg);
+            // Under the room's lock, so history keeps the order members saw.
+            self.record(room, kind, &who, text);
             st.remote_hosts()
         };
         let origin = origin.unwrap_or(self.host());
         self.fan_out(room, hosts, || RoomEvent::said(user, origin, text, is_act));
+    }
+
+    /// Hands a line of a local subserver to the capabilities that record room lines (once per line).
+    fn record(&self, room: &Room, kind: DeliveryKind, who: &str, text: &str) {
+        let caps = self.caps();
+        if caps.room_lines() {
+            caps.room_line(&room.name, kind, who, text);
+        }
     }
 
     /// Shows a line to the sessions in a subserver (events of a remote one).

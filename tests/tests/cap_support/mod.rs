@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fixtures;
+
 use dmconnect_e2e::{target_dir, temp_dir, Client};
 use std::net::SocketAddr;
 use std::path::PathBuf;
