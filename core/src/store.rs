@@ -198,9 +198,11 @@ impl Store {
     pub fn kv_increment(&self, ns: &str, key: &str, delta: i64) -> Result<Option<i64>> {
         self.with(|c| {
             let tx = c.unchecked_transaction()?;
-            let old: Option<String> =
-                tx.query_row("SELECT value FROM kv WHERE ns = ?1 AND key = ?2", params![ns, key], |r| r.get(0)).optional()?;
-            let Some(new) = old.as_deref().map_or(Some(0), |v| v.trim().parse::<i64>().ok()).and_then(|n| n.checked_add(delta))
+            let old: Option<String> = tx
+                .query_row("SELECT value FROM kv WHERE ns = ?1 AND key = ?2", params![ns, key], |r| r.get(0))
+                .optional()?;
+            let Some(new) =
+                old.as_deref().map_or(Some(0), |v| v.trim().parse::<i64>().ok()).and_then(|n| n.checked_add(delta))
             else {
                 return Ok(None);
             };
@@ -218,8 +220,9 @@ impl Store {
     pub fn kv_compare_and_set(&self, ns: &str, key: &str, expected: Option<&str>, new: Option<&str>) -> Result<bool> {
         self.with(|c| {
             let tx = c.unchecked_transaction()?;
-            let old: Option<String> =
-                tx.query_row("SELECT value FROM kv WHERE ns = ?1 AND key = ?2", params![ns, key], |r| r.get(0)).optional()?;
+            let old: Option<String> = tx
+                .query_row("SELECT value FROM kv WHERE ns = ?1 AND key = ?2", params![ns, key], |r| r.get(0))
+                .optional()?;
             if old.as_deref() != expected {
                 return Ok(false);
             }

@@ -7,7 +7,6 @@
 // `#[sabi_trait]` expands to impls inside a generated const item.
 #![allow(non_local_definitions, missing_docs, dead_code)]
 
-
 use abi_stable::library::RootModule;
 use abi_stable::sabi_types::VersionStrings;
 use abi_stable::std_types::{RBox, ROption, RResult, RStr, RString, RVec, Tuple2};

@@ -132,7 +132,12 @@ impl<H: HostServices> FfiHost for HostAdapter<H> {
     fn kv_increment(&self, key: RStr<'_>, delta: i64) -> FfiResult<i64> {
         flat(guard(|| self.host.kv_increment(key.as_str(), delta)))
     }
-    fn kv_compare_and_set(&self, key: RStr<'_>, expected: ROption<RStr<'_>>, new: ROption<RStr<'_>>) -> FfiResult<bool> {
+    fn kv_compare_and_set(
+        &self,
+        key: RStr<'_>,
+        expected: ROption<RStr<'_>>,
+        new: ROption<RStr<'_>>,
+    ) -> FfiResult<bool> {
         let (e, n) = (expected.into_option().map(|s| s.as_str()), new.into_option().map(|s| s.as_str()));
         flat(guard(|| self.host.kv_compare_and_set(key.as_str(), e, n)))
     }
@@ -329,7 +334,8 @@ impl Plugin {
 
     /// Runs `/NAME-COMMAND ARGS`; `Ok(None)` for an unknown command, `Ok(Some(""))` sends nothing.
     pub fn command(&self, command: &str, args: &str, caller: &Caller) -> Result<Option<String>, String> {
-        result(self.obj.command(rs(command), rs(args), ffi_caller(caller))).map(|o| o.into_option().map(RString::into_string))
+        result(self.obj.command(rs(command), rs(args), ffi_caller(caller)))
+            .map(|o| o.into_option().map(RString::into_string))
     }
 
     /// The delivery filter.
@@ -382,7 +388,14 @@ impl Plugin {
     }
 
     /// A line of a local room (only for a plugin whose info has `room_lines`).
-    pub fn room_line(&self, room: &str, kind: DeliveryKind, sender: &str, text: &str, time_ms: u64) -> Result<(), String> {
+    pub fn room_line(
+        &self,
+        room: &str,
+        kind: DeliveryKind,
+        sender: &str,
+        text: &str,
+        time_ms: u64,
+    ) -> Result<(), String> {
         result(self.obj.room_line(rs(room), kind.into(), rs(sender), rs(text), time_ms))
     }
 

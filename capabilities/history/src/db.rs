@@ -41,7 +41,8 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
 pub fn insert(c: &mut Connection, lines: &[(String, Line)], max_per_room: u64) -> rusqlite::Result<()> {
     let tx = c.transaction()?;
     {
-        let mut st = tx.prepare_cached("INSERT INTO lines (room, t, kind, sender, text) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        let mut st =
+            tx.prepare_cached("INSERT INTO lines (room, t, kind, sender, text) VALUES (?1, ?2, ?3, ?4, ?5)")?;
         for (room, l) in lines {
             st.execute(params![room, l.t as i64, l.kind, l.from, l.text])?;
         }
@@ -69,9 +70,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Line> {
 
 /// The newest `n` lines of a room, oldest first.
 pub fn last(c: &Connection, room: &str, n: usize) -> rusqlite::Result<Vec<Line>> {
-    let mut st = c.prepare_cached(
-        "SELECT t, kind, sender, text FROM lines WHERE room = ?1 ORDER BY id DESC LIMIT ?2",
-    )?;
+    let mut st =
+        c.prepare_cached("SELECT t, kind, sender, text FROM lines WHERE room = ?1 ORDER BY id DESC LIMIT ?2")?;
     let mut v: Vec<Line> = st.query_map(params![room, n as i64], row)?.collect::<rusqlite::Result<_>>()?;
     v.reverse();
     Ok(v)
@@ -79,9 +79,8 @@ pub fn last(c: &Connection, room: &str, n: usize) -> rusqlite::Result<Vec<Line>>
 
 /// The first `n` lines of a room at or after `since_ms`, oldest first.
 pub fn since(c: &Connection, room: &str, since_ms: u64, n: usize) -> rusqlite::Result<Vec<Line>> {
-    let mut st = c.prepare_cached(
-        "SELECT t, kind, sender, text FROM lines WHERE room = ?1 AND t >= ?2 ORDER BY id LIMIT ?3",
-    )?;
+    let mut st =
+        c.prepare_cached("SELECT t, kind, sender, text FROM lines WHERE room = ?1 AND t >= ?2 ORDER BY id LIMIT ?3")?;
     let v = st.query_map(params![room, since_ms as i64, n as i64], row)?.collect();
     v
 }

@@ -72,7 +72,10 @@ impl History {
         let cfg: Config = host.config()?;
         let path = host.data_dir().join("history.db");
         let open = || db::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()));
-        let settings = Settings { max_lines_per_room: cfg.max_lines_per_room.max(1), replay_on_join: cfg.replay_on_join.min(MAX_LINES) };
+        let settings = Settings {
+            max_lines_per_room: cfg.max_lines_per_room.max(1),
+            replay_on_join: cfg.replay_on_join.min(MAX_LINES),
+        };
         let writer = Writer::start(open()?, host.clone(), cfg.queue_size, settings);
         Ok(History { read: Mutex::new(open()?), writer, host, cfg })
     }
@@ -109,7 +112,11 @@ impl Capability for History {
         vec![
             Command::new("last", "[N]", "Show the last N lines of your subserver (default 20, at most 200)"),
             Command::new("search", "<text>", "Find lines of your subserver with all these words, newest first"),
-            Command::new("since", "<time>", "Show lines since 10m, 2h, 1d, HH:MM, YYYY-MM-DD [HH:MM] (UTC) or Unix seconds"),
+            Command::new(
+                "since",
+                "<time>",
+                "Show lines since 10m, 2h, 1d, HH:MM, YYYY-MM-DD [HH:MM] (UTC) or Unix seconds",
+            ),
         ]
     }
 
@@ -140,7 +147,8 @@ impl Capability for History {
         if l.kind == DeliveryKind::Pm {
             return;
         }
-        let line = Line { t: l.time_ms, kind: render::kind_name(l.kind).into(), from: l.sender.clone(), text: l.text.clone() };
+        let line =
+            Line { t: l.time_ms, kind: render::kind_name(l.kind).into(), from: l.sender.clone(), text: l.text.clone() };
         self.writer.push(Job::Line(l.room.clone(), line));
     }
 
@@ -149,7 +157,11 @@ impl Capability for History {
     }
 
     fn room_joined(&self, room: &str, caller: &Caller) {
-        self.writer.push(Job::Replay { room: room.into(), account: caller.account.clone(), session_id: caller.session_id });
+        self.writer.push(Job::Replay {
+            room: room.into(),
+            account: caller.account.clone(),
+            session_id: caller.session_id,
+        });
     }
 
     fn s2s_types(&self) -> Vec<String> {

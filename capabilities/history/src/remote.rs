@@ -38,7 +38,9 @@ pub fn answer(h: &History, json: &str) -> String {
     let Some(room) = v["room"].as_str() else { return bad() };
     let q = match (v["query"].as_str(), &v["arg"]) {
         (Some("last"), a) => a.as_u64().map(|n| Query::Last(n as usize)),
-        (Some("search"), a) => a.as_str().filter(|t| t.chars().count() <= crate::MAX_SEARCH_TEXT).map(|t| Query::Search(t.into())),
+        (Some("search"), a) => {
+            a.as_str().filter(|t| t.chars().count() <= crate::MAX_SEARCH_TEXT).map(|t| Query::Search(t.into()))
+        }
         (Some("since"), a) => a.as_u64().map(Query::Since),
         _ => None,
     };

@@ -28,7 +28,10 @@ fn records_room_lines_and_answers_queries() {
     assert_eq!(run("last", "1", "alice"), "[2026-12-02 14:04] *** carol@other.test waves\nEnd of history.");
     assert_eq!(run("search", "WORLD", "alice"), "[2026-12-02 14:03] alice: hello world\nEnd of history.");
     assert_eq!(run("search", "nothing", "alice"), "No history.");
-    assert_eq!(run("since", "2026-12-02 14:04", "alice"), "[2026-12-02 14:04] *** carol@other.test waves\nEnd of history.");
+    assert_eq!(
+        run("since", "2026-12-02 14:04", "alice"),
+        "[2026-12-02 14:04] *** carol@other.test waves\nEnd of history."
+    );
     assert_eq!(run("last", "201", "alice"), "Usage: /history-last [N]");
     assert_eq!(run("since", "whenever", "alice"), "Usage: /history-since <time>");
     assert!(!run("last", "", "bob").contains("carol"), "ignored senders are left out");

@@ -154,7 +154,8 @@ impl Capabilities for Registry {
     }
 
     fn room_line(&self, room: &str, kind: DeliveryKind, sender: &str, text: &str) {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         for c in self.inner.caps.iter().filter(|c| c.info.room_lines) {
             if let Err(e) = c.plugin.room_line(room, kind, sender, text, now) {
                 warn!(capability = %c.info.name, "room line hook failed: {e}");

@@ -108,7 +108,12 @@ impl Hub {
             }
         };
         if room.home.is_none() && self.caps().room_joins() {
-            let caller = Caller { account: account.to_string(), session_id: session.id, peer_ip: session.peer.ip(), room: Some(room.name.to_string()) };
+            let caller = Caller {
+                account: account.to_string(),
+                session_id: session.id,
+                peer_ip: session.peer.ip(),
+                room: Some(room.name.to_string()),
+            };
             self.caps().room_joined(&room.name, caller);
         }
         // A remote subserver's home host announces joins back to us as room events.
