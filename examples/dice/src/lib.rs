@@ -30,13 +30,11 @@ impl Dice {
     }
 
     /// The caller's (rolls, total) so far.
-    fn tally(&self, account: &str) -> Result<(u64, u64), String> {
-        let stored = self.host.kv_get(&format!("tally/{account}"))?;
-        let parsed = stored
-            .as_deref()
-            .and_then(|s| s.split_once(' '))
-            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
-        Ok(parsed.unwrap_or((0, 0)))
+    fn tally(&self, account: &str) -> Result<(i64, i64), String> {
+        let read = |key: String| -> Result<i64, String> {
+            Ok(self.host.kv_get(&key)?.and_then(|v| v.parse().ok()).unwrap_or(0))
+        };
+        Ok((read(format!("rolls/{account}"))?, read(format!("pips/{account}"))?))
     }
 
     fn roll(&self, args: &str, caller: &Caller) -> Reply {
@@ -44,13 +42,15 @@ impl Dice {
         // A fresh RandomState is randomly seeded: good enough for dice, no extra crates.
         let rolls: Vec<u64> = (0..n).map(|_| RandomState::new().build_hasher().finish() % u64::from(m) + 1).collect();
         let sum: u64 = rolls.iter().sum();
-        let (count, total) = match self.tally(&caller.account) {
-            Ok(t) => t,
-            Err(e) => return format!("Could not read your tally: {e}").into(),
-        };
-        let value = format!("{} {}", count + u64::from(n), total + sum);
-        if let Err(e) = self.host.kv_set(&format!("tally/{}", caller.account), &value) {
-            self.host.warn(&format!("saving the tally of {}: {e}", caller.account));
+        // Atomic increments: two sessions rolling at once never lose a roll
+        // (reading, adding and writing back would).
+        let account = &caller.account;
+        let counted = self
+            .host
+            .kv_increment(&format!("rolls/{account}"), i64::from(n))
+            .and_then(|_| self.host.kv_increment(&format!("pips/{account}"), sum as i64));
+        if let Err(e) = counted {
+            self.host.warn(&format!("saving the tally of {account}: {e}"));
         }
         let shown: Vec<String> = rolls.iter().map(u64::to_string).collect();
         format!("You roll {n}d{m}: {} = {sum}", shown.join(" + ")).into()
