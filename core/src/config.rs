@@ -193,8 +193,10 @@ impl Default for FederationConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct CapabilitiesConfig {
-    /// Where the `libdmcap_NAME.so` files are; default: the executable's directory.
+    /// Where the bundled `libdmcap_NAME.so` files are; default: the executable's directory.
     pub dir: Option<PathBuf>,
+    /// More plugin directories, searched in order before `dir`.
+    pub dirs: Vec<PathBuf>,
     /// Capabilities to load, in `/list_capabilities` order.
     pub enabled: Vec<String>,
     /// `[capabilities.NAME]` tables, handed to each capability.
@@ -202,10 +204,40 @@ pub struct CapabilitiesConfig {
     pub settings: BTreeMap<String, toml::Value>,
 }
 
+impl CapabilitiesConfig {
+    /// Rejects typos among the `[capabilities]` keys (the NAME tables are the plugins' to check).
+    pub fn check(&self) -> Result<(), String> {
+        for (key, v) in &self.settings {
+            match (key.as_str(), v) {
+                ("command_timeout_ms", toml::Value::Integer(n)) if *n > 0 => {}
+                ("command_timeout_ms", _) => {
+                    return Err("[capabilities] command_timeout_ms: expected a positive integer".into())
+                }
+                (_, toml::Value::Table(_)) => {}
+                _ => {
+                    return Err(format!(
+                        "unknown key `{key}` in [capabilities] (expected `dir`, `dirs`, `enabled`, \
+                         `command_timeout_ms` or a [capabilities.NAME] table)"
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where plugins are looked for: `dirs` in order, then the bundled directory.
+    pub fn search_path(&self, bundled: PathBuf) -> Vec<PathBuf> {
+        let mut v = self.dirs.clone();
+        v.push(self.dir.clone().unwrap_or(bundled));
+        v
+    }
+}
+
 impl Default for CapabilitiesConfig {
     fn default() -> Self {
         Self {
             dir: None,
+            dirs: Vec::new(),
             enabled: ["status", "ignore", "sessions", "http_file_upload"].map(String::from).to_vec(),
             settings: BTreeMap::new(),
         }
@@ -228,6 +260,7 @@ impl Config {
 
     /// Checks values that TOML types alone cannot.
     pub fn check(&self) -> Result<(), String> {
+        self.capabilities.check()?;
         let s = &self.server;
         if s.host.is_empty() {
             return Err("[server] host must not be empty".into());
@@ -285,5 +318,16 @@ mod tests {
                 .unwrap();
         assert_eq!(c.capabilities.enabled, vec!["status"]);
         assert!(c.capabilities.settings.contains_key("http_file_upload"));
+    }
+
+    #[test]
+    fn capability_key_typos_are_refused() {
+        let e = Config::parse("[capabilities]\nenable = [\"status\"]\n").unwrap_err();
+        assert!(e.starts_with("unknown key `enable` in [capabilities]"), "{e}");
+        let e = Config::parse("[capabilities]\ncomand_timeout_ms = 5\n").unwrap_err();
+        assert!(e.starts_with("unknown key `comand_timeout_ms` in [capabilities]"), "{e}");
+        assert!(Config::parse("[capabilities]\ncommand_timeout_ms = \"5\"\n").is_err());
+        let c = Config::parse("[capabilities]\ndirs = [\"/opt/x\"]\ndir = \"/b\"\ncommand_timeout_ms = 5\n").unwrap();
+        assert_eq!(c.capabilities.search_path("/d".into()), vec![PathBuf::from("/opt/x"), PathBuf::from("/b")]);
     }
 }

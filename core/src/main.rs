@@ -103,10 +103,11 @@ fn main() -> ExitCode {
             out(&format!("{file:?} is valid.\n{c:#?}"));
         }),
         Command::Capabilities { cfg } => load(&cfg).map(|c| {
-            let dir = c.capabilities.dir.clone().unwrap_or_else(dmconnect::capabilities::default_dir);
-            out(&format!("plugin directory: {}", dir.display()));
-            for line in dmconnect::capabilities::describe_dir(&dir) {
-                out(&line);
+            for dir in c.capabilities.search_path(dmconnect::capabilities::default_dir()) {
+                out(&format!("plugin directory: {}", dir.display()));
+                for line in dmconnect::capabilities::describe_dir(&dir, &c.capabilities) {
+                    out(&line);
+                }
             }
         }),
     };

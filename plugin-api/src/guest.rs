@@ -166,8 +166,8 @@ impl<C: Capability> FfiCapability for Adapter<C> {
 
 /// Routes this plugin's panic messages to the server's log instead of stderr.
 /// A `cdylib` carries its own copy of std, so this hook only sees the plugin's panics.
-pub fn log_panics(host: FfiHostBox) -> Host {
-    let host = Host::new(host);
+pub fn log_panics(host: FfiHostBox, name: &'static str) -> Host {
+    let host = Host::new(host, name);
     let log = host.clone();
     std::panic::set_hook(Box::new(move |info| {
         let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
@@ -188,7 +188,7 @@ where
     F: FnOnce(Host) -> R,
     R: IntoCapability,
 {
-    build(Host::new(host), ctor)
+    build(Host::new(host, <R::Cap as Capability>::NAME), ctor)
 }
 
 fn build<F, R>(host: Host, ctor: F) -> FfiResult<FfiCapabilityBox>
@@ -209,7 +209,7 @@ where
     F: FnOnce(Host) -> R,
     R: IntoCapability,
 {
-    let host = log_panics(host);
+    let host = log_panics(host, <R::Cap as Capability>::NAME);
     build(host, ctor)
 }
 

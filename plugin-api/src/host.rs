@@ -14,6 +14,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Host {
     inner: Arc<FfiHostBox>,
+    name: &'static str,
 }
 
 fn rs(s: &str) -> RStr<'_> {
@@ -22,8 +23,8 @@ fn rs(s: &str) -> RStr<'_> {
 
 impl Host {
     /// Wraps the host object handed over by the server.
-    pub(crate) fn new(inner: FfiHostBox) -> Self {
-        Host { inner: Arc::new(inner) }
+    pub(crate) fn new(inner: FfiHostBox, name: &'static str) -> Self {
+        Host { inner: Arc::new(inner), name }
     }
 
     /// Sends a line (or several joined by `\n`) to every session of an account; false if it has none.
@@ -75,8 +76,10 @@ impl Host {
     }
 
     /// This capability's config table, deserialized (missing keys take serde defaults).
+    /// Errors name the table and key, e.g. `[capabilities.NAME] max_size: expected an integer, found a string`.
     pub fn config<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
-        serde_json::from_str(&self.config_json()).map_err(|e| config_error(&e))
+        let json = self.config_json();
+        serde_json::from_str(&json).map_err(|e| crate::config_error::explain(self.name, &json, &e))
     }
 
     /// A stored value of this capability. *Blocking.*
@@ -161,14 +164,5 @@ impl Host {
     /// Logs at debug level.
     pub fn debug(&self, message: &str) {
         self.log(Level::Debug, message)
-    }
-}
-
-/// A config error without serde_json's line and column (the JSON is the server's, not the user's file).
-fn config_error(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" at line ") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
     }
 }

@@ -35,6 +35,7 @@
 
 mod abi_0_1_0;
 mod capability;
+mod config_error;
 #[doc(hidden)]
 pub mod ffi;
 #[doc(hidden)]

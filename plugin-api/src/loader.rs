@@ -231,6 +231,7 @@ fn check_version(theirs: &abi_stable::sabi_types::VersionStrings) -> Result<(), 
 /// Libraries are never unloaded (abi_stable's rule: that keeps every reference into them valid).
 pub struct Library {
     module: CapabilityModRef,
+    api: String,
     /// Where it was loaded from.
     pub path: PathBuf,
 }
@@ -245,6 +246,7 @@ impl Library {
         // Several plugins share one root-module type, so `RootModule::load_from_file`
         // (one library per type, cached) does not fit; this is the same check per file.
         let header = lib_header_from_path(path).map_err(library_error)?;
+        let api = header.version_strings().version.as_str().to_owned();
         check_version(&header.version_strings())?;
         // Layouts are checked against the first release (see `abi_0_1_0`); later
         // additions are optional vtable entries that abi_stable looks up per object.
@@ -253,12 +255,17 @@ impl Library {
         // are an extension with only optional (defaulted) vtable entries added at the end.
         let module =
             unsafe { header.init_root_module_with_unchecked_layout::<CapabilityModRef>() }.map_err(library_error)?;
-        Ok(Library { module, path: path.to_path_buf() })
+        Ok(Library { module, api, path: path.to_path_buf() })
     }
 
     /// The capability's name, as it declares it.
     pub fn name(&self) -> String {
         self.module.name().as_str().to_owned()
+    }
+
+    /// The plugin-api version it was built against.
+    pub fn api_version(&self) -> &str {
+        &self.api
     }
 
     /// The capability's version.

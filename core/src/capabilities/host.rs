@@ -1,6 +1,7 @@
 //! The server's services handed to one capability (plugin-api's `HostServices`).
 
 use crate::hub::Hub;
+use crate::store::Store;
 use plugin_api::loader::HostServices;
 use plugin_api::{DeliveryKind, Level};
 use std::net::IpAddr;
@@ -25,6 +26,8 @@ pub struct PluginHost {
     pub config: String,
     /// Its data directory.
     pub data_dir: PathBuf,
+    /// The server's storage (its own, scratch one in a dry run).
+    pub store: Store,
 }
 
 impl PluginHost {
@@ -62,7 +65,7 @@ impl HostServices for PluginHost {
     }
 
     fn account_exists(&self, account: &str) -> Result<bool, String> {
-        self.hub()?.store().account_exists(account).map_err(|e| e.to_string())
+        self.store.account_exists(account).map_err(|e| e.to_string())
     }
 
     fn host_name(&self) -> String {
@@ -82,30 +85,30 @@ impl HostServices for PluginHost {
     }
 
     fn kv_get(&self, key: &str) -> Result<Option<String>, String> {
-        self.hub()?.store().kv_get(&self.name, key).map_err(|e| e.to_string())
+        self.store.kv_get(&self.name, key).map_err(|e| e.to_string())
     }
 
     fn kv_set(&self, key: &str, value: &str) -> Result<(), String> {
-        self.hub()?.store().kv_set(&self.name, key, value).map_err(|e| e.to_string())
+        self.store.kv_set(&self.name, key, value).map_err(|e| e.to_string())
     }
 
     fn kv_delete(&self, key: &str) -> Result<bool, String> {
-        self.hub()?.store().kv_delete(&self.name, key).map_err(|e| e.to_string())
+        self.store.kv_delete(&self.name, key).map_err(|e| e.to_string())
     }
 
     fn kv_list(&self, prefix: &str) -> Result<Vec<(String, String)>, String> {
-        self.hub()?.store().kv_list(&self.name, prefix).map_err(|e| e.to_string())
+        self.store.kv_list(&self.name, prefix).map_err(|e| e.to_string())
     }
 
     fn kv_increment(&self, key: &str, delta: i64) -> Result<i64, String> {
-        match self.hub()?.store().kv_increment(&self.name, key, delta).map_err(|e| e.to_string())? {
+        match self.store.kv_increment(&self.name, key, delta).map_err(|e| e.to_string())? {
             Some(n) => Ok(n),
             None => Err(format!("the value of {key:?} is not an integer (or would overflow)")),
         }
     }
 
     fn kv_compare_and_set(&self, key: &str, expected: Option<&str>, new: Option<&str>) -> Result<bool, String> {
-        self.hub()?.store().kv_compare_and_set(&self.name, key, expected, new).map_err(|e| e.to_string())
+        self.store.kv_compare_and_set(&self.name, key, expected, new).map_err(|e| e.to_string())
     }
 
     fn allowed(&self, kind: DeliveryKind, from: &str, to: &str) -> bool {

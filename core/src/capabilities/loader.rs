@@ -25,6 +25,14 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// The first `libdmcap_NAME.so` along the search path (the last directory's path if none has it).
+fn find(search: &[PathBuf], name: &str) -> PathBuf {
+    let file = file_name(name);
+    let mut paths = search.iter().map(|d| d.join(&file));
+    let last = search.last().map(|d| d.join(&file)).unwrap_or_else(|| PathBuf::from(&file));
+    paths.find(|p| p.is_file()).unwrap_or(last)
+}
+
 /// A number of milliseconds from a `[capabilities]` key.
 fn setting_ms(cfg: &CapabilitiesConfig, key: &str, default: u64) -> Duration {
     let ms = cfg.settings.get(key).and_then(toml::Value::as_integer).and_then(|n| u64::try_from(n).ok());
@@ -41,12 +49,15 @@ fn config_json(cfg: &CapabilitiesConfig, name: &str) -> String {
 
 /// Loads the enabled capabilities (see the module docs); never fails as a whole.
 pub fn load(cfg: &CapabilitiesConfig, hub: Weak<Hub>, rt: tokio::runtime::Handle) -> Registry {
-    let dir = cfg.dir.clone().unwrap_or_else(default_dir);
-    let data_root = hub.upgrade().map(|h| h.data_dir().join("capabilities")).unwrap_or_default();
+    let search = cfg.search_path(default_dir());
+    let Some(server) = hub.upgrade() else { return Registry::new(rt, Duration::from_secs(1)) };
+    let data_root = server.data_dir().join("capabilities");
+    let store = server.store().clone();
+    drop(server);
     let timeout = setting_ms(cfg, "command_timeout_ms", 10_000);
     let mut reg = Registry::new(rt.clone(), timeout);
     for name in &cfg.enabled {
-        let path = dir.join(file_name(name));
+        let path = find(&search, name);
         if !valid_name(name) {
             warn!("capability {name:?} skipped: a name has only letters, digits, '_' and '-'");
             continue;
@@ -61,6 +72,7 @@ pub fn load(cfg: &CapabilitiesConfig, hub: Weak<Hub>, rt: tokio::runtime::Handle
             rt: rt.clone(),
             config: config_json(cfg, name),
             data_dir: data_root.join(name),
+            store: store.clone(),
         };
         match start(name, &path, host) {
             Ok(plugin) => {
@@ -84,9 +96,11 @@ fn start(name: &str, path: &Path, host: PluginHost) -> Result<plugin_api::loader
     lib.start(host)
 }
 
-/// One line per `libdmcap_*.so` file in `dir`: file, name, version, and whether it loads.
-/// Only opens and checks the files (version, layout, name); no capability is started.
-pub fn describe_dir(dir: &Path) -> Vec<String> {
+/// One line per `libdmcap_*.so` file in `dir`: file, name, version, the plugin-api
+/// it was built against, and whether it starts. Each plugin's init runs once, dry:
+/// with its `[capabilities.NAME]` table, a scratch data directory and no server
+/// behind its host (it sees nobody online), then its shutdown hook.
+pub fn describe_dir(dir: &Path, cfg: &CapabilitiesConfig) -> Vec<String> {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .flatten()
@@ -102,18 +116,51 @@ pub fn describe_dir(dir: &Path) -> Vec<String> {
     if files.is_empty() {
         return vec![format!("no libdmcap_*.so files in {}", dir.display())];
     }
-    files.iter().map(|p| describe_file(p)).collect()
+    let rt = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => return vec![format!("cannot start a runtime for the dry runs: {e}")],
+    };
+    let scratch = std::env::temp_dir().join(format!("dmconnect-dry-run-{}", std::process::id()));
+    let store = match crate::store::Store::open(&scratch.join("store")) {
+        Ok(s) => s,
+        Err(e) => return vec![format!("cannot open a scratch store for the dry runs: {e}")],
+    };
+    let lines = files.iter().map(|p| describe_file(p, cfg, rt.handle(), &scratch, &store)).collect();
+    let _ = std::fs::remove_dir_all(&scratch);
+    lines
 }
 
-fn describe_file(path: &Path) -> String {
+fn describe_file(
+    path: &Path,
+    cfg: &CapabilitiesConfig,
+    rt: &tokio::runtime::Handle,
+    scratch: &Path,
+    store: &crate::store::Store,
+) -> String {
     let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let expected = file.trim_start_matches("libdmcap_").trim_end_matches(".so");
-    match Library::open(path) {
-        Ok(lib) if lib.name() != expected => {
-            format!("{file}  {}  {}  would not load: {}", lib.name(), lib.version(), LoadError::WrongName(lib.name()))
+    let lib = match Library::open(path) {
+        Ok(lib) => lib,
+        Err(e) => return format!("{file}  -  -  would not load: {e}"),
+    };
+    let head = format!("{file}  {}  {}  plugin-api {}", lib.name(), lib.version(), lib.api_version());
+    if lib.name() != expected {
+        return format!("{head}  would not load: {}", LoadError::WrongName(lib.name()));
+    }
+    let host = PluginHost {
+        name: expected.to_owned(),
+        hub: Weak::new(),
+        rt: rt.clone(),
+        config: config_json(cfg, expected),
+        data_dir: scratch.join(expected),
+        store: store.clone(),
+    };
+    match start(expected, path, host) {
+        Ok(plugin) => {
+            let _ = plugin.shutdown();
+            format!("{head}  starts")
         }
-        Ok(lib) => format!("{file}  {}  {}  loads", lib.name(), lib.version()),
-        Err(e) => format!("{file}  -  -  would not load: {e}"),
+        Err(e) => format!("{head}  would not start: {e}"),
     }
 }
 
@@ -147,10 +194,11 @@ mod tests {
     fn describing_a_directory() {
         let dir = std::env::temp_dir().join(format!("dmc-describe-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        assert_eq!(describe_dir(&dir), vec![format!("no libdmcap_*.so files in {}", dir.display())]);
+        let cfg = CapabilitiesConfig::default();
+        assert_eq!(describe_dir(&dir, &cfg), vec![format!("no libdmcap_*.so files in {}", dir.display())]);
         std::fs::write(dir.join("libdmcap_junk.so"), b"junk").unwrap();
         std::fs::write(dir.join("readme.txt"), b"not a plugin file name").unwrap();
-        let lines = describe_dir(&dir);
+        let lines = describe_dir(&dir, &cfg);
         assert_eq!(lines.len(), 1);
         assert!(
             lines[0].starts_with("libdmcap_junk.so  -  -  would not load: not a DMconnect capability plugin"),
