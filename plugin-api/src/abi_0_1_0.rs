@@ -5,7 +5,7 @@
 //! what lets plugins built against any 0.1.x load. Never edit this file.
 
 // `#[sabi_trait]` expands to impls inside a generated const item.
-#![allow(non_local_definitions, missing_docs, dead_code)]
+#![allow(non_local_definitions, missing_docs, dead_code, clippy::wrong_self_convention)]
 
 use abi_stable::library::RootModule;
 use abi_stable::sabi_types::VersionStrings;
