@@ -3,6 +3,7 @@
 //! neither depends on the other's internals.
 
 use crate::auth::Auth;
+use crate::cap_calls::CapCalls;
 use crate::hub::{Hub, Room};
 use crate::replies;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ pub struct State {
     pub admin: bool,
     /// The subserver the session is in.
     pub room: Option<Arc<Room>>,
+    /// Its capability calls in flight (started with the first one).
+    pub cap_calls: Option<CapCalls>,
 }
 
 impl State {

@@ -2,6 +2,7 @@
 //! capabilities loaded from plugins and federation between hosts.
 
 pub mod auth;
+pub mod cap_calls;
 pub mod capabilities;
 pub mod caps;
 pub mod commands;

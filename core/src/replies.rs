@@ -111,6 +111,9 @@ pub fn capability_failed(cap: &str, command: &str) -> String {
     format!("Error: /{cap}-{command} failed inside the capability.")
 }
 
+/// A capability command refused because the session already has the most calls in flight.
+pub const CAPABILITY_BUSY: &str = "Error: too many capability commands in progress; try again when they answer.";
+
 /// A capability command that did not answer within the timeout.
 pub fn capability_timed_out(cap: &str, command: &str) -> String {
     format!("Error: /{cap}-{command} did not answer in time.")

@@ -7,12 +7,10 @@ use cap_support::require;
 use dmconnect_e2e::{Client, TestServer};
 
 async fn roll_50(mut c: Client) -> u64 {
-    // All 50 sent at once: both sessions' commands interleave in the plugin.
-    for _ in 0..50 {
-        c.send("/dice-roll").await;
-    }
+    // Both sessions roll at the same time, so their increments interleave in the plugin.
     let mut pips = 0;
     for _ in 0..50 {
+        c.send("/dice-roll").await;
         let line = c.recv().await;
         assert!(line.starts_with("You roll 1d6: "), "{line}");
         pips += line.rsplit(' ').next().and_then(|s| s.parse::<u64>().ok()).expect("sum");

@@ -1,6 +1,7 @@
 //! `/list_capabilities`, `/CAP` (help) and `/CAP-COMMAND ARGS`; anything else is `Unknown command.`
 
 use super::ctx::Ctx;
+use crate::cap_calls::CapCalls;
 use crate::caps::Caller;
 use crate::replies;
 
@@ -63,9 +64,10 @@ async fn apply(ctx: &mut Ctx<'_>, word: &str, args: Option<&str>) {
         peer_ip: ctx.session.peer.ip(),
         room: ctx.state.current_room().map(|r| r.label()),
     };
-    match caps.command(cap, command, args.unwrap_or(""), caller).await {
-        None => ctx.reply(replies::UNKNOWN),
-        Some(reply) if reply.is_empty() => {}
-        Some(reply) => ctx.reply(&reply),
+    // Off the command loop: the session's next lines run while the plugin works.
+    let session = ctx.session.clone();
+    let calls = ctx.state.cap_calls.get_or_insert_with(|| CapCalls::start(hub.clone(), session));
+    if !calls.push(cap, command, args.unwrap_or(""), caller) {
+        ctx.reply(replies::CAPABILITY_BUSY);
     }
 }
