@@ -1,6 +1,6 @@
 //! What the core asks of the loaded capabilities. The plugin registry
 //! (`capabilities::Registry`) implements [`Capabilities`]; [`NoCapabilities`]
-//! stands in when none are loaded. A leaf module: it imports nothing of the crate.
+//! stands in when none are loaded. A leaf module: it imports nothing of the crate but the config type.
 
 use async_trait::async_trait;
 use std::net::SocketAddr;
@@ -48,6 +48,16 @@ pub trait Capabilities: Send + Sync {
     }
     /// A session joined a local room (after its join reply was queued).
     fn room_joined(&self, _room: &str, _caller: Caller) {}
+    /// `/reload_capability NAME`: loads a new copy of its file; one line for the admin.
+    async fn reload(&self, name: &str) -> String {
+        format!("Capability {name} not reloaded: it is not loaded.")
+    }
+    /// Applies a re-read `[capabilities]` section; one line per change.
+    async fn apply_config(&self, _cfg: &crate::config::CapabilitiesConfig) -> Vec<String> {
+        Vec::new()
+    }
+    /// The server stops: every capability's `shutdown()` hook runs.
+    async fn shutdown(&self) {}
 }
 
 /// The registry when no capability is loaded.

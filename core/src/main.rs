@@ -154,10 +154,31 @@ fn serve(args: ConfigArgs, listen: Option<String>, host: Option<String>, ready: 
                 .and_then(|_| std::fs::rename(&tmp, &path))
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
+        let hup = tokio::spawn(reload_capabilities_on_hup(args.config.clone(), running.hub.clone()));
         wait_for_signal().await;
+        hup.abort();
         running.shutdown().await;
         Ok::<(), String>(())
     })
+}
+
+/// SIGHUP: re-reads the config file's `[capabilities]` and applies it (enable, disable, reload changed files).
+async fn reload_capabilities_on_hup(path: Option<PathBuf>, hub: std::sync::Arc<dmconnect::hub::Hub>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    while hup.recv().await.is_some() {
+        let cfg = match &path {
+            Some(p) => Config::load(p),
+            None => Ok(Config::default()),
+        };
+        match cfg {
+            Ok(c) => {
+                let lines = hub.caps().apply_config(&c.capabilities).await;
+                info!(changes = lines.len(), "SIGHUP: [capabilities] re-read");
+            }
+            Err(e) => tracing::warn!("SIGHUP: configuration not re-read: {e}"),
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -74,6 +74,8 @@ pub const SHUTTING_DOWN: &str = "Server is shutting down.";
 pub const CANNOT_DELETE_DEFAULT: &str = "The default server cannot be deleted.";
 /// Usage of /ban.
 pub const USAGE_BAN: &str = "Usage: /ban <username>";
+/// Usage of `/reload_capability`.
+pub const USAGE_RELOAD_CAPABILITY: &str = "Usage: /reload_capability <name>";
 /// Usage of /unban.
 pub const USAGE_UNBAN: &str = "Usage: /unban <username>";
 /// Usage of /delete_server.

@@ -186,6 +186,7 @@ impl Running {
         if !self.sessions.wait(SHUTDOWN_WAIT).await {
             warn!("some sessions did not end in time");
         }
+        self.hub.caps().shutdown().await;
         let store = self.hub.store().clone();
         if let Err(e) = store.run(|s| s.checkpoint()).await {
             warn!("{e}");

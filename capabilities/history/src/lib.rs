@@ -187,6 +187,7 @@ impl Capability for History {
 
     fn shutdown(&self) {
         self.writer.close();
+        self.host.info(&format!("history closed ({} lines dropped while running)", self.writer.dropped()));
     }
 }
 

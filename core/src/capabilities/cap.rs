@@ -64,14 +64,14 @@ impl Cap {
 /// The shared part of the registry (HTTP connections hold it).
 pub struct Loaded {
     /// In load order.
-    pub caps: Vec<Cap>,
+    pub caps: Vec<Arc<Cap>>,
     /// Limit for commands and s2s messages.
     pub timeout: Duration,
 }
 
 impl Loaded {
     /// A capability by name.
-    pub fn cap(&self, name: &str) -> Option<&Cap> {
+    pub fn cap(&self, name: &str) -> Option<&Arc<Cap>> {
         self.caps.iter().find(|c| c.info.name == name)
     }
 

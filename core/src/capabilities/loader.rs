@@ -5,7 +5,8 @@ use super::host::PluginHost;
 use super::registry::Registry;
 use crate::config::CapabilitiesConfig;
 use crate::hub::Hub;
-use plugin_api::loader::{Library, LoadError};
+use crate::store::Store;
+use plugin_api::loader::{Library, LoadError, Plugin};
 use std::path::{Path, PathBuf};
 use std::sync::Weak;
 use std::time::Duration;
@@ -47,46 +48,97 @@ fn config_json(cfg: &CapabilitiesConfig, name: &str) -> String {
     }
 }
 
+/// What starting a capability needs; the registry keeps it for reloads.
+pub struct Starter {
+    /// The `[capabilities]` section in force.
+    pub cfg: CapabilitiesConfig,
+    hub: Weak<Hub>,
+    rt: tokio::runtime::Handle,
+    data_root: PathBuf,
+    store: Store,
+}
+
+impl Starter {
+    /// Where `libdmcap_NAME.so` is found now.
+    pub fn path(&self, name: &str) -> PathBuf {
+        find(&self.cfg.search_path(default_dir()), name)
+    }
+
+    /// Where this server keeps private copies of reloaded plugin files.
+    pub fn reload_dir(&self) -> PathBuf {
+        self.data_root.join(".reload")
+    }
+
+    /// Opens, checks and starts `name` from `path`.
+    pub fn start(&self, name: &str, path: &Path) -> Result<Plugin, LoadError> {
+        let host = PluginHost {
+            name: name.to_owned(),
+            hub: self.hub.clone(),
+            rt: self.rt.clone(),
+            config: config_json(&self.cfg, name),
+            data_dir: self.data_root.join(name),
+            store: self.store.clone(),
+        };
+        start(name, path, host)
+    }
+
+    /// The same, with another `[capabilities]` section.
+    pub fn with_config(&self, cfg: CapabilitiesConfig) -> Starter {
+        Starter {
+            cfg,
+            hub: self.hub.clone(),
+            rt: self.rt.clone(),
+            data_root: self.data_root.clone(),
+            store: self.store.clone(),
+        }
+    }
+
+    /// `name`'s config table as JSON.
+    pub fn config_json(&self, name: &str) -> String {
+        config_json(&self.cfg, name)
+    }
+
+    /// The runtime the registry's tasks run on.
+    pub fn rt(&self) -> &tokio::runtime::Handle {
+        &self.rt
+    }
+}
+
 /// Loads the enabled capabilities (see the module docs); never fails as a whole.
 pub fn load(cfg: &CapabilitiesConfig, hub: Weak<Hub>, rt: tokio::runtime::Handle) -> Registry {
-    let search = cfg.search_path(default_dir());
-    let Some(server) = hub.upgrade() else { return Registry::new(rt, Duration::from_secs(1)) };
-    let data_root = server.data_dir().join("capabilities");
-    let store = server.store().clone();
+    let Some(server) = hub.upgrade() else { return Registry::empty(rt) };
+    let starter = Starter {
+        cfg: cfg.clone(),
+        data_root: server.data_dir().join("capabilities"),
+        store: server.store().clone(),
+        hub,
+        rt,
+    };
     drop(server);
     let timeout = setting_ms(cfg, "command_timeout_ms", 10_000);
-    let mut reg = Registry::new(rt.clone(), timeout);
+    let mut caps: Vec<Plugin> = Vec::new();
     for name in &cfg.enabled {
-        let path = find(&search, name);
         if !valid_name(name) {
             warn!("capability {name:?} skipped: a name has only letters, digits, '_' and '-'");
             continue;
         }
-        if reg.has(name) {
+        if caps.iter().any(|p| p.info().name == *name) {
             warn!("capability {name} skipped: enabled twice");
             continue;
         }
-        let host = PluginHost {
-            name: name.clone(),
-            hub: hub.clone(),
-            rt: rt.clone(),
-            config: config_json(cfg, name),
-            data_dir: data_root.join(name),
-            store: store.clone(),
-        };
-        match start(name, &path, host) {
+        let path = starter.path(name);
+        match starter.start(name, &path) {
             Ok(plugin) => {
                 info!(version = %plugin.info().version, "capability {name} loaded from {}", path.display());
-                reg.add(plugin);
+                caps.push(plugin);
             }
             Err(e) => warn!(path = %path.display(), "capability {name} skipped: {e}"),
         }
     }
-    reg.start_ticks();
-    reg
+    Registry::new(starter, timeout, caps)
 }
 
-fn start(name: &str, path: &Path, host: PluginHost) -> Result<plugin_api::loader::Plugin, LoadError> {
+fn start(name: &str, path: &Path, host: PluginHost) -> Result<Plugin, LoadError> {
     let lib = Library::open(path)?;
     if lib.name() != name {
         return Err(LoadError::WrongName(lib.name()));
@@ -121,7 +173,7 @@ pub fn describe_dir(dir: &Path, cfg: &CapabilitiesConfig) -> Vec<String> {
         Err(e) => return vec![format!("cannot start a runtime for the dry runs: {e}")],
     };
     let scratch = std::env::temp_dir().join(format!("dmconnect-dry-run-{}", std::process::id()));
-    let store = match crate::store::Store::open(&scratch.join("store")) {
+    let store = match Store::open(&scratch.join("store")) {
         Ok(s) => s,
         Err(e) => return vec![format!("cannot open a scratch store for the dry runs: {e}")],
     };
@@ -135,7 +187,7 @@ fn describe_file(
     cfg: &CapabilitiesConfig,
     rt: &tokio::runtime::Handle,
     scratch: &Path,
-    store: &crate::store::Store,
+    store: &Store,
 ) -> String {
     let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let expected = file.trim_start_matches("libdmcap_").trim_end_matches(".so");

@@ -20,6 +20,7 @@ pub mod host;
 pub mod http;
 pub mod loader;
 pub mod registry;
+pub mod reload;
 
 pub use loader::{default_dir, describe_dir, file_name, load};
 pub use registry::Registry;

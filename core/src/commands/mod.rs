@@ -20,6 +20,7 @@ mod login;
 mod members;
 mod pm;
 mod register;
+mod reload_capability;
 mod say;
 mod unban;
 
@@ -35,6 +36,7 @@ pub use join_server::JoinServer;
 pub use login::Login;
 pub use pm::Pm;
 pub use register::Register;
+pub use reload_capability::ReloadCapability;
 pub use unban::Unban;
 
 use crate::context::State;
@@ -96,6 +98,8 @@ pub enum Command<'a> {
     Unban(Unban<'a>),
     /// `/delete_server NAME` (admins).
     DeleteServer(DeleteServer<'a>),
+    /// `/reload_capability NAME` (admins).
+    ReloadCapability(ReloadCapability<'a>),
     /// `/CAP` or `/CAP-COMMAND ARGS`, and any other word starting with `/`.
     Capability(Capability<'a>),
 }
@@ -131,6 +135,9 @@ impl<'a> Command<'a> {
             "/ban" if role == Role::Admin => or_usage(Ban::parse(text), Command::Ban),
             "/unban" if role == Role::Admin => or_usage(Unban::parse(text), Command::Unban),
             "/delete_server" if role == Role::Admin => or_usage(DeleteServer::parse(text), Command::DeleteServer),
+            "/reload_capability" if role == Role::Admin => {
+                or_usage(ReloadCapability::parse(text), Command::ReloadCapability)
+            }
             _ => Command::Capability(Capability::parse(text)),
         }
     }
@@ -159,6 +166,7 @@ impl<'a> Command<'a> {
             Command::Ban(c) => c.apply(ctx).await,
             Command::Unban(c) => c.apply(ctx).await,
             Command::DeleteServer(c) => c.apply(ctx).await,
+            Command::ReloadCapability(c) => c.apply(ctx).await,
             Command::Capability(c) => c.apply(ctx).await,
         }
     }
