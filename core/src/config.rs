@@ -169,9 +169,9 @@ pub struct FederationConfig {
     pub source_ip: String,
     /// A message id we sent is vouched for to at most this many dialback checks.
     pub vouch_max: u32,
-    /// Dialbacks per second that unverified requests from one source IP may trigger; 0 = no limit.
+    /// Failing dialbacks per second that requests from one source IP may trigger; 0 = no limit.
     pub dialback_rate_per_ip: u32,
-    /// Dialbacks per second that requests claiming one host may trigger; 0 = no limit.
+    /// Failing dialbacks per second that requests claiming one host may trigger; 0 = no limit.
     pub dialback_rate_per_host: u32,
     /// Burst allowed above those rates.
     pub dialback_burst: u32,
@@ -204,9 +204,9 @@ impl Default for FederationConfig {
             allow_private_peers: true,
             source_ip: String::new(),
             vouch_max: 3,
-            dialback_rate_per_ip: 100,
-            dialback_rate_per_host: 100,
-            dialback_burst: 400,
+            dialback_rate_per_ip: 20,
+            dialback_rate_per_host: 20,
+            dialback_burst: 50,
             dialback_fail_secs: 15,
             max_concurrent_dialbacks: 64,
         }

@@ -81,6 +81,8 @@ pub struct Settings {
     allow_private: bool,
     /// Outbound connections start from this address (so peers can check where they come from).
     pub source_ip: Option<IpAddr>,
+    /// `source_ip` was configured, not taken from `listen`.
+    source_explicit: bool,
 }
 
 fn ms(v: u64, min: u64) -> Duration {
@@ -108,6 +110,7 @@ impl Settings {
             down_for: Duration::from_millis(c.peer_down_ms),
             allow_private: c.allow_private_peers,
             source_ip: c.source_ip.parse().ok().or(listen_ip),
+            source_explicit: !c.source_ip.is_empty(),
         }
     }
 
@@ -329,7 +332,10 @@ async fn connect(s: &Settings, resolver: &Resolver, host: &str) -> Result<TcpStr
     let addr = s.address(host);
     let deadline = Instant::now() + s.connect;
     let found = resolver.lookup(&addr, s.connect).await.map_err(Failure::Unreachable)?;
-    let same_family = |a: &SocketAddr| s.source_ip.is_none_or(|src| src.is_ipv4() == a.is_ipv4());
+    // A loopback `listen` (a server behind a proxy) says nothing about how to reach other machines.
+    let source =
+        |a: &SocketAddr| s.source_ip.filter(|src| s.source_explicit || !src.is_loopback() || a.ip().is_loopback());
+    let same_family = |a: &SocketAddr| source(a).is_none_or(|src| src.is_ipv4() == a.is_ipv4());
     let usable: Vec<SocketAddr> =
         found.iter().copied().filter(|a| addr::allowed(a.ip(), s.allow_private) && same_family(a)).collect();
     if usable.is_empty() {
@@ -341,7 +347,7 @@ async fn connect(s: &Settings, resolver: &Resolver, host: &str) -> Result<TcpStr
     for a in usable {
         let attempt = async {
             let sock = if a.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }?;
-            if let Some(src) = s.source_ip {
+            if let Some(src) = source(&a) {
                 sock.bind(SocketAddr::new(src, 0))?;
             }
             sock.connect(a).await

@@ -230,7 +230,9 @@ async fn verify(node: &Node, from: &str, id: &str, kind: &str, v: &Value, ip: Ip
             false
         }
     };
-    if !ok {
+    if ok {
+        limits.refund(from, ip);
+    } else {
         limits.note_failure(from, ip);
     }
     ok

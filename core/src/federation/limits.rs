@@ -55,6 +55,13 @@ impl<K: Hash + Eq + Clone> Buckets<K> {
         *b = (tokens - 1.0, now);
         true
     }
+
+    /// Gives back a token taken for `key` (the work turned out to be legitimate).
+    pub fn give_back(&self, key: &K) {
+        if let Some(b) = lock(&self.map).get_mut(key) {
+            b.0 = (b.0 + 1.0).min(self.burst);
+        }
+    }
 }
 
 /// Dialback gatekeeping for one node.
@@ -109,6 +116,12 @@ impl DialbackLimits {
         self.per_ip.take(&ip) && self.per_host.take(&host.to_owned())
     }
 
+    /// A dialback succeeded: its tokens are given back, so verified traffic is never limited.
+    pub fn refund(&self, host: &str, ip: IpAddr) {
+        self.per_ip.give_back(&ip);
+        self.per_host.give_back(&host.to_owned());
+    }
+
     /// A slot for one dialback in flight, waiting at most `wait`; `Err` when none came free.
     pub async fn slot(&self, wait: Duration) -> Result<Option<SemaphorePermit<'_>>, ()> {
         match &self.inflight {
@@ -137,6 +150,9 @@ mod tests {
         assert!((0..3).all(|_| b.take(&1)));
         assert!(!b.take(&1));
         assert!(b.take(&2));
+        b.give_back(&1);
+        assert!(b.take(&1));
+        assert!(!b.take(&1));
         let off = Buckets::new(0, 1);
         assert!((0..100).all(|_| off.take(&1)));
     }
