@@ -307,6 +307,16 @@ mod tests {
     }
 
     #[test]
+    fn federation_keys() {
+        let c = Config::parse("[federation]\ndialback_cache_secs = 60\nallow_private_peers = false\n").unwrap();
+        assert_eq!(c.federation.dialback_cache_secs, Some(60));
+        assert!(!c.federation.allow_private_peers);
+        assert!(Config::default().federation.allow_private_peers);
+        assert!(Config::parse("[federation]\nsource_ip = \"nope\"\n").is_err());
+        assert!(Config::parse("[federation]\nsource_ip = \"127.0.0.2\"\n").is_ok());
+    }
+
+    #[test]
     fn capability_tables_are_kept() {
         let c =
             Config::parse("[capabilities]\nenabled = [\"status\"]\n[capabilities.http_file_upload]\nmax_size = 10\n")
