@@ -216,7 +216,7 @@ impl Outbound {
             let id = match obj.get("msg_id").and_then(Value::as_str) {
                 Some(id) => id.to_owned(),
                 None => {
-                    let id = super::dialback::new_msg_id();
+                    let id = super::sent::new_msg_id();
                     obj.insert("msg_id".into(), id.clone().into());
                     id
                 }

@@ -14,12 +14,6 @@ use tracing::debug;
 /// Most bytes of fields a check we send echoes; the digest covers the rest.
 pub const MAX_ECHO: usize = 4096;
 
-/// A fresh message id: 128 random bits as hex.
-pub fn new_msg_id() -> String {
-    let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The answer to a `dialback_check` that came from `peer`.
 pub async fn answer(sent: &SentIds, out: &Outbound, check: &Value, peer: IpAddr) -> Value {
     let id = check.get("msg_id").cloned().unwrap_or(Value::Null);
@@ -66,8 +60,8 @@ mod tests {
 
     #[test]
     fn ids_are_random() {
-        assert_ne!(new_msg_id(), new_msg_id());
-        assert_eq!(new_msg_id().len(), 32);
+        assert_ne!(sent::new_msg_id(), sent::new_msg_id());
+        assert_eq!(sent::new_msg_id().len(), 32);
     }
 
     #[test]

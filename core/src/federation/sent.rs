@@ -13,6 +13,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// A fresh message id: 128 random bits as hex.
+pub fn new_msg_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Most ids remembered at once; the oldest go first beyond this.
 const MAX_SENT: usize = 200_000;
 
