@@ -20,6 +20,7 @@ pub mod liveness;
 pub mod messages;
 pub mod node;
 pub mod sent;
+pub mod settings;
 
 use crate::config::FederationConfig;
 use crate::hub::Hub;
