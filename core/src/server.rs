@@ -113,7 +113,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
     hub.set_listen_port(plain_addr.port());
     let caps = capabilities::load(&cfg.capabilities, Arc::downgrade(&hub), tokio::runtime::Handle::current());
     hub.set_capabilities(Arc::new(caps));
-    let federation = cfg.federation.enabled.then(|| federation::start(&cfg.federation, &hub));
+    let federation = cfg.federation.enabled.then(|| federation::start(&cfg.federation, &cfg.server.listen, &hub));
     let sessions = Sessions::default();
 
     let ctx = Arc::new(Ctx {
