@@ -331,6 +331,17 @@ impl Client {
         Client { rd: BufReader::new(rd), wr, name: String::new() }
     }
 
+    /// Connects from a chosen loopback source address (e.g. `127.0.0.2`), so one test
+    /// can act as several IPs; the greeting is NOT consumed.
+    pub async fn connect_from(addr: SocketAddr, source_ip: &str) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(SocketAddr::new(source_ip.parse().expect("ip"), 0)).expect("bind source ip");
+        let stream = socket.connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let (rd, wr) = stream.into_split();
+        Client { rd: BufReader::new(rd), wr, name: String::new() }
+    }
+
     /// Sends a line terminated with `\r\n`.
     pub async fn send(&mut self, line: &str) {
         self.wr.write_all(format!("{line}\r\n").as_bytes()).await.expect("send");
