@@ -233,7 +233,8 @@ pub const FLOOD_DISCONNECT: Duration = Duration::from_secs(60);
 pub enum FloodStep {
     /// Send it now.
     Go,
-    /// Stop reading this session for this long, then send it; `warn`: say [`TOO_FAST`].
+    /// Stop reading this session for this long, then send it; `warn`: say [`TOO_FAST`]
+    /// (at most once per [`FLOOD_WARN_EVERY`]).
     Wait(Duration, bool),
     /// Far over the limit for long: disconnect.
     Disconnect,
@@ -246,7 +247,12 @@ pub struct Flood {
     bucket: TokenBucket,
     /// When the current stretch of delayed lines began.
     since: Option<Instant>,
+    /// When the sender was last told [`TOO_FAST`].
+    warned: Option<Instant>,
 }
+
+/// The sender is told [`TOO_FAST`] at most this often.
+pub const FLOOD_WARN_EVERY: Duration = Duration::from_secs(30);
 
 impl Flood {
     /// `None` when `per_sec == 0` (off).
@@ -254,6 +260,7 @@ impl Flood {
         (per_sec > 0).then(|| Flood {
             bucket: TokenBucket::new(f64::from(per_sec), f64::from(burst), Instant::now()),
             since: None,
+            warned: None,
         })
     }
 
@@ -265,14 +272,17 @@ impl Flood {
                 FloodStep::Go
             }
             Err(wait) => {
-                let first = self.since.is_none();
+                let warn = self.warned.is_none_or(|w| now.saturating_duration_since(w) >= FLOOD_WARN_EVERY);
+                if warn {
+                    self.warned = Some(now);
+                }
                 let since = *self.since.get_or_insert(now);
                 if now.saturating_duration_since(since) >= FLOOD_DISCONNECT {
                     return FloodStep::Disconnect;
                 }
                 // The token the wait is for is taken now, so the line may go after it.
                 self.bucket.tokens -= 1.0;
-                FloodStep::Wait(wait, first)
+                FloodStep::Wait(wait, warn)
             }
         }
     }

@@ -83,3 +83,6 @@ pub fn storage_failed(ctx: &Ctx<'_>, err: &dyn std::fmt::Display) {
     tracing::error!(session = ctx.session.id, "{err}");
     ctx.reply(replies::STORAGE_ERROR);
 }
+
+#[cfg(test)]
+mod prop;
