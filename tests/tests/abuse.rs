@@ -263,6 +263,27 @@ async fn a_flooder_is_slowed_and_readers_get_every_line() {
     flooder.expect("Servers: general").await;
 }
 
+#[tokio::test]
+async fn unknown_accounts_cost_as_much_as_wrong_passwords() {
+    let srv = server("login_failures_per_ip = 0\nlogin_failures_per_account = 0").await;
+    let addr = srv.addr();
+    drop(Client::login_new(addr, "known", "pw").await);
+    let mut c = Client::connect(addr).await;
+    c.expect(GREETING).await;
+    let known = six_failures(&mut c, "known").await;
+    let unknown = six_failures(&mut c, "nobody").await;
+    // Both run one argon2 check each; before, an unknown name answered ~200x faster.
+    assert!(unknown * 3 >= known, "unknown {unknown:?} vs known {known:?}");
+}
+
+async fn six_failures(c: &mut Client, name: &str) -> Duration {
+    let t = Instant::now();
+    for _ in 0..6 {
+        failed_login(c, name).await;
+    }
+    t.elapsed()
+}
+
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
