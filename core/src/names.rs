@@ -15,9 +15,18 @@ pub const MAX_NAME: usize = 32;
 pub fn normalise_account(name: &str) -> Result<String, &'static str> {
     let name = name.replace('@', "_");
     check_common(&name)?;
+    Ok(name)
+}
+
+/// Checks a name and password for /register: the rules above, one script only,
+/// and no control characters in the password. (Remote users' names from other
+/// hosts are checked with [`normalise_account`] alone.)
+pub fn check_new_account(name: &str, password: &str) -> Result<String, &'static str> {
+    let name = normalise_account(name)?;
     if !name.is_single_script() {
         return Err("Account names must be written in one script (no lookalike letters).");
     }
+    check_password(password)?;
     Ok(name)
 }
 
@@ -108,8 +117,10 @@ mod tests {
         assert!(normalise_account("\u{202e}evil").is_err());
         assert!(normalise_account("ad\u{200b}min").is_err());
         assert!(check_room_name("r\u{feff}").is_err());
-        assert!(normalise_account("\u{430}dmin").is_err(), "Cyrillic a + Latin");
-        assert!(normalise_account("Ωμεγα_2").is_ok() && normalise_account("Борис").is_ok());
+        assert!(check_new_account("\u{430}dmin", "pw").is_err(), "Cyrillic a + Latin");
+        assert!(normalise_account("\u{430}dmin").is_ok(), "remote names are not script-checked");
+        assert!(check_new_account("Ωμεγα_2", "pw").is_ok() && check_new_account("Борис", "pw").is_ok());
+        assert!(check_new_account("bob", "p\rw").is_err());
         assert_eq!(skeleton("admin"), skeleton("аdmin"));
         assert_eq!(skeleton("modern"), skeleton("rnodern"));
         assert!(check_password("pw\r/login x pw").is_err() && check_password("p w").is_ok());

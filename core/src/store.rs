@@ -144,7 +144,10 @@ impl Store {
     /// Adds an account; `Ok(false)` if the name is taken.
     pub fn add_account(&self, name: &str, hash: &str) -> Result<bool> {
         self.with(|c| {
-            let n = c.execute("INSERT OR IGNORE INTO accounts (name, hash) VALUES (?1, ?2)", params![name, hash])?;
+            let n = c.execute(
+                "INSERT OR IGNORE INTO accounts (name, hash, skeleton) VALUES (?1, ?2, ?3)",
+                params![name, hash, crate::names::skeleton(name)],
+            )?;
             Ok(n == 1)
         })
     }

@@ -135,6 +135,7 @@ async fn brute_force_is_delayed_while_the_owner_gets_in_fast() {
         c.send("/login owner secret").await;
         c.expect("Login successful.").await;
         let took = t.elapsed();
+        eprintln!("owner's login during the attack: {took:?}");
         assert!(took < Duration::from_secs(1), "owner's login took {took:?} during the attack");
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -143,6 +144,7 @@ async fn brute_force_is_delayed_while_the_owner_gets_in_fast() {
         a.abort();
     }
     let (bad, refused) = (bad.load(Ordering::Relaxed), refused.load(Ordering::Relaxed));
+    eprintln!("attacking address: {bad} passwords checked, {refused} attempts refused");
     // 3 free failures, then one at a time 0.5 s, 1 s, 2 s apart …: a handful in ~2.5 s.
     assert!(bad <= 8, "{bad} passwords were checked for one address");
     assert!(refused > 0, "the attacking address was never refused");
@@ -315,5 +317,6 @@ async fn memory_stays_flat_across_many_failed_logins() {
     let before = rss_kib(srv.pid());
     hammer(addr, 8, 25).await;
     let after = rss_kib(srv.pid());
+    eprintln!("server RSS {before} KiB -> {after} KiB over 200 failed logins");
     assert!(after < before + 20 * 1024, "RSS grew from {before} KiB to {after} KiB over 200 failed logins");
 }

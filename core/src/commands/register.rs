@@ -9,7 +9,7 @@ pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
     if parts.len() < 3 || parts[2].is_empty() {
         ctx.reply(replies::USAGE_REGISTER);
     } else {
-        match names::normalise_account(parts[1]).and_then(|n| names::check_password(parts[2]).map(|_| n)) {
+        match names::check_new_account(parts[1], parts[2]) {
             Err(reason) => ctx.reply(&replies::refused(reason)),
             Ok(name) => register(ctx, name, parts[2].to_owned()).await,
         }
