@@ -114,6 +114,7 @@ impl Auth {
     }
 
     async fn submit(&self, ip: IpAddr, work: Work) -> Result<Done, Busy> {
+        let ip = crate::limits::client_key(ip);
         let (tx, rx) = oneshot::channel();
         {
             let mut q = self.pool.queues.lock().unwrap_or_else(|p| p.into_inner());

@@ -84,7 +84,7 @@ pub async fn hash_new_password(
     ip: IpAddr,
     password: String,
 ) -> Result<Result<String, String>, &'static str> {
-    if !shared.budgets.registrations.allow(&ip) {
+    if !shared.budgets.may_register(ip) {
         tracing::info!(%ip, "registration refused: budget spent");
         return Err(TOO_MANY_REGISTRATIONS);
     }

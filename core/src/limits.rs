@@ -298,6 +298,27 @@ pub const MAX_LOGIN_WAIT: Duration = Duration::from_secs(30);
 /// under a second so the real owner still gets in from a fresh address.
 pub const ACCOUNT_SLOWDOWN: Duration = Duration::from_millis(400);
 
+/// The key budgets use for a client address: IPv4 as is (IPv4-mapped IPv6 too),
+/// IPv6 by its /64, since one subscriber usually gets a whole /64.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mut seg = v6.segments();
+            seg[4..].fill(0);
+            IpAddr::V6(seg.into())
+        }
+        v4 => v4,
+    }
+}
+
+/// Account names in budget keys are cut to this many characters: a login may
+/// name any text, and keys must stay small.
+const KEY_NAME_CHARS: usize = crate::names::MAX_NAME;
+
+fn account_key(account: &str) -> String {
+    account.chars().take(KEY_NAME_CHARS).collect()
+}
+
 /// The server-wide budgets (per-session ones live in the session).
 pub struct Budgets {
     /// `registrations_per_ip_per_hour`.
@@ -334,24 +355,31 @@ impl Budgets {
     /// Charges a login attempt for `account` from `ip` as a failure and says how
     /// long it waits before it is checked.
     pub fn login_attempt(&self, account: &str, ip: IpAddr) -> Duration {
-        let pair = (account.to_owned(), ip);
-        let serial = self.login_ip.attempt(&ip).max(self.login_pair.attempt(&pair));
-        serial + self.login_account.attempt(&account.to_owned())
+        let (ip, account) = (client_key(ip), account_key(account));
+        let serial = self.login_ip.attempt(&ip).max(self.login_pair.attempt(&(account.clone(), ip)));
+        serial + self.login_account.attempt(&account)
     }
 
     /// A successful login: forgives the `charged` failures counted up front, and
     /// the address's failures on that account.
     pub fn login_ok(&self, account: &str, ip: IpAddr, charged: u32) {
-        self.login_pair.clear(&(account.to_owned(), ip));
+        let (ip, account) = (client_key(ip), account_key(account));
+        self.login_pair.clear(&(account.clone(), ip));
         self.login_ip.forgive(&ip, charged);
-        self.login_account.forgive(&account.to_owned(), charged);
+        self.login_account.forgive(&account, charged);
     }
 
     /// An attempt that was charged but not checked after all (refused, queues full).
     pub fn login_unchecked(&self, account: &str, ip: IpAddr) {
+        let (ip, account) = (client_key(ip), account_key(account));
         self.login_ip.forgive(&ip, 1);
-        self.login_pair.forgive(&(account.to_owned(), ip), 1);
-        self.login_account.forgive(&account.to_owned(), 1);
+        self.login_pair.forgive(&(account.clone(), ip), 1);
+        self.login_account.forgive(&account, 1);
+    }
+
+    /// Takes one registration from `ip`'s hourly budget; false when it is spent.
+    pub fn may_register(&self, ip: IpAddr) -> bool {
+        self.registrations.allow(&client_key(ip))
     }
 }
 
@@ -424,6 +452,15 @@ mod tests {
     fn unserialised_delay_is_capped() {
         let f = Failures::new(1, Duration::from_millis(100), ACCOUNT_SLOWDOWN, false);
         assert!((0..60).all(|_| f.attempt(&"a") <= ACCOUNT_SLOWDOWN));
+    }
+
+    #[test]
+    fn ipv6_counts_by_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(client_key(mapped), "10.0.0.1".parse::<IpAddr>().unwrap());
     }
 
     #[test]
