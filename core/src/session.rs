@@ -25,8 +25,8 @@ pub struct State {
     pub account: Option<Arc<str>>,
     /// The subserver the session is in.
     pub room: Option<Arc<Room>>,
-    /// Chat flood control, made on the first chat line (idle sessions hold none).
-    pub flood: Option<Flood>,
+    /// Chat flood control, made on the first chat line (boxed: idle sessions stay small).
+    pub flood: Option<Box<Flood>>,
     /// Set when the session must end after this message (flooding).
     pub quit: bool,
 }
@@ -180,7 +180,7 @@ fn is_chat(text: &str) -> bool {
 async fn throttle(ctx: &mut Ctx<'_>) -> bool {
     let (per_sec, burst) = ctx.shared.budgets.chat;
     if ctx.state.flood.is_none() {
-        ctx.state.flood = Flood::new(per_sec, burst);
+        ctx.state.flood = Flood::new(per_sec, burst).map(Box::new);
     }
     let Some(flood) = ctx.state.flood.as_mut() else { return true };
     match flood.step(std::time::Instant::now()) {
