@@ -265,6 +265,57 @@ async fn a_flooder_is_slowed_and_readers_get_every_line() {
     flooder.expect("Servers: general").await;
 }
 
+/// Logs `owner` in from `ip` and returns how long the check took.
+async fn timed_login(addr: SocketAddr, ip: &str) -> Duration {
+    let mut c = Client::connect_from(addr, ip).await;
+    c.expect(GREETING).await;
+    let t = Instant::now();
+    c.send("/login owner secret").await;
+    c.expect("Login successful.").await;
+    t.elapsed()
+}
+
+#[tokio::test]
+async fn hashing_is_fair_between_addresses() {
+    // Real hashing cost, no failure budgets: only the hashing queues are at work.
+    let srv = TestServer::builder()
+        .argon2_memory_kib(4096)
+        .toml("[limits]\nlogin_failures_per_ip = 0\nlogin_failures_per_account = 0\nmax_connections_per_ip = 0")
+        .start()
+        .await;
+    let addr = srv.addr();
+    drop(Client::login_new(addr, "owner", "secret").await);
+    let quiet = timed_login(addr, "127.0.0.2").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut attackers = Vec::new();
+    for _ in 0..60 {
+        let stop = stop.clone();
+        attackers.push(tokio::spawn(async move {
+            let mut c = Client::connect_from(addr, "127.0.0.1").await;
+            c.expect(GREETING).await;
+            while !stop.load(Ordering::Relaxed) {
+                if failed_login(&mut c, "owner").await == BUSY {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut during = Vec::new();
+    for _ in 0..3 {
+        during.push(timed_login(addr, "127.0.0.2").await);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for a in attackers {
+        a.abort();
+    }
+    during.sort();
+    let median = during[1];
+    eprintln!("owner's login: {quiet:?} quiet, {during:?} while 60 connections from one address attack");
+    // Round-robin between addresses: about one attacker's hash ahead of the owner's, not sixty.
+    assert!(median < quiet * 5 + Duration::from_millis(150), "quiet {quiet:?}, under attack {during:?}");
+}
+
 #[tokio::test]
 async fn unknown_accounts_cost_as_much_as_wrong_passwords() {
     let srv = server("login_failures_per_ip = 0\nlogin_failures_per_account = 0").await;
