@@ -361,13 +361,18 @@ async fn hammer(addr: SocketAddr, connections: usize, attempts: usize) {
 
 #[tokio::test]
 async fn memory_stays_flat_across_many_failed_logins() {
-    let srv = server("login_failures_per_ip = 0\nlogin_failures_per_account = 0").await;
+    // 4 MiB per hash: a leak of hash buffers would show within a few dozen logins.
+    let srv = TestServer::builder()
+        .argon2_memory_kib(4096)
+        .toml("[limits]\nlogin_failures_per_ip = 0\nlogin_failures_per_account = 0")
+        .start()
+        .await;
     let addr = srv.addr();
     drop(Client::login_new(addr, "victim", "pw").await);
-    hammer(addr, 4, 5).await;
+    hammer(addr, 4, 2).await;
     let before = rss_kib(srv.pid());
-    hammer(addr, 8, 25).await;
+    hammer(addr, 8, 5).await;
     let after = rss_kib(srv.pid());
-    eprintln!("server RSS {before} KiB -> {after} KiB over 200 failed logins");
-    assert!(after < before + 20 * 1024, "RSS grew from {before} KiB to {after} KiB over 200 failed logins");
+    eprintln!("server RSS {before} KiB -> {after} KiB over 40 failed logins (4 MiB hashes)");
+    assert!(after < before + 16 * 1024, "RSS grew from {before} KiB to {after} KiB over 40 failed logins");
 }
