@@ -32,8 +32,9 @@ pub const TOO_MANY_REGISTRATIONS: &str = "Too many registrations from your addre
 /// also accepts the password base64-encoded, so when the text fails and is valid
 /// base64 of other UTF-8 text, the decoding is checked as a SECOND attempt: it
 /// waits for its own turn under the same budgets, and a login failing both counts
-/// two failures (a right base64 password forgives both). Unknown accounts go the same path against a dummy hash, so
-/// neither the time taken nor the delays reveal which accounts exist.
+/// two failures (a right base64 password forgives both). Unknown accounts go the
+/// same path against a dummy hash, so neither the time taken nor the delays reveal
+/// which accounts exist.
 pub async fn check_login(shared: &Shared, ip: IpAddr, account: &str, stored: Option<String>, password: &str) -> Check {
     let budgets = &shared.budgets;
     let decoded = base64::engine::general_purpose::STANDARD
@@ -61,7 +62,9 @@ pub async fn check_login(shared: &Shared, ip: IpAddr, account: &str, stored: Opt
             }
         }
     }
-    tracing::info!(%ip, account, "failed login");
+    // The name is whatever the client sent: log a bounded prefix.
+    let shown: String = account.chars().take(crate::names::MAX_NAME).collect();
+    tracing::info!(%ip, account = %shown, "failed login");
     Check::Bad
 }
 
