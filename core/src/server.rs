@@ -51,15 +51,19 @@ struct Slot {
 }
 
 impl Limits {
-    fn take(&self, ip: IpAddr) -> Option<Slot> {
+    /// A slot, or the refusal line.
+    fn take(&self, ip: IpAddr) -> Result<Slot, &'static str> {
         let mut c = lock(&self.counts);
         let n = c.1.get(&ip).copied().unwrap_or(0);
-        if (self.per_ip != 0 && n >= self.per_ip) || (self.total != 0 && c.0 >= self.total) {
-            return None;
+        if self.per_ip != 0 && n >= self.per_ip {
+            return Err(crate::replies::TOO_MANY_FROM_IP);
+        }
+        if self.total != 0 && c.0 >= self.total {
+            return Err(crate::replies::SERVER_FULL);
         }
         c.0 += 1;
         c.1.insert(ip, n + 1);
-        Some(Slot { limits: self.clone(), ip })
+        Ok(Slot { limits: self.clone(), ip })
     }
 }
 
@@ -122,6 +126,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
             auth,
             legacy: cfg.compat.legacy,
             queue: (cfg.limits.outbound_queue_messages, cfg.limits.outbound_queue_bytes),
+            budgets: Arc::new(crate::limits::Budgets::new(&cfg.limits)),
         },
         federation,
         sessions: sessions.watch(),
@@ -221,10 +226,18 @@ async fn accept_loop(listener: TcpListener, door: Door, ctx: Arc<Ctx>) {
                 continue;
             }
         };
-        let Some(slot) = ctx.limits.take(peer.ip()) else {
-            warn!(%peer, "connection refused: too many connections");
-            drop(stream);
-            continue;
+        let slot = match ctx.limits.take(peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                warn!(%peer, "connection refused: {why}");
+                // One line, without waiting: the encrypted and TLS ports cannot say
+                // anything before a handshake, so they just close.
+                if matches!(door, Door::Plain) {
+                    let _ = stream.try_write(format!("{why}\n").as_bytes());
+                }
+                drop(stream);
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
