@@ -1,5 +1,8 @@
-//! One client connection: a buffered line reader and a shared writer.
+//! One client connection: a buffered line reader and a shared writer, over plain
+//! TCP or over WebSocket (`GET /ws`, one text frame per line each way).
 
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
 use memchr::memchr;
 use std::io;
 use std::net::SocketAddr;
@@ -7,18 +10,33 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpSocket;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 
 /// How long a setup step waits for its expected reply.
 pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Write side, shared by a sender task and the reader (for PONG replies).
-pub type Writer = Arc<Mutex<OwnedWriteHalf>>;
+pub type Writer = Arc<Mutex<Wr>>;
+
+/// The write half of either transport.
+pub enum Wr {
+    /// Plain TCP: lines end with CRLF.
+    Tcp(OwnedWriteHalf),
+    /// WebSocket: one text frame per line.
+    Ws(SplitSink<WebSocketStream<TcpStream>, Message>),
+}
+
+enum Rd {
+    Tcp(OwnedReadHalf),
+    Ws(SplitStream<WebSocketStream<TcpStream>>),
+}
 
 /// A connected client: reads whole lines out of one growable buffer.
 pub struct Conn {
-    rd: OwnedReadHalf,
+    rd: Rd,
     /// The write half, shared.
     pub wr: Writer,
     buf: Vec<u8>,
@@ -28,14 +46,23 @@ pub struct Conn {
 
 impl Conn {
     /// Connects; `rcvbuf` shrinks the kernel receive buffer (slow reader).
-    pub async fn connect(addr: SocketAddr, buf_size: usize, rcvbuf: Option<u32>) -> io::Result<Conn> {
+    /// With `ws`, the connection is upgraded to a WebSocket at `/ws` first.
+    pub async fn connect(addr: SocketAddr, buf_size: usize, rcvbuf: Option<u32>, ws: bool) -> io::Result<Conn> {
         let sock = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
         if let Some(n) = rcvbuf {
             sock.set_recv_buffer_size(n)?;
         }
         let stream = sock.connect(addr).await?;
         stream.set_nodelay(true)?;
-        let (rd, wr) = stream.into_split();
+        let (rd, wr) = if ws {
+            let (ws, _) =
+                tokio_tungstenite::client_async(format!("ws://{addr}/ws"), stream).await.map_err(io::Error::other)?;
+            let (wr, rd) = ws.split();
+            (Rd::Ws(rd), Wr::Ws(wr))
+        } else {
+            let (rd, wr) = stream.into_split();
+            (Rd::Tcp(rd), Wr::Tcp(wr))
+        };
         Ok(Conn { rd, wr: Arc::new(Mutex::new(wr)), buf: vec![0; buf_size.max(512)], start: 0, end: 0 })
     }
 
@@ -50,6 +77,19 @@ impl Conn {
             self.start = 0;
             self.end = 0;
         }
+        let rd = match &mut self.rd {
+            Rd::Tcp(rd) => rd,
+            Rd::Ws(rd) => {
+                return loop {
+                    match rd.next().await {
+                        None | Some(Ok(Message::Close(_))) => break Ok(0),
+                        Some(Err(e)) => break Err(io::Error::other(e)),
+                        Some(Ok(Message::Text(t))) => break Ok(self.push_line(t.as_bytes())),
+                        Some(Ok(_)) => {}
+                    }
+                };
+            }
+        };
         if self.end == self.buf.len() {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
@@ -60,9 +100,26 @@ impl Conn {
                 self.buf.resize(n, 0);
             }
         }
-        let n = self.rd.read(&mut self.buf[self.end..]).await?;
+        let n = rd.read(&mut self.buf[self.end..]).await?;
         self.end += n;
         Ok(n)
+    }
+
+    /// Appends one WebSocket frame's text as a line; returns the bytes added.
+    fn push_line(&mut self, text: &[u8]) -> usize {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let need = self.end + text.len() + 1;
+        if need > self.buf.len() {
+            self.buf.resize(need.next_power_of_two(), 0);
+        }
+        self.buf[self.end..self.end + text.len()].copy_from_slice(text);
+        self.buf[self.end + text.len()] = b'\n';
+        self.end = need;
+        text.len() + 1
     }
 
     /// Takes the next complete line out of the buffer (without `\r\n`), if any.
@@ -108,10 +165,15 @@ impl Conn {
     }
 }
 
-/// Writes one line plus CRLF under the writer lock.
+/// Writes one line (plus CRLF on TCP, as one text frame on WebSocket) under the writer lock.
 pub async fn send_line(wr: &Writer, line: &str) -> io::Result<()> {
-    let mut data = Vec::with_capacity(line.len() + 2);
-    data.extend_from_slice(line.as_bytes());
-    data.extend_from_slice(b"\r\n");
-    wr.lock().await.write_all(&data).await
+    match &mut *wr.lock().await {
+        Wr::Tcp(w) => {
+            let mut data = Vec::with_capacity(line.len() + 2);
+            data.extend_from_slice(line.as_bytes());
+            data.extend_from_slice(b"\r\n");
+            w.write_all(&data).await
+        }
+        Wr::Ws(w) => w.send(Message::text(line)).await.map_err(io::Error::other),
+    }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod extensions;
 pub mod federation;
 pub mod framing;
+pub mod http;
 pub mod hub;
 pub mod names;
 pub mod outbox;

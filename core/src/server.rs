@@ -76,6 +76,8 @@ struct Ctx {
     sniff: Duration,
     grace: Duration,
     handshake: Duration,
+    /// HTTP: the web app, WebSocket sessions, capability routes.
+    web: Arc<crate::http::Web>,
 }
 
 /// Which listener a connection came in on.
@@ -103,13 +105,15 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
     hub.set_listen_port(plain_addr.port());
     crate::extensions::install(&cfg, &hub);
 
+    let shared = Shared {
+        hub: hub.clone(),
+        auth,
+        legacy: cfg.compat.legacy,
+        queue: (cfg.limits.outbound_queue_messages, cfg.limits.outbound_queue_bytes),
+    };
     let ctx = Ctx {
-        shared: Shared {
-            hub: hub.clone(),
-            auth,
-            legacy: cfg.compat.legacy,
-            queue: (cfg.limits.outbound_queue_messages, cfg.limits.outbound_queue_bytes),
-        },
+        web: Arc::new(crate::http::Web { shared: shared.clone(), cfg: cfg.web.clone() }),
+        shared,
         limits: Limits {
             per_ip: cfg.limits.max_connections_per_ip,
             total: cfg.limits.max_connections,
@@ -238,10 +242,7 @@ async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> 
                 return None;
             }
             Kind::Http => {
-                let caps = ctx.shared.hub.caps();
-                if caps.serves_http() {
-                    caps.serve_http(stream, peer).await;
-                }
+                crate::http::serve(ctx.web.clone(), stream, peer).await;
                 return None;
             }
             Kind::Chat => {
@@ -257,18 +258,27 @@ async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> 
             }
         },
         Door::Tls => {
-            let acceptor = TLS.get()?;
-            match acceptor.accept(stream, ctx.handshake, ctx.grace).await {
-                Ok(rw) => rw,
+            let tls = match TLS.get()?.handshake(stream, ctx.handshake).await {
+                Ok(tls) => tls,
                 Err(e) => {
                     info!(%peer, "TLS handshake failed: {e}");
                     return None;
                 }
+            };
+            // Inside TLS, `GET `/`POST ` is HTTP (https://, wss://); anything else is chat.
+            let (http, tls) = crate::transport::prefixed::starts_with(tls, HTTP_STARTS, ctx.sniff).await;
+            if http {
+                crate::http::serve(ctx.web.clone(), tls, peer).await;
+                return None;
             }
+            crate::transport::tls::halves(tls, ctx.grace)
         }
     };
     Some(halves)
 }
+
+/// First bytes of an HTTP request (WIRE §7).
+const HTTP_STARTS: &[&[u8]] = &[b"GET ", b"POST "];
 
 enum Kind {
     Chat,

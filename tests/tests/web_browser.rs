@@ -1,0 +1,272 @@
+//! The web app in a real headless Chromium (chromedriver, driven with fantoccini):
+//! two browser users and one plain-TCP user chat, act, see join/leave notices and
+//! PMs; hostile lines stay text; an upload shows as a link and preview; the app
+//! reconnects after a server restart. Saves a screenshot of the chat view.
+//!
+//! Needs /usr/bin/chromium and /usr/bin/chromedriver (`scripts/install-browser.sh`).
+//! Without them the test passes with a note, unless `DMC_REQUIRE_BROWSER=1`.
+
+mod cap_support;
+
+use cap_support::require;
+use dmconnect_e2e::{temp_dir, Client, TestServer};
+use fantoccini::{Client as Browser, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Every wait in this test is bounded by this.
+const WAIT: Duration = Duration::from_secs(15);
+/// A 1×1 PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x60, 0xf8, 0xcf, 0x00, 0x00, 0x03, 0x03, 0x01, 0x00, 0x18, 0xdd, 0x8d,
+    0xb0, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// chromedriver on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    async fn start(dir: &Path) -> Driver {
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", dir.join("chromedriver.log").display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start chromedriver");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "chromedriver did not listen within {WAIT:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Driver { child, url: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// A new headless browser with its own fresh profile.
+    async fn browser(&self, profile: &Path) -> Browser {
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1100,720",
+        ];
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        let caps = json!({"goog:chromeOptions": {"binary": CHROMIUM, "args": args}});
+        let Value::Object(caps) = caps else { unreachable!() };
+        let connect = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url);
+        tokio::time::timeout(WAIT, connect).await.expect("browser start timed out").expect("browser session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Waits until a JavaScript expression is true in the page.
+async fn until(b: &Browser, what: &str, expr: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let got = b.execute(&format!("return !!({expr});"), vec![]).await;
+        if matches!(got, Ok(Value::Bool(true))) {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let log = b.execute("return document.getElementById('log').innerText", vec![]).await;
+            panic!("timed out waiting for {what} ({expr}); last result {got:?}; #log: {log:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn js_str(s: &str) -> String {
+    serde_json::to_string(s).expect("json string")
+}
+
+/// True once some `#log .line` contains `text` literally.
+fn log_has(text: &str) -> String {
+    format!("[...document.querySelectorAll('#log .line')].some(l => l.textContent.includes({}))", js_str(text))
+}
+
+async fn status_is(b: &Browser, s: &str) {
+    until(b, &format!("status {s}"), &format!("document.getElementById('status').textContent === {}", js_str(s))).await;
+}
+
+async fn type_into(b: &Browser, css: &str, text: &str) {
+    let e = b.find(Locator::Css(css)).await.expect(css);
+    e.clear().await.expect("clear");
+    e.send_keys(text).await.expect("type");
+}
+
+async fn say(b: &Browser, text: &str) {
+    type_into(b, "#message", text).await;
+    b.find(Locator::Css("#send")).await.expect("#send").click().await.expect("click send");
+}
+
+/// Opens the app, registers `name` and waits until it joined `general`.
+async fn register(driver: &Driver, dir: &Path, url: &str, name: &str) -> Browser {
+    let b = driver.browser(&dir.join(format!("profile-{name}"))).await;
+    b.goto(url).await.expect("open the app");
+    status_is(&b, "connected").await;
+    type_into(&b, "#username", name).await;
+    type_into(&b, "#password", "pw").await;
+    b.find(Locator::Css("#register")).await.expect("#register").click().await.expect("click");
+    until(&b, "joined general", "document.querySelector('#rooms [data-room=\"general\"].current')").await;
+    status_is(&b, "connected").await;
+    b
+}
+
+fn browser_present() -> bool {
+    let present = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
+    if !present {
+        assert!(
+            std::env::var("DMC_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "DMC_REQUIRE_BROWSER=1 but {CHROMIUM} or {CHROMEDRIVER} is missing (run scripts/install-browser.sh)"
+        );
+        eprintln!("skipped: {CHROMIUM} or {CHROMEDRIVER} missing (run scripts/install-browser.sh)");
+    }
+    present
+}
+
+#[tokio::test]
+async fn two_browsers_and_a_telnet_user_chat() {
+    if !browser_present() {
+        return;
+    }
+    require(&["status", "ignore", "http_file_upload"]);
+    let dir = temp_dir("browser");
+    let port = free_port();
+    let mut srv =
+        TestServer::builder().listen_port(port).capabilities(&["status", "ignore", "http_file_upload"]).start().await;
+    let url = format!("http://127.0.0.1:{port}/");
+    let driver = Driver::start(&dir).await;
+
+    let alice = register(&driver, &dir, &url, "alice").await;
+    let bob = register(&driver, &dir, &url, "bob").await;
+    until(&alice, "bob's join notice", &log_has("*** bob has joined the server.")).await;
+    let mut carol = Client::login_new(srv.addr(), "carol", "pw").await;
+    carol.join("general").await;
+    for b in [&alice, &bob] {
+        until(b, "carol's join notice", &log_has("*** carol has joined the server.")).await;
+        until(b, "members panel", "document.querySelector('#members [data-user=\"carol\"]')").await;
+    }
+
+    // Chat and actions, both ways between browsers and telnet.
+    say(&alice, "hello from alice").await;
+    until(&bob, "alice's line", &log_has("alice: hello from alice")).await;
+    carol.expect("alice: hello from alice").await;
+    carol.send("hi from telnet").await;
+    carol.expect("carol: hi from telnet").await;
+    until(&alice, "carol's line", &log_has("carol: hi from telnet")).await;
+    say(&bob, "/act waves.").await;
+    carol.expect("*** bob waves.").await;
+    until(
+        &alice,
+        "bob's action",
+        "[...document.querySelectorAll('#log .line.action')].some(l => l.textContent.includes('bob waves.'))",
+    )
+    .await;
+
+    // Hostile lines are text: no element made from them, no alert, no javascript: link.
+    carol.send("<img src=x onerror=alert(1)>").await;
+    carol.send("javascript:alert(1) and http://example.invalid/ok").await;
+    until(&alice, "hostile line", &log_has("carol: <img src=x onerror=alert(1)>")).await;
+    until(&alice, "link line", &log_has("javascript:alert(1)")).await;
+    let safe =
+        "!document.querySelector('#log img:not(.preview)') && !document.querySelector('#log a[href^=\"javascript\"]') \
+                && document.querySelector('#log a[href=\"http://example.invalid/ok\"][rel=\"noopener noreferrer\"]')";
+    until(&alice, "no element from hostile text", safe).await;
+    assert!(alice.get_alert_text().await.is_err(), "an alert fired");
+
+    // Private messages: grouped per person with an unread count, answered from the PM view.
+    carol.send("/pm alice a secret").await;
+    carol.expect("Private message sent to alice.").await;
+    until(&alice, "unread badge", "document.querySelector('#pms [data-user=\"carol\"] .badge')?.textContent === '1'")
+        .await;
+    alice
+        .find(Locator::Css("#pms [data-user=\"carol\"] button"))
+        .await
+        .expect("pm entry")
+        .click()
+        .await
+        .expect("open pm");
+    until(&alice, "the PM", &log_has("carol: a secret")).await;
+    say(&alice, "a reply").await;
+    carol.expect("(Private) alice: a reply").await;
+    until(&alice, "own PM shown", &log_has("alice: a reply")).await;
+    alice.find(Locator::Css("#rooms [data-room=\"general\"] button")).await.expect("room").click().await.expect("back");
+    until(&alice, "room view again", &log_has("carol: hi from telnet")).await;
+
+    // An upload becomes a link, and an image preview for the others.
+    let png = dir.join("dot.png");
+    std::fs::write(&png, PNG).expect("write png");
+    until(&alice, "upload button", "!document.getElementById('attach').hidden").await;
+    alice
+        .find(Locator::Css("#file-input"))
+        .await
+        .expect("file input")
+        .send_keys(&png.to_string_lossy())
+        .await
+        .expect("pick file");
+    let line = carol.recv().await;
+    assert!(line.starts_with("alice: http://") && line.ends_with("/dot.png"), "{line}");
+    until(&bob, "upload link", "document.querySelector('#log a[href$=\"/dot.png\"]')").await;
+    until(&bob, "image preview", "document.querySelector('#log img.preview')?.naturalWidth === 1").await;
+
+    let shot = save_screenshot(&bob, &dir).await;
+    println!("screenshot of the chat view: {}", shot.display());
+
+    // Leave notices, then a restart: the app reconnects, logs in again and rejoins.
+    bob.close().await.expect("close bob");
+    until(&alice, "bob's leave notice", &log_has("*** bob has left the server.")).await;
+    carol.expect("*** bob has left the server.").await;
+    drop(carol);
+    srv.stop().await;
+    status_is(&alice, "reconnecting").await;
+    srv.restart().await;
+    status_is(&alice, "connected").await;
+    let mut carol = Client::login(srv.addr(), "carol", "pw").await;
+    carol.join("general").await;
+    say(&alice, "back again").await;
+    carol.expect("alice: back again").await;
+    alice.close().await.expect("close alice");
+}
+
+/// Saves a PNG of the page into `dir` (and to `DMC_SCREENSHOT` when set, for the docs).
+async fn save_screenshot(b: &Browser, dir: &Path) -> PathBuf {
+    let png = b.screenshot().await.expect("screenshot");
+    let path = dir.join("web-client.png");
+    std::fs::write(&path, &png).expect("write screenshot");
+    if let Ok(extra) = std::env::var("DMC_SCREENSHOT") {
+        std::fs::write(&extra, &png).expect("write DMC_SCREENSHOT");
+    }
+    path
+}
