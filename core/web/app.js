@@ -294,7 +294,7 @@ function linkify(parent, text) {
 function preview(parent, url) {
   if (!url.pathname.startsWith('/file/') || (url.port || defaultPort(url)) !== (location.port || defaultPort(location))) return;
   const ext = url.pathname.split('.').pop().toLowerCase();
-  fetch(location.origin + url.pathname)
+  fetchRetry(location.origin + url.pathname)
     .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(r.statusText))))
     .then((b) => {
       const img = el('img', 'preview');
@@ -303,6 +303,11 @@ function preview(parent, url) {
       parent.append(img);
     })
     .catch(() => {});
+}
+
+// A spare browser socket greeted as a chat client fails once; the retry gets a fresh one.
+function fetchRetry(url, opts) {
+  return fetch(url, opts).catch(() => fetch(url, opts));
 }
 
 function defaultPort(u) { return u.protocol === 'https:' ? '443' : '80'; }
@@ -458,7 +463,7 @@ function upload(file) {
   const form = new FormData();
   form.append('file', file, file.name);
   system('Uploading ' + file.name + '…');
-  fetch('/upload', { method: 'POST', body: form })
+  fetchRetry('/upload', { method: 'POST', body: form })
     .then((r) => r.json())
     .then((j) => {
       if (j.status !== 'ok') throw new Error(j.reason || 'upload failed');

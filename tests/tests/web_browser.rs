@@ -73,10 +73,12 @@ impl Driver {
         args.push(format!("--user-data-dir={}", profile.display()));
         let caps = json!({"goog:chromeOptions": {"binary": CHROMIUM, "args": args}});
         let Value::Object(caps) = caps else { unreachable!() };
-        let connect = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&self.url);
-        tokio::time::timeout(WAIT, connect).await.expect("browser start timed out").expect("browser session")
+        let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+        builder.capabilities(caps);
+        tokio::time::timeout(WAIT, builder.connect(&self.url))
+            .await
+            .expect("browser start timed out")
+            .expect("browser session")
     }
 }
 
@@ -126,9 +128,25 @@ async fn type_into(b: &Browser, css: &str, text: &str) {
     e.send_keys(text).await.expect("type");
 }
 
+/// Clicks an element; lists re-render on server lines, so a stale element is looked up again.
+async fn click(b: &Browser, css: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let res = match b.find(Locator::Css(css)).await {
+            Ok(e) => e.click().await,
+            Err(e) => Err(e),
+        };
+        match res {
+            Ok(()) => return,
+            Err(e) if tokio::time::Instant::now() >= deadline => panic!("cannot click {css}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 async fn say(b: &Browser, text: &str) {
     type_into(b, "#message", text).await;
-    b.find(Locator::Css("#send")).await.expect("#send").click().await.expect("click send");
+    click(b, "#send").await;
 }
 
 /// Opens the app, registers `name` and waits until it joined `general`.
@@ -138,7 +156,7 @@ async fn register(driver: &Driver, dir: &Path, url: &str, name: &str) -> Browser
     status_is(&b, "connected").await;
     type_into(&b, "#username", name).await;
     type_into(&b, "#password", "pw").await;
-    b.find(Locator::Css("#register")).await.expect("#register").click().await.expect("click");
+    click(&b, "#register").await;
     until(&b, "joined general", "document.querySelector('#rooms [data-room=\"general\"].current')").await;
     status_is(&b, "connected").await;
     b
@@ -197,7 +215,9 @@ async fn two_browsers_and_a_telnet_user_chat() {
 
     // Hostile lines are text: no element made from them, no alert, no javascript: link.
     carol.send("<img src=x onerror=alert(1)>").await;
+    carol.expect("carol: <img src=x onerror=alert(1)>").await;
     carol.send("javascript:alert(1) and http://example.invalid/ok").await;
+    carol.expect("carol: javascript:alert(1) and http://example.invalid/ok").await;
     until(&alice, "hostile line", &log_has("carol: <img src=x onerror=alert(1)>")).await;
     until(&alice, "link line", &log_has("javascript:alert(1)")).await;
     let safe =
@@ -211,18 +231,12 @@ async fn two_browsers_and_a_telnet_user_chat() {
     carol.expect("Private message sent to alice.").await;
     until(&alice, "unread badge", "document.querySelector('#pms [data-user=\"carol\"] .badge')?.textContent === '1'")
         .await;
-    alice
-        .find(Locator::Css("#pms [data-user=\"carol\"] button"))
-        .await
-        .expect("pm entry")
-        .click()
-        .await
-        .expect("open pm");
+    click(&alice, "#pms [data-user=\"carol\"] button").await;
     until(&alice, "the PM", &log_has("carol: a secret")).await;
     say(&alice, "a reply").await;
     carol.expect("(Private) alice: a reply").await;
     until(&alice, "own PM shown", &log_has("alice: a reply")).await;
-    alice.find(Locator::Css("#rooms [data-room=\"general\"] button")).await.expect("room").click().await.expect("back");
+    click(&alice, "#rooms [data-room=\"general\"] button").await;
     until(&alice, "room view again", &log_has("carol: hi from telnet")).await;
 
     // An upload becomes a link, and an image preview for the others.
