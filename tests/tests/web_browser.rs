@@ -21,13 +21,54 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// Every wait in this test is bounded by this.
 const WAIT: Duration = Duration::from_secs(15);
-/// A 1×1 PNG.
-const PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
-    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49,
-    0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x60, 0xf8, 0xcf, 0x00, 0x00, 0x03, 0x03, 0x01, 0x00, 0x18, 0xdd, 0x8d,
-    0xb0, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
-];
+/// A small gradient picture as PNG (uncompressed deflate; enough for a preview).
+fn png(w: u32, h: u32) -> Vec<u8> {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut c = !0u32;
+        for &b in data {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+            }
+        }
+        !c
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    let mut raw = Vec::new();
+    for y in 0..h {
+        raw.push(0);
+        for x in 0..w {
+            raw.extend_from_slice(&[(40 + x * 200 / w) as u8, (90 + y * 120 / h) as u8, 230]);
+        }
+    }
+    assert!(raw.len() < 65_536, "one stored deflate block");
+    let (mut a, mut b) = (1u32, 0u32);
+    for &x in &raw {
+        a = (a + u32::from(x)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    let mut z = vec![0x78, 0x01, 0x01];
+    z.extend_from_slice(&(raw.len() as u16).to_le_bytes());
+    z.extend_from_slice(&(!(raw.len() as u16)).to_le_bytes());
+    z.extend_from_slice(&raw);
+    z.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &z);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
 
 /// chromedriver on a free port, killed when dropped.
 struct Driver {
@@ -240,21 +281,24 @@ async fn two_browsers_and_a_telnet_user_chat() {
     until(&alice, "room view again", &log_has("carol: hi from telnet")).await;
 
     // An upload becomes a link, and an image preview for the others.
-    let png = dir.join("dot.png");
-    std::fs::write(&png, PNG).expect("write png");
+    let png_path = dir.join("sunset.png");
+    std::fs::write(&png_path, png(96, 48)).expect("write png");
     until(&alice, "upload button", "!document.getElementById('attach').hidden").await;
     alice
         .find(Locator::Css("#file-input"))
         .await
         .expect("file input")
-        .send_keys(&png.to_string_lossy())
+        .send_keys(&png_path.to_string_lossy())
         .await
         .expect("pick file");
     let line = carol.recv().await;
-    assert!(line.starts_with("alice: http://") && line.ends_with("/dot.png"), "{line}");
-    until(&bob, "upload link", "document.querySelector('#log a[href$=\"/dot.png\"]')").await;
-    until(&bob, "image preview", "document.querySelector('#log img.preview')?.naturalWidth === 1").await;
+    assert!(line.starts_with("alice: http://") && line.ends_with("/sunset.png"), "{line}");
+    until(&bob, "upload link", "document.querySelector('#log a[href$=\"/sunset.png\"]')").await;
+    until(&bob, "image preview", "document.querySelector('#log img.preview')?.naturalWidth === 96").await;
 
+    carol.send("/pm bob nice picture").await;
+    carol.expect("Private message sent to bob.").await;
+    until(&bob, "bob's unread badge", "document.querySelector('#pms [data-user=\"carol\"] .badge')").await;
     let shot = save_screenshot(&bob, &dir).await;
     println!("screenshot of the chat view: {}", shot.display());
 
