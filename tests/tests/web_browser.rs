@@ -313,8 +313,18 @@ async fn two_browsers_and_a_telnet_user_chat() {
     status_is(&alice, "connected").await;
     let mut carol = Client::login(srv.addr(), "carol", "pw").await;
     carol.join("general").await;
-    say(&alice, "back again").await;
+    // Keyboard only: Enter in the message box sends.
+    type_into(&alice, "#message", "back again\u{E007}").await;
     carol.expect("alice: back again").await;
+
+    // Phone width: the side panels become drawers behind buttons.
+    alice.set_window_size(390, 800).await.expect("resize");
+    let side_hidden = "getComputedStyle(document.getElementById('side')).display === 'none'";
+    until(&alice, "phone layout", side_hidden).await;
+    click(&alice, "#toggle-side").await;
+    until(&alice, "room drawer", &format!("!({side_hidden}) && document.querySelector('#rooms [data-room]')")).await;
+    let phone = alice.screenshot().await.expect("phone screenshot");
+    std::fs::write(dir.join("web-client-phone.png"), phone).expect("write phone screenshot");
     alice.close().await.expect("close alice");
 }
 
