@@ -21,7 +21,7 @@ use tracing::{debug, info};
 /// An accepted upgrade, waiting for hyper to finish the `101` answer.
 pub(super) type Pending = Arc<Mutex<Option<OnUpgrade>>>;
 
-fn header<'a>(h: &'a HeaderMap, name: impl hyper::header::AsHeaderName) -> Option<&'a str> {
+fn header(h: &HeaderMap, name: impl hyper::header::AsHeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
