@@ -2,7 +2,7 @@
 //! TCP or over WebSocket (`GET /ws`, one text frame per line each way).
 
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use memchr::memchr;
 use std::io;
 use std::net::SocketAddr;
@@ -14,6 +14,9 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
+
+/// Frames taken per `fill` once the first one arrived (without waiting for more).
+const WS_BATCH: usize = 256;
 
 /// How long a setup step waits for its expected reply.
 pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -77,17 +80,28 @@ impl Conn {
             self.start = 0;
             self.end = 0;
         }
-        let rd = match &mut self.rd {
+        let Conn { rd, buf, start, end, .. } = self;
+        let rd = match rd {
             Rd::Tcp(rd) => rd,
             Rd::Ws(rd) => {
-                return loop {
+                let mut push = |t: &[u8]| push_line(buf, start, end, t);
+                let mut n = loop {
                     match rd.next().await {
-                        None | Some(Ok(Message::Close(_))) => break Ok(0),
-                        Some(Err(e)) => break Err(io::Error::other(e)),
-                        Some(Ok(Message::Text(t))) => break Ok(self.push_line(t.as_bytes())),
+                        None | Some(Ok(Message::Close(_))) => return Ok(0),
+                        Some(Err(e)) => return Err(io::Error::other(e)),
+                        Some(Ok(Message::Text(t))) => break push(t.as_bytes()),
                         Some(Ok(_)) => {}
                     }
                 };
+                // Take the frames that are already here in the same call, as one TCP read would.
+                for _ in 0..WS_BATCH {
+                    match rd.next().now_or_never() {
+                        Some(Some(Ok(Message::Text(t)))) => n += push(t.as_bytes()),
+                        Some(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+                        _ => break,
+                    }
+                }
+                return Ok(n);
             }
         };
         if self.end == self.buf.len() {
@@ -103,23 +117,6 @@ impl Conn {
         let n = rd.read(&mut self.buf[self.end..]).await?;
         self.end += n;
         Ok(n)
-    }
-
-    /// Appends one WebSocket frame's text as a line; returns the bytes added.
-    fn push_line(&mut self, text: &[u8]) -> usize {
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        let need = self.end + text.len() + 1;
-        if need > self.buf.len() {
-            self.buf.resize(need.next_power_of_two(), 0);
-        }
-        self.buf[self.end..self.end + text.len()].copy_from_slice(text);
-        self.buf[self.end + text.len()] = b'\n';
-        self.end = need;
-        text.len() + 1
     }
 
     /// Takes the next complete line out of the buffer (without `\r\n`), if any.
@@ -163,6 +160,23 @@ impl Conn {
             }
         }
     }
+}
+
+/// Appends one WebSocket frame's text as a line to the buffer; returns the bytes added.
+fn push_line(buf: &mut Vec<u8>, start: &mut usize, end: &mut usize, text: &[u8]) -> usize {
+    if *start > 0 {
+        buf.copy_within(*start..*end, 0);
+        *end -= *start;
+        *start = 0;
+    }
+    let need = *end + text.len() + 1;
+    if need > buf.len() {
+        buf.resize(need.next_power_of_two(), 0);
+    }
+    buf[*end..*end + text.len()].copy_from_slice(text);
+    buf[*end + text.len()] = b'\n';
+    *end = need;
+    text.len() + 1
 }
 
 /// Writes one line (plus CRLF on TCP, as one text frame on WebSocket) under the writer lock.

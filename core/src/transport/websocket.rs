@@ -75,9 +75,14 @@ pub struct WsWriter<S> {
     tx: SplitSink<WebSocketStream<S>, Message>,
 }
 
+/// Copies the text: one small copy is cheaper than another clone and drop of the
+/// shared buffer, whose reference count every recipient's writer touches.
 fn frame(msg: &Bytes) -> io::Result<Message> {
-    let text = msg.strip_suffix(b"\n").map_or_else(|| msg.clone(), |t| msg.slice(..t.len()));
-    Utf8Bytes::try_from(text).map(Message::Text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    let text = msg.strip_suffix(b"\n").unwrap_or(msg);
+    match std::str::from_utf8(text) {
+        Ok(t) => Ok(Message::Text(Utf8Bytes::from(t))),
+        Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+    }
 }
 
 #[async_trait]
