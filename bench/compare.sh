@@ -93,6 +93,10 @@ encrypted_listen = ""           # legacy encrypted port not needed
 max_connections_per_ip = 0      # default 64: all load comes from 127.0.0.1
 max_connections = 0             # default 20,000: unlimited
 idle_timeout_secs = 0           # idle sessions must not be closed during the idle scenario
+chat_lines_per_sec = 0          # the scenarios flood on purpose: no per-session flood control
+registrations_per_ip_per_hour = 0  # every user registers from 127.0.0.1
+max_rooms = 0                   # the scenarios create many rooms from few accounts
+max_rooms_per_account = 0
 [auth]
 argon2_memory_kib = 256         # BENCHMARK ONLY: default 19 MiB x 2 passes makes 10,000
 argon2_iterations = 1           #   registrations take minutes; never use this in production

@@ -26,7 +26,13 @@ fn bench_proto(srv: &TestServer, proto: &str, args: &[&str]) -> Value {
 }
 
 async fn server() -> TestServer {
-    TestServer::builder().toml("[limits]\nmax_connections_per_ip = 0\nidle_timeout_secs = 0").start().await
+    TestServer::builder()
+        .toml(
+            "[limits]\nmax_connections_per_ip = 0\nidle_timeout_secs = 0\nchat_lines_per_sec = 0\n\
+         registrations_per_ip_per_hour = 0\nmax_rooms = 0\nmax_rooms_per_account = 0",
+        )
+        .start()
+        .await
 }
 
 #[tokio::test]

@@ -42,16 +42,25 @@ struct Slot {
     ip: IpAddr,
 }
 
+/// Said (plain port only) before closing a connection over `max_connections_per_ip`.
+pub const TOO_MANY_FROM_IP: &str = "Too many connections from your address.";
+/// Said (plain port only) before closing a connection over `max_connections`.
+pub const SERVER_FULL: &str = "Server is full; try again later.";
+
 impl Limits {
-    fn take(&self, ip: IpAddr) -> Option<Slot> {
+    /// A slot, or the refusal line.
+    fn take(&self, ip: IpAddr) -> Result<Slot, &'static str> {
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let n = c.1.get(&ip).copied().unwrap_or(0);
-        if (self.per_ip != 0 && n >= self.per_ip) || (self.total != 0 && c.0 >= self.total) {
-            return None;
+        if self.per_ip != 0 && n >= self.per_ip {
+            return Err(TOO_MANY_FROM_IP);
+        }
+        if self.total != 0 && c.0 >= self.total {
+            return Err(SERVER_FULL);
         }
         c.0 += 1;
         c.1.insert(ip, n + 1);
-        Some(Slot { limits: self.clone(), ip })
+        Ok(Slot { limits: self.clone(), ip })
     }
 }
 
@@ -110,6 +119,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
         auth,
         legacy: cfg.compat.legacy,
         queue: (cfg.limits.outbound_queue_messages, cfg.limits.outbound_queue_bytes),
+        budgets: Arc::new(crate::limits::Budgets::new(&cfg.limits)),
     };
     let ctx = Ctx {
         web: Arc::new(crate::http::Web { shared: shared.clone(), cfg: cfg.web.clone() }),
@@ -212,10 +222,18 @@ async fn accept_loop(listener: TcpListener, door: Door, ctx: Ctx) {
                 continue;
             }
         };
-        let Some(slot) = ctx.limits.take(peer.ip()) else {
-            warn!(%peer, "connection refused: too many connections");
-            drop(stream);
-            continue;
+        let slot = match ctx.limits.take(peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                warn!(%peer, "connection refused: {why}");
+                // One line, without waiting: the encrypted and TLS ports cannot say
+                // anything before a handshake, so they just close.
+                if matches!(door, Door::Plain) {
+                    let _ = stream.try_write(format!("{why}\n").as_bytes());
+                }
+                drop(stream);
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
