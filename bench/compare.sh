@@ -5,6 +5,8 @@
 #
 # Usage: bench/compare.sh                      (defaults: a few minutes on 2 cores)
 #        SCENARIOS="fanout-flat idle" bench/compare.sh
+#        SERVERS="dmconnect dmconnect-ws" SCENARIOS="fanout-flat fanout-rate" bench/compare.sh
+#          (dmconnect-ws: the same server, every client a WebSocket session at /ws)
 #        OUT=bench/results/$(date +%F).txt bench/compare.sh
 # Every parameter below can be overridden from the environment. Needs root only to
 # install ngircd/inspircd from Debian when they are missing. Loopback only.
@@ -201,7 +203,7 @@ wait_port() { # port: wait until something listens there
 # Starts server $1; sets SERVER_PID, PROTO and ADDR.
 start_server() {
     case $1 in
-        dmconnect)
+        dmconnect | dmconnect-ws)
             local d=$TMP/dmconnect
             rm -rf "$d" && mkdir -p "$d"
             write_dmconnect_conf "$d/dm.toml"
@@ -211,6 +213,7 @@ start_server() {
             ADDR=$(sed -n 's/.*"plain":"\([^"]*\)".*/\1/p' "$d/ready")
             [ -n "$ADDR" ] || { echo "dmconnect did not start:"; cat "$d/log"; return 1; }
             PROTO=dm
+            if [ "$1" = dmconnect-ws ]; then PROTO=ws; fi
             ;;
         ngircd)
             write_ngircd_conf "$TMP/ngircd.conf"

@@ -20,6 +20,8 @@ pub struct Config {
     pub federation: FederationConfig,
     /// `[capabilities]`: which plugins to load.
     pub capabilities: CapabilitiesConfig,
+    /// `[web]`: the web app and WebSocket endpoint.
+    pub web: WebConfig,
 }
 
 /// `[server]`.
@@ -267,6 +269,25 @@ impl Default for CapabilitiesConfig {
     }
 }
 
+/// `[web]` (see docs/web-client.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Serve the web app (`GET /`) and WebSocket sessions (`GET /ws`).
+    pub enabled: bool,
+    /// Origins (`https://chat.example.org`) whose pages may open WebSocket sessions;
+    /// `"*"` allows any; empty: only pages served by this host (Origin matches Host).
+    pub allowed_origins: Vec<String>,
+    /// Largest WebSocket frame or message; larger ones close the session.
+    pub max_message_bytes: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self { enabled: true, allowed_origins: Vec::new(), max_message_bytes: 64 * 1024 }
+    }
+}
+
 impl Config {
     /// Reads and checks a config file.
     pub fn load(path: &Path) -> Result<Config, String> {
@@ -305,6 +326,9 @@ impl Config {
         }
         if self.limits.outbound_queue_messages == 0 || self.limits.outbound_queue_bytes < 64 * 1024 {
             return Err("[limits] outbound queue must hold at least 1 message and 64 KiB".into());
+        }
+        if self.web.max_message_bytes < crate::framing::MAX_MESSAGE + 2 {
+            return Err("[web] max_message_bytes must be at least 32770 (one whole message)".into());
         }
         let f = &self.federation;
         if !f.source_ip.is_empty() && f.source_ip.parse::<std::net::IpAddr>().is_err() {

@@ -10,6 +10,8 @@ pub mod context;
 pub mod federation;
 pub mod framing;
 pub mod gate;
+pub mod http;
+pub mod http_reply;
 pub mod hub;
 pub mod limits;
 pub mod names;

@@ -1,4 +1,4 @@
-//! Rules for account and subserver names (WIRE §3.1, §3.2), chat text and passwords.
+//! Rules for account and subserver names (protocol.md §3, §4), chat text and passwords.
 //!
 //! Beyond the protocol's rules, names refuse invisible characters (Unicode format
 //! characters such as bidi overrides and zero-width spaces, fillers, variation
@@ -55,7 +55,7 @@ pub fn is_bidi_control(c: char) -> bool {
 }
 
 /// A new password: no control characters (a CR inside one is refused, see
-/// WIRE §2: a lone CR is not a line end, so `pw\r/login ...` is one message).
+/// protocol.md §2: a lone CR is not a line end, so `pw\r/login ...` is one message).
 pub fn check_password(pw: &str) -> Result<(), &'static str> {
     if pw.chars().any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}') {
         return Err("Passwords cannot contain control characters.");
@@ -91,7 +91,7 @@ fn check_common(name: &str) -> Result<(), &'static str> {
 }
 
 /// Text a client wants shown to others: no control characters except TAB and
-/// no Unicode line separators (WIRE §2), so nobody can forge server lines.
+/// no Unicode line separators (protocol.md §2), so nobody can forge server lines.
 pub fn check_text(text: &str) -> Result<(), &'static str> {
     if text.chars().any(|c| (c.is_control() && c != '\t') || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}') {
         return Err("Messages cannot contain control characters or line separators.");

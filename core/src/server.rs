@@ -91,6 +91,8 @@ struct Ctx {
     sniff: Duration,
     grace: Duration,
     handshake: Duration,
+    /// HTTP: the web app, WebSocket sessions, capability routes.
+    web: Arc<crate::http::Web>,
 }
 
 /// Which listener a connection came in on.
@@ -120,14 +122,17 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
     let federation = cfg.federation.enabled.then(|| federation::start(&cfg.federation, &cfg.server.listen, &hub));
     let sessions = Sessions::default();
 
+    let shared = Shared {
+        hub: hub.clone(),
+        auth,
+        legacy: cfg.compat.legacy,
+        queue: (cfg.limits.outbound_queue_messages, cfg.limits.outbound_queue_bytes),
+        budgets: Arc::new(crate::limits::Budgets::new(&cfg.limits)),
+    };
+    let web = crate::http::Web { shared: shared.clone(), cfg: cfg.web.clone(), sessions: sessions.watch() };
     let ctx = Arc::new(Ctx {
-        shared: Shared {
-            hub: hub.clone(),
-            auth,
-            legacy: cfg.compat.legacy,
-            queue: (cfg.limits.outbound_queue_messages, cfg.limits.outbound_queue_bytes),
-            budgets: Arc::new(crate::limits::Budgets::new(&cfg.limits)),
-        },
+        web: Arc::new(web),
+        shared,
         federation,
         sessions: sessions.watch(),
         limits: Limits {
@@ -265,10 +270,7 @@ async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> 
                 return None;
             }
             Kind::Http => {
-                let caps = ctx.shared.hub.caps();
-                if caps.serves_http() {
-                    caps.serve_http(stream, peer).await;
-                }
+                crate::http::serve(ctx.web.clone(), stream, peer).await;
                 return None;
             }
             Kind::Chat => {
@@ -284,18 +286,27 @@ async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> 
             }
         },
         Door::Tls => {
-            let acceptor = TLS.get()?;
-            match acceptor.accept(stream, ctx.handshake, ctx.grace).await {
-                Ok(rw) => rw,
+            let tls = match TLS.get()?.handshake(stream, ctx.handshake).await {
+                Ok(tls) => tls,
                 Err(e) => {
                     info!(%peer, "TLS handshake failed: {e}");
                     return None;
                 }
+            };
+            // Inside TLS, `GET `/`POST ` is HTTP (https://, wss://); anything else is chat.
+            let (http, tls) = crate::transport::prefixed::starts_with(tls, HTTP_STARTS, ctx.sniff).await;
+            if http {
+                crate::http::serve(ctx.web.clone(), tls, peer).await;
+                return None;
             }
+            crate::transport::tls::halves(tls, ctx.grace)
         }
     };
     Some(halves)
 }
+
+/// First bytes of an HTTP request (protocol.md §7).
+const HTTP_STARTS: &[&[u8]] = &[b"GET ", b"POST "];
 
 enum Kind {
     Chat,
