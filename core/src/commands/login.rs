@@ -39,7 +39,6 @@ impl Login<'_> {
             }
             Some(a) if ok => {
                 ctx.state.account = Some(a.name.as_str().into());
-                ctx.state.admin = ctx.hub().is_admin(&a.name);
                 ctx.hub().login(ctx.session, &a.name);
                 tracing::info!(session = ctx.session.id, peer = %ctx.session.peer, account = %a.name, "login");
                 let servers = replies::available_servers(&ctx.hub().room_names(), crate::limits::LIST_NAMES);
