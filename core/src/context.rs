@@ -5,6 +5,7 @@
 use crate::auth::Auth;
 use crate::cap_calls::CapCalls;
 use crate::hub::{Hub, Room};
+use crate::limits::{Budgets, Flood};
 use crate::replies;
 use std::sync::Arc;
 
@@ -13,12 +14,14 @@ use std::sync::Arc;
 pub struct State {
     /// Set by a successful /login.
     pub account: Option<Arc<str>>,
-    /// True when the logged-in account is an administrator.
-    pub admin: bool,
     /// The subserver the session is in.
     pub room: Option<Arc<Room>>,
     /// Its capability calls in flight (started with the first one).
     pub cap_calls: Option<CapCalls>,
+    /// Chat flood control, made on the first chat line (boxed: idle sessions stay small).
+    pub flood: Option<Box<Flood>>,
+    /// Set when the session must end after this message (flooding).
+    pub quit: bool,
 }
 
 impl State {
@@ -42,6 +45,8 @@ pub struct Shared {
     pub legacy: bool,
     /// Outbound queue bounds (messages, bytes).
     pub queue: (usize, usize),
+    /// Abuse budgets (`[limits]`).
+    pub budgets: Arc<Budgets>,
 }
 
 impl Shared {

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 use tracing::warn;
@@ -197,12 +196,16 @@ impl Capabilities for Registry {
         }
     }
 
-    fn serves_http(&self) -> bool {
-        self.snapshot().caps.iter().any(|c| !c.info.http_prefixes.is_empty())
+    fn serves_path(&self, path: &str) -> bool {
+        self.snapshot().http_route(path).is_some()
     }
 
-    async fn serve_http(&self, stream: TcpStream, peer: SocketAddr) {
-        super::http::serve(self.snapshot(), stream, peer).await;
+    async fn http(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+        peer: SocketAddr,
+    ) -> hyper::Response<crate::http_reply::Body> {
+        super::http::handle(&self.snapshot(), req, peer).await
     }
 
     fn room_lines(&self) -> bool {

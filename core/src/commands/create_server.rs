@@ -2,7 +2,7 @@
 
 use super::args::{command, one, Usage};
 use super::ctx::Ctx;
-use crate::{names, replies};
+use crate::{gate, names, replies};
 
 command!(
     /// `/create_server NAME`.
@@ -16,7 +16,11 @@ impl CreateServer<'_> {
         if let Err(reason) = names::check_room_name(name) {
             return ctx.reply(&replies::refused(reason));
         }
-        match ctx.hub().create_room(name).await {
+        // `max_rooms` / `max_rooms_per_account`: see `gate`.
+        if let Err(refusal) = gate::may_create_room(ctx.shared, &ctx.account()).await {
+            return ctx.reply(&refusal);
+        }
+        match ctx.hub().create_room(name, &ctx.account()).await {
             Ok(true) => ctx.reply(&replies::created(name)),
             Ok(false) => ctx.reply(replies::SERVER_EXISTS),
             Err(e) => ctx.storage_failed(&e),

@@ -5,7 +5,7 @@ use super::ctx::Ctx;
 const LINES: &[&str] = &[
     "/create_server <server_name> - Create a new server",
     "/join_server <server_name> - Join a server (server_name@host for one on another host)",
-    "/list_servers - List the servers on this host",
+    "/list_servers [page] - List the servers on this host (long lists come in pages)",
     "/members - List the members of your current server",
     "/act <act> - Send an action to your current server",
     "/pm <username> <message> - Send a private message (username@host for a user on another host)",
@@ -22,7 +22,7 @@ const ADMIN_LINES: &[&str] = &[
 /// One line per core command, `COMMAND ARGS - DESCRIPTION`.
 pub fn apply(ctx: &mut Ctx<'_>) {
     let mut lines: Vec<&str> = LINES.to_vec();
-    if ctx.state.admin {
+    if ctx.hub().is_admin(&ctx.account()) {
         lines.extend_from_slice(ADMIN_LINES);
     }
     ctx.reply(&lines.join("\n"));

@@ -13,6 +13,7 @@ mod capability;
 mod chat;
 mod create_server;
 mod delete_server;
+mod flood;
 mod help;
 mod join_server;
 mod list_servers;
@@ -33,13 +34,12 @@ pub use create_server::CreateServer;
 pub use ctx::Ctx;
 pub use delete_server::DeleteServer;
 pub use join_server::JoinServer;
+pub use list_servers::ListServers;
 pub use login::Login;
 pub use pm::Pm;
 pub use register::Register;
 pub use reload_capability::ReloadCapability;
 pub use unban::Unban;
-
-use crate::context::State;
 
 /// Who sends a message: it decides which commands exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,13 +52,17 @@ pub enum Role {
     Admin,
 }
 
-impl State {
-    /// The role of this connection now.
-    pub fn role(&self) -> Role {
-        match (&self.account, self.admin) {
-            (None, _) => Role::Guest,
-            (Some(_), false) => Role::User,
-            (Some(_), true) => Role::Admin,
+impl Ctx<'_> {
+    /// The role this message is parsed with. Whether the account is an
+    /// administrator is asked only for the admin commands' words (it can change
+    /// while the session runs), so chat costs nothing extra.
+    pub fn role_for(&self, text: &str) -> Role {
+        let Some(account) = &self.state.account else { return Role::Guest };
+        let word = text.split(' ').next().unwrap_or("");
+        if matches!(word, "/ban" | "/unban" | "/delete_server") && self.hub().is_admin(account) {
+            Role::Admin
+        } else {
+            Role::User
         }
     }
 }
@@ -82,8 +86,8 @@ pub enum Command<'a> {
     CreateServer(CreateServer<'a>),
     /// `/join_server NAME` or `NAME@HOST`.
     JoinServer(JoinServer<'a>),
-    /// `/list_servers`.
-    ListServers,
+    /// `/list_servers [PAGE]`.
+    ListServers(ListServers),
     /// `/members`.
     Members,
     /// `/pm USER MESSAGE` or `USER@HOST MESSAGE`.
@@ -126,7 +130,7 @@ impl<'a> Command<'a> {
         match word {
             "/create_server" => or_usage(CreateServer::parse(text), Command::CreateServer),
             "/join_server" => or_usage(JoinServer::parse(text), Command::JoinServer),
-            "/list_servers" => Command::ListServers,
+            "/list_servers" => Command::ListServers(ListServers::parse(text)),
             "/members" => Command::Members,
             "/act" => or_usage(Act::parse(text), Command::Act),
             "/pm" => or_usage(Pm::parse(text), Command::Pm),
@@ -158,7 +162,7 @@ impl<'a> Command<'a> {
             Command::Act(c) => c.apply(ctx).await,
             Command::CreateServer(c) => c.apply(ctx).await,
             Command::JoinServer(c) => c.apply(ctx).await,
-            Command::ListServers => list_servers::apply(ctx),
+            Command::ListServers(c) => c.apply(ctx),
             Command::Members => members::apply(ctx).await,
             Command::Pm(c) => c.apply(ctx).await,
             Command::Help => help::apply(ctx),
@@ -179,9 +183,11 @@ pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
     for _ in 0..pings {
         ctx.reply(ctx.shared.ping());
     }
-    if let Some(text) = rest {
-        Command::parse(text, ctx.state.role()).apply(ctx).await;
+    let Some(text) = rest else { return };
+    if ctx.state.account.is_some() && flood::is_chat(text) && !flood::throttle(ctx).await {
+        return;
     }
+    Command::parse(text, ctx.role_for(text)).apply(ctx).await;
 }
 
 /// Keep-alives (protocol.md §2): a message of only slashes is one; otherwise each
@@ -196,5 +202,7 @@ pub fn keepalives(text: &str) -> (usize, Option<&str>) {
     (slashes.saturating_sub(1), Some(rest))
 }
 
+#[cfg(test)]
+mod prop;
 #[cfg(test)]
 mod tests;

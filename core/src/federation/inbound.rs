@@ -347,3 +347,6 @@ fn room_event(node: &Node, hub: &Hub, from: &str, e: RoomEventMsg) -> Value {
     home::remote_room_event(hub, &e.room, from, &ev);
     msg::ok()
 }
+
+#[cfg(test)]
+mod prop;
