@@ -219,6 +219,8 @@ pub struct Hub {
     rooms: RwLock<Rooms>,
     caps: OnceLock<Arc<dyn Capabilities>>,
     federation: OnceLock<Arc<dyn Federation>>,
+    /// Effective administrators: `[server] admins` plus the database's (reloadable).
+    admins: RwLock<Vec<String>>,
 }
 
 fn rd<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -239,6 +241,8 @@ impl Hub {
     /// Builds the hub with the stored subservers (the default one first if new).
     pub fn new(settings: HubSettings, store: Store) -> Result<Arc<Hub>, crate::store::StoreError> {
         store.add_room(&settings.default_room)?;
+        let mut admins = settings.admins.clone();
+        admins.extend(store.admins()?);
         let mut rooms = Rooms::default();
         for name in store.rooms()? {
             rooms.order.push(Room::new(&name, None));
@@ -254,6 +258,7 @@ impl Hub {
             rooms: RwLock::new(rooms),
             caps: OnceLock::new(),
             federation: OnceLock::new(),
+            admins: RwLock::new(admins),
         }))
     }
 
@@ -330,7 +335,12 @@ impl Hub {
 
     /// Is this account an administrator?
     pub fn is_admin(&self, account: &str) -> bool {
-        self.settings.admins.iter().any(|a| a == account)
+        rd(&self.admins).iter().any(|a| a == account)
+    }
+
+    /// Replaces the effective administrators (reload, `dmconnect admin`).
+    pub fn set_admins(&self, admins: Vec<String>) {
+        *wr(&self.admins) = admins;
     }
 
     // ---- connections, accounts and sessions ----

@@ -140,7 +140,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
             cfg.server.tls_cert.as_ref(),
             cfg.server.tls_key.as_ref(),
         )?;
-        TLS.set(acceptor).ok();
+        crate::transport::tls::install(acceptor);
         let l = bind(&cfg.server.tls_listen).await?;
         let addr = l.local_addr().map_err(|e| e.to_string())?;
         info!(%addr, "listening (TLS)");
@@ -149,8 +149,6 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
     }
     Ok(Running { plain: plain_addr, encrypted, tls, hub, tasks })
 }
-
-static TLS: std::sync::OnceLock<crate::transport::tls::TlsAcceptor> = std::sync::OnceLock::new();
 
 async fn bind(addr: &str) -> Result<TcpListener, String> {
     TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))
@@ -257,7 +255,7 @@ async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> 
             }
         },
         Door::Tls => {
-            let acceptor = TLS.get()?;
+            let acceptor = crate::transport::tls::current()?;
             match acceptor.accept(stream, ctx.handshake, ctx.grace).await {
                 Ok(rw) => rw,
                 Err(e) => {

@@ -56,6 +56,19 @@ impl TlsAcceptor {
     }
 }
 
+/// The acceptor new TLS connections use; swapped on reload (open sessions keep theirs).
+static CURRENT: std::sync::RwLock<Option<Arc<TlsAcceptor>>> = std::sync::RwLock::new(None);
+
+/// Makes `acceptor` the one for new connections.
+pub fn install(acceptor: TlsAcceptor) {
+    *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(acceptor));
+}
+
+/// The acceptor for a new connection, if TLS is on.
+pub fn current() -> Option<Arc<TlsAcceptor>> {
+    CURRENT.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
 fn open(path: &Path) -> Result<BufReader<File>, String> {
     File::open(path).map(BufReader::new).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
