@@ -20,6 +20,16 @@ pub struct Config {
     pub federation: FederationConfig,
     /// `[capabilities]`: which plugins to load.
     pub capabilities: CapabilitiesConfig,
+    /// `[metrics]`: the Prometheus endpoint.
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address of the Prometheus `/metrics` endpoint, e.g. `127.0.0.1:9439`; empty = off.
+    pub listen: String,
 }
 
 /// `[server]`.
@@ -250,6 +260,10 @@ impl Config {
             if !(v.is_empty() && key != "listen") && v.parse::<std::net::SocketAddr>().is_err() {
                 return Err(format!("[server] {key} = {v:?} is not an address like 0.0.0.0:42439"));
             }
+        }
+        let m = &self.metrics.listen;
+        if !m.is_empty() && m.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!("[metrics] listen = {m:?} is not an address like 127.0.0.1:9439"));
         }
         if !s.tls_listen.is_empty() && (s.tls_cert.is_empty() || s.tls_key.is_empty()) {
             return Err("[server] tls_listen needs tls_cert and tls_key".into());

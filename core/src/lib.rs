@@ -12,6 +12,7 @@ pub mod federation;
 pub mod framing;
 pub mod hub;
 pub mod logging;
+pub mod metrics;
 pub mod names;
 pub mod outbox;
 pub mod plugins;

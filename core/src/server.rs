@@ -86,6 +86,18 @@ enum Door {
     Tls,
 }
 
+impl Door {
+    /// The `transport` metrics label.
+    fn label(self) -> crate::metrics::Label {
+        let name = match self {
+            Door::Plain => "plain",
+            Door::Encrypted => "encrypted",
+            Door::Tls => "tls",
+        };
+        crate::metrics::label("transport", name)
+    }
+}
+
 /// Opens storage, builds the hub, binds the listeners and starts serving.
 pub async fn start(cfg: Config) -> Result<Running, String> {
     let store = Store::open(&cfg.server.data_dir).map_err(|e| e.to_string())?;
@@ -189,6 +201,7 @@ async fn idle_sweeper(hub: Arc<Hub>, limit: u64) {
         for s in hub.all_connections() {
             if s.idle_for() >= limit {
                 info!(session = s.id, peer = %s.peer, "idle timeout");
+                crate::metrics::count(&crate::metrics::M.disconnects, "reason", "idle");
                 s.kick.notify_one();
             }
         }
@@ -207,6 +220,7 @@ async fn accept_loop(listener: TcpListener, door: Door, ctx: Ctx) {
             }
         };
         let Some(slot) = ctx.limits.take(peer.ip()) else {
+            crate::metrics::count(&crate::metrics::M.disconnects, "reason", "limits");
             warn!(%peer, "connection refused: too many connections");
             drop(stream);
             continue;
@@ -218,7 +232,10 @@ async fn accept_loop(listener: TcpListener, door: Door, ctx: Ctx) {
             // Boxed: handshakes are large futures and run once; the session
             // future is what stays resident for every idle connection.
             if let Some((reader, writer)) = Box::pin(prepare(stream, peer, door, &ctx)).await {
+                let open = crate::metrics::M.connections.get_or_create(&door.label()).clone();
+                open.inc();
                 session::run(ctx.shared, peer, reader, writer).await;
+                open.dec();
             }
         });
     }

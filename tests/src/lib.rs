@@ -149,6 +149,7 @@ impl Builder {
             plain: "0.0.0.0:0".parse().expect("addr"),
             encrypted: None,
             tls: None,
+            metrics: None,
         };
         srv.spawn().await;
         srv
@@ -166,6 +167,7 @@ pub struct TestServer {
     plain: SocketAddr,
     encrypted: Option<SocketAddr>,
     tls: Option<SocketAddr>,
+    metrics: Option<SocketAddr>,
 }
 
 impl TestServer {
@@ -217,6 +219,7 @@ impl TestServer {
                 self.plain = addr("plain").expect("plain addr");
                 self.encrypted = addr("encrypted");
                 self.tls = addr("tls");
+                self.metrics = addr("metrics");
                 return;
             }
             if let Some(child) = self.child.as_mut() {
@@ -241,6 +244,10 @@ impl TestServer {
     /// The TLS port, if enabled.
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls
+    }
+    /// The metrics endpoint, if `[metrics] listen` was set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
     }
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {

@@ -4,7 +4,9 @@ use super::{Env, Global};
 use dmconnect::config::Config;
 use dmconnect::reload::Reloader;
 use sd_notify::NotifyState;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tracing::{info, warn};
 
 /// Runs the server until SIGINT/SIGTERM; SIGHUP reloads.
@@ -49,14 +51,19 @@ pub fn run(g: &Global, listen: Option<String>, host: Option<String>, ready: Opti
         let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
         let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
         let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+        let cfg_metrics = cfg.metrics.listen.clone();
         let mut run_cfg = cfg.clone();
         run_cfg.capabilities.dir = Some(plugin_dir);
         let running = dmconnect::server::start(run_cfg).await?;
         let reloader = Reloader::new(env.source.clone(), Box::new(overrides), cfg, running.hub.clone(), Some(log));
         let sock = dmconnect::control::start(running.hub.clone(), reloader.clone())?;
         info!("control socket: {}", sock.display());
+        let metrics = match cfg_metrics.as_str() {
+            "" => None,
+            addr => Some(dmconnect::metrics::serve(addr, Arc::downgrade(&running.hub)).await?),
+        };
         if let Some(path) = ready {
-            write_ready(&path, &running)?;
+            write_ready(&path, &running, metrics)?;
         }
         let _ = sd_notify::notify(false, &[NotifyState::Ready]);
         loop {
@@ -78,8 +85,13 @@ pub fn run(g: &Global, listen: Option<String>, host: Option<String>, ready: Opti
     })
 }
 
-fn write_ready(path: &std::path::Path, running: &dmconnect::server::Running) -> Result<(), String> {
+fn write_ready(
+    path: &std::path::Path,
+    running: &dmconnect::server::Running,
+    metrics: Option<SocketAddr>,
+) -> Result<(), String> {
     let json = serde_json::json!({
+        "metrics": metrics.map(|a| a.to_string()),
         "plain": running.plain.to_string(),
         "encrypted": running.encrypted.map(|a| a.to_string()),
         "tls": running.tls.map(|a| a.to_string()),

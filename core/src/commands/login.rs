@@ -32,10 +32,12 @@ pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
     };
     match account {
         Some(a) if ok && a.banned => {
+            crate::metrics::count(&crate::metrics::M.logins, "result", "banned");
             ctx.reply(replies::BANNED);
             ctx.reply(ctx.shared.greeting());
         }
         Some(a) if ok => {
+            crate::metrics::count(&crate::metrics::M.logins, "result", "ok");
             ctx.state.account = Some(a.name.as_str().into());
             ctx.hub().login(ctx.session, &a.name);
             tracing::info!(session = ctx.session.id, peer = %ctx.session.peer, account = %a.name, "login");
@@ -43,6 +45,7 @@ pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
             ctx.reply(&format!("{}\n{servers}\n{}", replies::LOGGED_IN, replies::SELECT_SERVER));
         }
         _ => {
+            crate::metrics::count(&crate::metrics::M.logins, "result", "failed");
             ctx.reply(replies::BAD_LOGIN);
             ctx.reply(ctx.shared.greeting());
         }

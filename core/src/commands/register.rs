@@ -30,7 +30,10 @@ async fn register(ctx: &Ctx<'_>, name: String, password: String) {
         Err(e) => return storage_failed(ctx, &e),
     };
     match store.run(move |s| s.add_account(&name, &hash)).await {
-        Ok(true) => ctx.reply(replies::REGISTERED),
+        Ok(true) => {
+            crate::metrics::M.registrations.inc();
+            ctx.reply(replies::REGISTERED)
+        }
         Ok(false) => ctx.reply(replies::NAME_TAKEN),
         Err(e) => storage_failed(ctx, &e),
     }

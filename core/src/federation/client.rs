@@ -300,6 +300,19 @@ async fn worker(settings: Arc<Settings>, state: Arc<PeerState>, host: String, mu
 
 /// Connect, send one line, read one line; every step bounded.
 async fn exchange(s: &Settings, peer: &PeerState, host: &str, msg: &Value, answer: Duration) -> Result<Value, Failure> {
+    let res = exchange_once(s, peer, host, msg, answer).await;
+    let result = if res.is_ok() { "ok" } else { "failed" };
+    crate::metrics::federation("out", result);
+    res
+}
+
+async fn exchange_once(
+    s: &Settings,
+    peer: &PeerState,
+    host: &str,
+    msg: &Value,
+    answer: Duration,
+) -> Result<Value, Failure> {
     let _permit = match timeout(s.connect, peer.permits.acquire()).await {
         Ok(Ok(p)) => p,
         _ => return Err(Failure::Busy),

@@ -27,7 +27,10 @@ pub async fn serve(node: &Node, mut stream: TcpStream, peer: SocketAddr) {
     let limit = Duration::from_millis(node.cfg.inbound_timeout_ms.max(10));
     let max = node.out.settings().max_bytes;
     let answer = match timeout(limit, read_line(&mut stream, max)).await {
-        Ok(Ok(line)) => handle(node, &line, peer).await,
+        Ok(Ok(line)) => {
+            crate::metrics::federation("in", "ok");
+            handle(node, &line, peer).await
+        }
         Ok(Err(_)) => msg::error(&format!("invalid request: longer than {max} bytes")),
         Err(_) => msg::error("invalid request: not received in time"),
     };
@@ -188,6 +191,8 @@ async fn verify(node: &Node, from: &str, id: &str, kind: &str, v: &Value, ip: Ip
     let check = dialback::check_request(node.host(), id, kind, v);
     let limit = node.out.settings().dialback;
     let res = timeout(limit, node.out.request_raw(from, &check, limit)).await;
+    let ok = matches!(&res, Ok(Ok(a)) if a.get("result").and_then(Value::as_str) == Some("ok"));
+    crate::metrics::count(&crate::metrics::M.dialbacks, "result", if ok { "ok" } else { "failed" });
     match res {
         Ok(Ok(a)) if a.get("result").and_then(Value::as_str) == Some("ok") => {
             node.verified.insert(from, ip);

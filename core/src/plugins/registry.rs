@@ -43,6 +43,7 @@ impl Cap {
     ) -> Result<T, CallError> {
         let plugin = self.plugin.clone();
         let slots = self.slots.clone();
+        let started = std::time::Instant::now();
         let run = async move {
             let permit = slots.acquire_owned().await.map_err(|_| CallError::Failed("closed".into()))?;
             // The permit goes with the blocking task: a call that outlives the timeout still holds its slot.
@@ -55,7 +56,14 @@ impl Cap {
                 Err(e) => Err(CallError::Failed(e.to_string())),
             }
         };
-        tokio::time::timeout(limit, run).await.unwrap_or(Err(CallError::TimedOut))
+        let res = tokio::time::timeout(limit, run).await.unwrap_or(Err(CallError::TimedOut));
+        let result = match &res {
+            Ok(_) => "ok",
+            Err(CallError::Failed(_)) => "failed",
+            Err(CallError::TimedOut) => "timeout",
+        };
+        crate::metrics::capability_call(&self.info.name, result, started.elapsed());
+        res
     }
 }
 
