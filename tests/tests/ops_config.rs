@@ -96,3 +96,27 @@ async fn the_server_says_which_config_and_directories_it_uses() {
     assert!(logs.contains("plugin directory: "), "{logs}");
     assert!(logs.contains("open-files limit"), "{logs}");
 }
+
+#[test]
+fn help_explains_every_subcommand() {
+    let out = run_cli(&["--help"], &[], "");
+    assert!(out.ok);
+    for sub in ["serve", "check-config", "capabilities", "user", "ban", "unban", "room", "admin", "reload", "backup"] {
+        let line = out.stdout.lines().find(|l| l.trim_start().starts_with(&format!("{sub} "))).unwrap_or_default();
+        assert!(line.len() > sub.len() + 10, "no help line for {sub}:\n{}", out.stdout);
+    }
+    let user = run_cli(&["user", "--help"], &[], "");
+    for sub in ["add", "passwd", "del", "list"] {
+        assert!(user.stdout.lines().any(|l| l.trim_start().starts_with(&format!("{sub} "))), "{}", user.stdout);
+    }
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let srv = TestServer::builder().server_key("log_format", "\"json\"").start().await;
+    srv.wait_for_log("listening (plain)").await;
+    for line in srv.logs().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["fields"]["message"].is_string() && v["level"].is_string(), "{line}");
+    }
+}
