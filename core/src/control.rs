@@ -24,14 +24,21 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join("control.sock")
 }
 
-/// Binds the socket (refusing if another server answers on it) and serves it.
-pub fn start(hub: Arc<Hub>, reloader: Arc<Reloader>) -> Result<PathBuf, String> {
+/// Binds the socket and serves it. Refuses when another server answers on it (two servers on one
+/// database); a socket that cannot be created (path too long, read-only) only costs live CLI updates.
+pub fn start(hub: Arc<Hub>, reloader: Arc<Reloader>) -> Result<Option<PathBuf>, String> {
     let path = socket_path(hub.data_dir());
     if std::os::unix::net::UnixStream::connect(&path).is_ok() {
         return Err(format!("another server is running on this data directory ({} answers)", path.display()));
     }
     let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let listener = match UnixListener::bind(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            warn!("no control socket ({}: {e}); command-line changes apply at the next start", path.display());
+            return Ok(None);
+        }
+    };
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| format!("{}: {e}", path.display()))?;
     tokio::spawn(async move {
@@ -52,7 +59,7 @@ pub fn start(hub: Arc<Hub>, reloader: Arc<Reloader>) -> Result<PathBuf, String> 
             }
         }
     });
-    Ok(path)
+    Ok(Some(path))
 }
 
 async fn serve(stream: UnixStream, hub: &Arc<Hub>, reloader: &Reloader) {

@@ -124,3 +124,13 @@ async fn tools_refuse_to_create_a_database() {
     assert!(made.ok, "{}", made.stderr);
     assert_eq!(run_cli(&["user", "list", "--data-dir", d], &[], "").stdout, "eve\n");
 }
+
+#[tokio::test]
+async fn a_second_server_on_the_same_data_directory_is_refused() {
+    let srv = TestServer::start().await;
+    let out = srv.cli_result(&["serve"], "");
+    assert!(!out.ok);
+    assert!(out.stderr.contains("error: another server is running on this data directory"), "{}", out.stderr);
+    // The first one still answers its tools.
+    assert_eq!(srv.cli(&["room", "list"], ""), "general\n");
+}

@@ -57,7 +57,9 @@ pub fn run(g: &Global, listen: Option<String>, host: Option<String>, ready: Opti
         let running = dmconnect::server::start(run_cfg).await?;
         let reloader = Reloader::new(env.source.clone(), Box::new(overrides), cfg, running.hub.clone(), Some(log));
         let sock = dmconnect::control::start(running.hub.clone(), reloader.clone())?;
-        info!("control socket: {}", sock.display());
+        if let Some(sock) = &sock {
+            info!("control socket: {}", sock.display());
+        }
         let metrics = match cfg_metrics.as_str() {
             "" => None,
             addr => Some(dmconnect::metrics::serve(addr, Arc::downgrade(&running.hub)).await?),
@@ -79,7 +81,9 @@ pub fn run(g: &Global, listen: Option<String>, host: Option<String>, ready: Opti
             }
         }
         let _ = sd_notify::notify(false, &[NotifyState::Stopping]);
-        let _ = std::fs::remove_file(&sock);
+        if let Some(sock) = &sock {
+            let _ = std::fs::remove_file(sock);
+        }
         running.shutdown().await;
         Ok::<(), String>(())
     })
