@@ -12,6 +12,8 @@ use tracing::{info, warn};
 /// Runs the server until SIGINT/SIGTERM; SIGHUP reloads.
 pub fn run(g: &Global, listen: Option<String>, host: Option<String>, ready: Option<PathBuf>) -> Result<(), String> {
     let env = Env::load(g)?;
+    // Command-line flags win over the file, at start and on every reload.
+    let data_dir = g.data_dir.as_ref().map(|_| env.cfg.server.data_dir.clone());
     let overrides = move |c: &mut Config| {
         if let Some(l) = &listen {
             c.server.listen = l.clone();
@@ -19,12 +21,9 @@ pub fn run(g: &Global, listen: Option<String>, host: Option<String>, ready: Opti
         if let Some(h) = &host {
             c.server.host = h.clone();
         }
-    };
-    let data_dir = env.cfg.server.data_dir.clone();
-    let keep_dir = move |c: &mut Config| c.server.data_dir = data_dir.clone();
-    let overrides = move |c: &mut Config| {
-        overrides(c);
-        keep_dir(c);
+        if let Some(d) = &data_dir {
+            c.server.data_dir = d.clone();
+        }
     };
     let mut cfg = env.cfg.clone();
     overrides(&mut cfg);
