@@ -157,8 +157,9 @@ pub struct FederationConfig {
     pub request_timeout_ms: u64,
     /// A whole dialback check (connect, ask, answer) gives up after this long.
     pub dialback_timeout_ms: u64,
-    /// A verified dialback is trusted for this long per host and source IP.
-    pub dialback_cache_secs: u64,
+    /// Deprecated and ignored: every inbound message is now verified on its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialback_cache_secs: Option<u64>,
     /// Message ids this server sent are confirmed to dialbacks for this long.
     pub sent_ids_secs: u64,
     /// An inbound request must arrive whole within this long.
@@ -179,6 +180,22 @@ pub struct FederationConfig {
     pub liveness_interval_ms: u64,
     /// Failed pings in a row after which a host's members are removed.
     pub ping_failures: u32,
+    /// Allow peers on loopback, private (RFC 1918, ULA), link-local and CGNAT addresses.
+    pub allow_private_peers: bool,
+    /// Source address of outbound s2s connections; empty: `[server] listen`'s IP unless it is 0.0.0.0/::.
+    pub source_ip: String,
+    /// A message id we sent is vouched for to at most this many dialback checks.
+    pub vouch_max: u32,
+    /// Failing dialbacks per second that requests from one source IP may trigger; 0 = no limit.
+    pub dialback_rate_per_ip: u32,
+    /// Failing dialbacks per second that requests claiming one host may trigger; 0 = no limit.
+    pub dialback_rate_per_host: u32,
+    /// Burst allowed above those rates.
+    pub dialback_burst: u32,
+    /// A failed dialback refuses that (claimed host, source IP) at once for this long; 0 = off.
+    pub dialback_fail_secs: u64,
+    /// Outbound dialbacks in flight at once, in total; 0 = no limit.
+    pub max_concurrent_dialbacks: usize,
 }
 
 impl Default for FederationConfig {
@@ -190,7 +207,7 @@ impl Default for FederationConfig {
             connect_timeout_ms: 3000,
             request_timeout_ms: 8000,
             dialback_timeout_ms: 4000,
-            dialback_cache_secs: 60,
+            dialback_cache_secs: None,
             sent_ids_secs: 300,
             inbound_timeout_ms: 5000,
             max_message_bytes: 256 * 1024,
@@ -201,6 +218,14 @@ impl Default for FederationConfig {
             peer_down_ms: 5000,
             liveness_interval_ms: 60_000,
             ping_failures: 3,
+            allow_private_peers: true,
+            source_ip: String::new(),
+            vouch_max: 3,
+            dialback_rate_per_ip: 20,
+            dialback_rate_per_host: 20,
+            dialback_burst: 50,
+            dialback_fail_secs: 15,
+            max_concurrent_dialbacks: 64,
         }
     }
 }
@@ -283,6 +308,10 @@ impl Config {
         if self.limits.outbound_queue_messages == 0 || self.limits.outbound_queue_bytes < 64 * 1024 {
             return Err("[limits] outbound queue must hold at least 1 message and 64 KiB".into());
         }
+        let f = &self.federation;
+        if !f.source_ip.is_empty() && f.source_ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(format!("[federation] source_ip = {:?} is not an IP address", f.source_ip));
+        }
         if self.auth.argon2_memory_kib < 8 || self.auth.argon2_iterations == 0 {
             return Err("[auth] argon2_memory_kib must be >= 8 and argon2_iterations >= 1".into());
         }
@@ -337,6 +366,16 @@ mod tests {
                 assert!(have.contains_key(key), "[{section}] {key} missing from examples/dmconnect.toml");
             }
         }
+    }
+
+    #[test]
+    fn federation_keys() {
+        let c = Config::parse("[federation]\ndialback_cache_secs = 60\nallow_private_peers = false\n").unwrap();
+        assert_eq!(c.federation.dialback_cache_secs, Some(60));
+        assert!(!c.federation.allow_private_peers);
+        assert!(Config::default().federation.allow_private_peers);
+        assert!(Config::parse("[federation]\nsource_ip = \"nope\"\n").is_err());
+        assert!(Config::parse("[federation]\nsource_ip = \"127.0.0.2\"\n").is_ok());
     }
 
     #[test]

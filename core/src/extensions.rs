@@ -13,7 +13,7 @@ pub fn install(cfg: &Config, hub: &Arc<Hub>) {
     let reg = crate::plugins::load(&cfg.capabilities, Arc::downgrade(hub), tokio::runtime::Handle::current());
     hub.set_capabilities(Arc::new(reg));
     if cfg.federation.enabled {
-        crate::federation::start(&cfg.federation, hub);
+        crate::federation::start(&cfg.federation, &cfg.server.listen, hub);
     }
 }
 

@@ -2,15 +2,20 @@
 //!
 //! The hub and commands call [`Federation`]; the network side implements it:
 //! [`node`] (the implementation), [`client`] (outbound connections, queues,
-//! retries), [`inbound`] (requests from peers), [`dialback`] (proof of
-//! origin), [`liveness`] (pings and stale members), [`messages`] (the JSON).
+//! retries), [`inbound`] (requests from peers), [`dialback`] and [`sent`]
+//! (proof of origin), [`limits`] (dialback rate limits), [`addr`] (which
+//! addresses may be dialled), [`liveness`] (pings and stale members),
+//! [`messages`] (the JSON).
 
+pub mod addr;
 pub mod client;
 pub mod dialback;
 pub mod inbound;
+pub mod limits;
 pub mod liveness;
 pub mod messages;
 pub mod node;
+pub mod sent;
 
 use crate::config::FederationConfig;
 use crate::hub::Hub;
@@ -127,9 +132,17 @@ impl Federation for NoFederation {
 }
 
 /// Starts federation: installs the node into the hub and starts the liveness task.
-/// Must run inside the Tokio runtime.
-pub fn start(cfg: &FederationConfig, hub: &Arc<Hub>) {
-    let node = node::Node::new(cfg, hub);
+/// `listen` is `[server] listen` (outbound connections start from its IP). Must run
+/// inside the Tokio runtime.
+pub fn start(cfg: &FederationConfig, listen: &str, hub: &Arc<Hub>) {
+    let node = node::Node::new(cfg, listen, hub);
+    if cfg.dialback_cache_secs.is_some() {
+        tracing::warn!("[federation] dialback_cache_secs is ignored: every inbound message is verified on its own");
+    }
+    match node.out.settings().source_ip {
+        Some(ip) => tracing::info!(%ip, "federation: outbound connections start from this address"),
+        None => tracing::info!("federation: outbound connections start from the system's default address"),
+    }
     for (host, addr) in &cfg.peers {
         if addr.parse::<SocketAddr>().is_err() && !addr.contains(':') {
             tracing::warn!(host, addr, "[federation] peers: address should look like ip:port");
