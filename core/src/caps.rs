@@ -2,8 +2,9 @@
 //! (`plugins::Registry`) implements [`Capabilities`]; [`NoCapabilities`] stands in when none are loaded.
 
 use async_trait::async_trait;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
 use std::net::{IpAddr, SocketAddr};
-use tokio::net::TcpStream;
 
 /// Who runs a capability command.
 #[derive(Debug, Clone)]
@@ -41,10 +42,10 @@ pub trait Capabilities: Send + Sync {
     fn presence(&self, account: &str, host: Option<&str>, online: bool);
     /// A server-to-server request of a type some capability owns; returns the JSON answer.
     async fn s2s(&self, msg_type: &str, from_host: &str, json: &str) -> Option<String>;
-    /// True when some capability serves HTTP on the main port.
-    fn serves_http(&self) -> bool;
-    /// Serves one HTTP connection routed from the main port (first bytes `GET ` / `POST `).
-    async fn serve_http(&self, stream: TcpStream, peer: SocketAddr);
+    /// True when some capability declared an HTTP path prefix that `path` starts with.
+    fn serves_path(&self, path: &str) -> bool;
+    /// Answers one HTTP request for such a path (the core's HTTP router calls it).
+    async fn http(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<crate::http::Body>;
 }
 
 /// The registry when no capability is loaded.
@@ -71,8 +72,10 @@ impl Capabilities for NoCapabilities {
     async fn s2s(&self, _: &str, _: &str, _: &str) -> Option<String> {
         None
     }
-    fn serves_http(&self) -> bool {
+    fn serves_path(&self, _: &str) -> bool {
         false
     }
-    async fn serve_http(&self, _: TcpStream, _: SocketAddr) {}
+    async fn http(&self, _: Request<Incoming>, _: SocketAddr) -> Response<crate::http::Body> {
+        crate::http::plain(hyper::StatusCode::NOT_FOUND, "Not Found")
+    }
 }

@@ -22,6 +22,8 @@ pub struct Config {
     pub capabilities: CapabilitiesConfig,
     /// `[metrics]`: the Prometheus endpoint.
     pub metrics: MetricsConfig,
+    /// `[web]`: the web app and WebSocket endpoint.
+    pub web: WebConfig,
 }
 
 /// `[metrics]`.
@@ -109,6 +111,20 @@ pub struct LimitsConfig {
     pub outbound_queue_messages: usize,
     /// Bytes a session's outbound queue may hold before the session is dropped.
     pub outbound_queue_bytes: usize,
+    /// Chat lines (chat, /act, /pm) per second a session may send on average; 0 = off.
+    pub chat_lines_per_sec: u32,
+    /// Chat lines a session may send at once before `chat_lines_per_sec` applies.
+    pub chat_burst: u32,
+    /// Subservers on this host in total; 0 = unlimited.
+    pub max_rooms: usize,
+    /// Subservers one account may create (admins are exempt); 0 = unlimited.
+    pub max_rooms_per_account: usize,
+    /// New accounts one IP may register per hour; 0 = unlimited.
+    pub registrations_per_ip_per_hour: u32,
+    /// Failed logins from one IP before each further attempt is delayed (doubling); 0 = off.
+    pub login_failures_per_ip: u32,
+    /// Failed logins on one account before attempts on it are delayed; 0 = off.
+    pub login_failures_per_account: u32,
 }
 
 impl Default for LimitsConfig {
@@ -119,6 +135,13 @@ impl Default for LimitsConfig {
             idle_timeout_secs: 600,
             outbound_queue_messages: 4096,
             outbound_queue_bytes: 4 * 1024 * 1024,
+            chat_lines_per_sec: 5,
+            chat_burst: 20,
+            max_rooms: 1000,
+            max_rooms_per_account: 10,
+            registrations_per_ip_per_hour: 20,
+            login_failures_per_ip: 20,
+            login_failures_per_account: 5,
         }
     }
 }
@@ -131,13 +154,23 @@ pub struct AuthConfig {
     pub argon2_memory_kib: u32,
     /// argon2id iterations.
     pub argon2_iterations: u32,
-    /// Hashes computed at once (each on a blocking thread); 0 = half the cores.
+    /// Hashing threads (each keeps one argon2 memory block); 0 = half the cores.
     pub max_concurrent_hashes: usize,
+    /// Password checks one IP may have waiting; more are refused at once.
+    pub max_queued_hashes_per_ip: usize,
+    /// Password checks waiting in total; more are refused at once.
+    pub max_queued_hashes: usize,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { argon2_memory_kib: 19 * 1024, argon2_iterations: 2, max_concurrent_hashes: 0 }
+        Self {
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            max_concurrent_hashes: 0,
+            max_queued_hashes_per_ip: 8,
+            max_queued_hashes: 1024,
+        }
     }
 }
 
@@ -254,6 +287,25 @@ impl Default for CapabilitiesConfig {
     }
 }
 
+/// `[web]` (see docs/web-client.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Serve the web app (`GET /`) and WebSocket sessions (`GET /ws`).
+    pub enabled: bool,
+    /// Origins (`https://chat.example.org`) whose pages may open WebSocket sessions;
+    /// `"*"` allows any; empty: only pages served by this host (Origin matches Host).
+    pub allowed_origins: Vec<String>,
+    /// Largest WebSocket frame or message; larger ones close the session.
+    pub max_message_bytes: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self { enabled: true, allowed_origins: Vec::new(), max_message_bytes: 64 * 1024 }
+    }
+}
+
 impl Config {
     /// Reads and checks a config file.
     pub fn load(path: &Path) -> Result<Config, String> {
@@ -307,6 +359,9 @@ impl Config {
         }
         if self.limits.outbound_queue_messages == 0 || self.limits.outbound_queue_bytes < 64 * 1024 {
             return Err("[limits] outbound queue must hold at least 1 message and 64 KiB".into());
+        }
+        if self.web.max_message_bytes < crate::framing::MAX_MESSAGE + 2 {
+            return Err("[web] max_message_bytes must be at least 32770 (one whole message)".into());
         }
         let f = &self.federation;
         if !f.source_ip.is_empty() && f.source_ip.parse::<std::net::IpAddr>().is_err() {

@@ -158,3 +158,6 @@ mod tests {
         assert_eq!(run(&[b"\xff\xfe\nok\n"], false), vec![Inbound::BadUtf8, msg("ok")]);
     }
 }
+
+#[cfg(test)]
+mod prop;

@@ -72,9 +72,19 @@ impl Session {
         self.push(line(text))
     }
 
+    /// Queues a reply to this session's own command: it may use the outbox's
+    /// reply headroom, so asking for a (bounded) list never counts as not reading.
+    pub fn reply(&self, text: &str) -> bool {
+        self.pushed(self.outbox.push_reply(line(text)))
+    }
+
     /// Queues pre-formatted bytes; drops the session if its queue overflows.
     pub fn push(&self, bytes: Bytes) -> bool {
-        match self.outbox.push(bytes) {
+        self.pushed(self.outbox.push(bytes))
+    }
+
+    fn pushed(&self, result: Pushed) -> bool {
+        match result {
             Pushed::Queued => true,
             Pushed::Closed => false,
             Pushed::Overflowed => {
@@ -499,12 +509,13 @@ impl Hub {
     }
 
     /// Creates a local subserver (stored first); `Ok(false)` if it exists.
-    pub async fn create_room(&self, name: &str) -> Result<bool, crate::store::StoreError> {
+    pub async fn create_room(&self, name: &str, creator: &str) -> Result<bool, crate::store::StoreError> {
         if self.room(name).is_some() {
             return Ok(false);
         }
         let n = name.to_owned();
-        if !self.store.run(move |s| s.add_room(&n)).await? {
+        let c = creator.to_owned();
+        if !self.store.run(move |s| s.add_room_by(&n, &c)).await? {
             return Ok(false);
         }
         let mut rooms = wr(&self.rooms);

@@ -42,16 +42,25 @@ struct Slot {
     ip: IpAddr,
 }
 
+/// Said (plain port only) before closing a connection over `max_connections_per_ip`.
+pub const TOO_MANY_FROM_IP: &str = "Too many connections from your address.";
+/// Said (plain port only) before closing a connection over `max_connections`.
+pub const SERVER_FULL: &str = "Server is full; try again later.";
+
 impl Limits {
-    fn take(&self, ip: IpAddr) -> Option<Slot> {
+    /// A slot, or the refusal line.
+    fn take(&self, ip: IpAddr) -> Result<Slot, &'static str> {
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let n = c.1.get(&ip).copied().unwrap_or(0);
-        if (self.per_ip != 0 && n >= self.per_ip) || (self.total != 0 && c.0 >= self.total) {
-            return None;
+        if self.per_ip != 0 && n >= self.per_ip {
+            return Err(TOO_MANY_FROM_IP);
+        }
+        if self.total != 0 && c.0 >= self.total {
+            return Err(SERVER_FULL);
         }
         c.0 += 1;
         c.1.insert(ip, n + 1);
-        Some(Slot { limits: self.clone(), ip })
+        Ok(Slot { limits: self.clone(), ip })
     }
 }
 
@@ -76,6 +85,8 @@ struct Ctx {
     sniff: Duration,
     grace: Duration,
     handshake: Duration,
+    /// HTTP: the web app, WebSocket sessions, capability routes.
+    web: Arc<crate::http::Web>,
 }
 
 /// Which listener a connection came in on.
@@ -115,13 +126,16 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
     hub.set_listen_port(plain_addr.port());
     crate::extensions::install(&cfg, &hub);
 
+    let shared = Shared {
+        hub: hub.clone(),
+        auth,
+        legacy: cfg.compat.legacy,
+        queue: (cfg.limits.outbound_queue_messages, cfg.limits.outbound_queue_bytes),
+        budgets: Arc::new(crate::limits::Budgets::new(&cfg.limits)),
+    };
     let ctx = Ctx {
-        shared: Shared {
-            hub: hub.clone(),
-            auth,
-            legacy: cfg.compat.legacy,
-            queue: (cfg.limits.outbound_queue_messages, cfg.limits.outbound_queue_bytes),
-        },
+        web: Arc::new(crate::http::Web { shared: shared.clone(), cfg: cfg.web.clone() }),
+        shared,
         limits: Limits {
             per_ip: cfg.limits.max_connections_per_ip,
             total: cfg.limits.max_connections,
@@ -219,11 +233,19 @@ async fn accept_loop(listener: TcpListener, door: Door, ctx: Ctx) {
                 continue;
             }
         };
-        let Some(slot) = ctx.limits.take(peer.ip()) else {
-            crate::metrics::count(&crate::metrics::M.disconnects, "reason", "limits");
-            warn!(%peer, "connection refused: too many connections");
-            drop(stream);
-            continue;
+        let slot = match ctx.limits.take(peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                crate::metrics::count(&crate::metrics::M.disconnects, "reason", "limits");
+                warn!(%peer, "connection refused: {why}");
+                // One line, without waiting: the encrypted and TLS ports cannot say
+                // anything before a handshake, so they just close.
+                if matches!(door, Door::Plain) {
+                    let _ = stream.try_write(format!("{why}\n").as_bytes());
+                }
+                drop(stream);
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
@@ -253,10 +275,7 @@ async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> 
                 return None;
             }
             Kind::Http => {
-                let caps = ctx.shared.hub.caps();
-                if caps.serves_http() {
-                    caps.serve_http(stream, peer).await;
-                }
+                crate::http::serve(ctx.web.clone(), stream, peer).await;
                 return None;
             }
             Kind::Chat => {
@@ -272,18 +291,27 @@ async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> 
             }
         },
         Door::Tls => {
-            let acceptor = crate::transport::tls::current()?;
-            match acceptor.accept(stream, ctx.handshake, ctx.grace).await {
-                Ok(rw) => rw,
+            let tls = match crate::transport::tls::current()?.handshake(stream, ctx.handshake).await {
+                Ok(tls) => tls,
                 Err(e) => {
                     info!(%peer, "TLS handshake failed: {e}");
                     return None;
                 }
+            };
+            // Inside TLS, `GET `/`POST ` is HTTP (https://, wss://); anything else is chat.
+            let (http, tls) = crate::transport::prefixed::starts_with(tls, HTTP_STARTS, ctx.sniff).await;
+            if http {
+                crate::http::serve(ctx.web.clone(), tls, peer).await;
+                return None;
             }
+            crate::transport::tls::halves(tls, ctx.grace)
         }
     };
     Some(halves)
 }
+
+/// First bytes of an HTTP request (WIRE §7).
+const HTTP_STARTS: &[&[u8]] = &[b"GET ", b"POST "];
 
 enum Kind {
     Chat,

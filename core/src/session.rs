@@ -5,6 +5,7 @@
 use crate::auth::Auth;
 use crate::commands::{self, Ctx};
 use crate::hub::{Hub, Room, Session};
+use crate::limits::{Flood, FloodStep};
 use crate::outbox::{Closed, Outbox};
 use crate::replies;
 use crate::transport::{Inbound, MessageReader, MessageWriter};
@@ -24,6 +25,10 @@ pub struct State {
     pub account: Option<Arc<str>>,
     /// The subserver the session is in.
     pub room: Option<Arc<Room>>,
+    /// Chat flood control, made on the first chat line (boxed: idle sessions stay small).
+    pub flood: Option<Box<Flood>>,
+    /// Set when the session must end after this message (flooding).
+    pub quit: bool,
 }
 
 impl State {
@@ -47,6 +52,8 @@ pub struct Shared {
     pub legacy: bool,
     /// Outbound queue bounds (messages, bytes).
     pub queue: (usize, usize),
+    /// Abuse budgets (`[limits]`).
+    pub budgets: Arc<crate::limits::Budgets>,
 }
 
 impl Shared {
@@ -133,7 +140,7 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
                 }
             }
         }
-        if session.outbox.closed() == Closed::Overflow {
+        if state.quit || session.outbox.closed() == Closed::Overflow {
             break;
         }
     }
@@ -166,7 +173,42 @@ async fn handle(ctx: &mut Ctx<'_>, text: &str) {
         ctx.reply(ctx.shared.ping());
     }
     let text = if slashes > 1 { &text[slashes - 1..] } else { text };
+    if ctx.state.account.is_some() && is_chat(text) && !throttle(ctx).await {
+        return;
+    }
     commands::dispatch(ctx, text).await;
+}
+
+/// Chat, `/act` and `/pm` count towards `chat_lines_per_sec`.
+fn is_chat(text: &str) -> bool {
+    !text.starts_with('/') || text.starts_with("/act ") || text.starts_with("/pm ")
+}
+
+/// Delays a chat line while the session is over its rate; this session's input is
+/// not read meanwhile (TCP pushes back on the sender), and nobody else waits.
+/// False when the session is to be disconnected instead.
+async fn throttle(ctx: &mut Ctx<'_>) -> bool {
+    let (per_sec, burst) = ctx.shared.budgets.chat;
+    if ctx.state.flood.is_none() {
+        ctx.state.flood = Flood::new(per_sec, burst).map(Box::new);
+    }
+    let Some(flood) = ctx.state.flood.as_mut() else { return true };
+    match flood.step(std::time::Instant::now()) {
+        FloodStep::Go => true,
+        FloodStep::Wait(wait, warn) => {
+            if warn {
+                ctx.reply(crate::limits::TOO_FAST);
+            }
+            tokio::time::sleep(wait).await;
+            true
+        }
+        FloodStep::Disconnect => {
+            tracing::info!(session = ctx.session.id, peer = %ctx.session.peer, "disconnected for flooding");
+            ctx.reply(crate::limits::FLOOD_KICK);
+            ctx.state.quit = true;
+            false
+        }
+    }
 }
 
 async fn write_loop(session: Arc<Session>, mut writer: Box<dyn MessageWriter>) {

@@ -80,6 +80,7 @@ impl Store {
                  ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key));
              CREATE TABLE IF NOT EXISTS admins (name TEXT PRIMARY KEY);",
         )?;
+        migrate(&conn)?;
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let store = Store { conn: Arc::new(Mutex::new(conn)), jobs: tx };
         // One thread runs the async side's queries: SQLite serialises writers
@@ -94,6 +95,49 @@ impl Store {
             })
             .map_err(|e| StoreError(format!("cannot start the storage thread: {e}")))?;
         Ok(store)
+    }
+
+    /// Adds an account with its confusable skeleton; `Ok(false)` if the name or a
+    /// lookalike (same skeleton) is taken.
+    pub fn add_account_checked(&self, name: &str, skeleton: &str, hash: &str) -> Result<bool> {
+        self.with(|c| {
+            let taken = c
+                .query_row("SELECT 1 FROM accounts WHERE skeleton = ?1", params![skeleton], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if taken {
+                return Ok(false);
+            }
+            let n = c.execute(
+                "INSERT OR IGNORE INTO accounts (name, hash, skeleton) VALUES (?1, ?2, ?3)",
+                params![name, hash, skeleton],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Is a name or a lookalike of it (same skeleton) taken?
+    pub fn account_or_lookalike_exists(&self, name: &str, skeleton: &str) -> Result<bool> {
+        self.with(|c| {
+            c.query_row("SELECT 1 FROM accounts WHERE name = ?1 OR skeleton = ?2", params![name, skeleton], |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some())
+        })
+    }
+
+    /// Adds a subserver created by `creator`; `Ok(false)` if it exists.
+    pub fn add_room_by(&self, name: &str, creator: &str) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.execute("INSERT OR IGNORE INTO rooms (name, creator) VALUES (?1, ?2)", params![name, creator])? == 1)
+        })
+    }
+
+    /// Subservers created by `creator`.
+    pub fn rooms_created_by(&self, creator: &str) -> Result<usize> {
+        self.with(|c| {
+            c.query_row("SELECT COUNT(*) FROM rooms WHERE creator = ?1", params![creator], |r| r.get::<_, i64>(0))
+                .map(|n| n as usize)
+        })
     }
 
     fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
@@ -114,7 +158,10 @@ impl Store {
     /// Adds an account; `Ok(false)` if the name is taken.
     pub fn add_account(&self, name: &str, hash: &str) -> Result<bool> {
         self.with(|c| {
-            let n = c.execute("INSERT OR IGNORE INTO accounts (name, hash) VALUES (?1, ?2)", params![name, hash])?;
+            let n = c.execute(
+                "INSERT OR IGNORE INTO accounts (name, hash, skeleton) VALUES (?1, ?2, ?3)",
+                params![name, hash, crate::names::skeleton(name)],
+            )?;
             Ok(n == 1)
         })
     }
@@ -252,6 +299,37 @@ impl Store {
     }
 }
 
+/// Columns added after the first release; old databases get them on open.
+fn migrate(conn: &Connection) -> Result<()> {
+    let has = |table: &str, column: &str| -> Result<bool> {
+        let mut st = conn.prepare(&format!("PRAGMA table_info({table})"))?;
+        let names = st.query_map([], |r| r.get::<_, String>(1))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(names.iter().any(|n| n == column))
+    };
+    if !has("rooms", "creator")? {
+        // Rooms from before the migration belong to nobody: they count only towards `max_rooms`.
+        conn.execute_batch("ALTER TABLE rooms ADD COLUMN creator TEXT")?;
+    }
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS rooms_creator ON rooms (creator)")?;
+    if !has("accounts", "skeleton")? {
+        conn.execute_batch("ALTER TABLE accounts ADD COLUMN skeleton TEXT")?;
+    }
+    // Fill skeletons of accounts stored before (or by the CLI), so lookalikes of them are refused too.
+    let missing: Vec<String> = {
+        let mut st = conn.prepare("SELECT name FROM accounts WHERE skeleton IS NULL")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for name in missing {
+        conn.execute(
+            "UPDATE accounts SET skeleton = ?2 WHERE name = ?1",
+            params![name, crate::names::skeleton(&name)],
+        )?;
+    }
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS accounts_skeleton ON accounts (skeleton)")?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +364,30 @@ mod tests {
         let s = Store::open(&dir).unwrap();
         assert!(s.account_exists("alice").unwrap());
         assert_eq!(s.kv_get("ignore", "alice/carol").unwrap().as_deref(), Some("1"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn old_databases_are_migrated() {
+        let dir = std::env::temp_dir().join(format!("dmc-store-old-{}-{}", std::process::id(), rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let c = Connection::open(dir.join("dmconnect.db")).unwrap();
+        c.execute_batch(
+            "CREATE TABLE accounts (name TEXT PRIMARY KEY, hash TEXT NOT NULL, banned INTEGER NOT NULL DEFAULT 0,
+                 created INTEGER NOT NULL DEFAULT (strftime('%s','now')));
+             CREATE TABLE rooms (seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE);
+             INSERT INTO accounts (name, hash) VALUES ('admin', 'h');
+             INSERT INTO rooms (name) VALUES ('old');",
+        )
+        .unwrap();
+        drop(c);
+        let s = Store::open(&dir).unwrap();
+        assert_eq!(s.rooms().unwrap(), vec!["old"]);
+        assert!(s.account_or_lookalike_exists("\u{430}dmin", &crate::names::skeleton("\u{430}dmin")).unwrap());
+        assert!(!s.add_account_checked("\u{430}dmin", &crate::names::skeleton("\u{430}dmin"), "h").unwrap());
+        assert!(s.add_room_by("new", "bob").unwrap());
+        assert_eq!(s.rooms_created_by("bob").unwrap(), 1);
+        assert_eq!(s.account("admin").unwrap().unwrap().hash, "h");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

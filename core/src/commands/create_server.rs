@@ -1,7 +1,7 @@
 //! `/create_server NAME`.
 
 use super::{split, storage_failed, Ctx};
-use crate::{names, replies};
+use crate::{gate, names, replies};
 
 /// Creates a local subserver.
 pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
@@ -12,7 +12,11 @@ pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
     if let Err(reason) = names::check_room_name(name) {
         return ctx.reply(&replies::refused(reason));
     }
-    match ctx.hub().create_room(name).await {
+    // `max_rooms` / `max_rooms_per_account`: see `gate`.
+    if let Err(refusal) = gate::may_create_room(ctx.shared, &ctx.account()).await {
+        return ctx.reply(&refusal);
+    }
+    match ctx.hub().create_room(name, &ctx.account()).await {
         Ok(true) => ctx.reply(&replies::created(name)),
         Ok(false) => ctx.reply(replies::SERVER_EXISTS),
         Err(e) => storage_failed(ctx, &e),

@@ -29,9 +29,9 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Queues a reply to this session.
+    /// Queues a reply to this session (with the outbox's reply headroom).
     pub fn reply(&self, text: &str) {
-        self.session.send(text);
+        self.session.reply(text);
     }
 
     /// The hub.
@@ -67,7 +67,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, text: &str) {
     match word {
         "/create_server" => create_server::run(ctx, text).await,
         "/join_server" => join_server::run(ctx, text).await,
-        "/list_servers" => list_servers::run(ctx),
+        "/list_servers" => list_servers::run(ctx, text),
         "/members" => members::run(ctx).await,
         "/act" => act::run(ctx, text).await,
         "/pm" => pm::run(ctx, text).await,
@@ -83,3 +83,6 @@ pub fn storage_failed(ctx: &Ctx<'_>, err: &dyn std::fmt::Display) {
     tracing::error!(session = ctx.session.id, "{err}");
     ctx.reply(replies::STORAGE_ERROR);
 }
+
+#[cfg(test)]
+mod prop;

@@ -355,3 +355,6 @@ async fn room_event(node: &Node, hub: &Hub, from: &str, e: RoomEventMsg) -> Valu
     hub.remote_room_event(&e.room, from, &ev);
     msg::ok()
 }
+
+#[cfg(test)]
+mod prop;

@@ -642,3 +642,6 @@ mod tests {
         assert_eq!(rest.len(), 2 + a_len);
     }
 }
+
+#[cfg(test)]
+mod prop;

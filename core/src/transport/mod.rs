@@ -1,5 +1,5 @@
 //! Transports put a framing in front of the one session state machine:
-//! plain TCP (WIRE §2), the legacy encrypted port (§5) and TLS.
+//! plain TCP (WIRE §2), the legacy encrypted port (§5), TLS and WebSocket.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -9,7 +9,9 @@ pub use crate::framing::Inbound;
 
 pub mod legacy;
 pub mod plain;
+pub mod prefixed;
 pub mod tls;
+pub mod websocket;
 
 /// Where a session's input comes from.
 #[async_trait]

@@ -7,9 +7,11 @@ use std::io::{self, BufReader};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{crypto::ring, ServerConfig};
+use tokio_rustls::server::TlsStream;
 
 /// Accepts TLS connections with one certificate chain and key.
 pub struct TlsAcceptor {
@@ -38,21 +40,24 @@ impl TlsAcceptor {
         timeout: Duration,
         grace: Duration,
     ) -> io::Result<(Box<dyn MessageReader>, Box<dyn MessageWriter>)> {
+        Ok(halves(self.handshake(stream, timeout).await?, grace))
+    }
+
+    /// Runs the TLS handshake only (dropped after `timeout`).
+    pub async fn handshake(&self, stream: TcpStream, timeout: Duration) -> io::Result<TlsStream<TcpStream>> {
         let peer = stream.peer_addr().map_or_else(|_| "unknown".into(), |a| a.to_string());
-        let tls = match tokio::time::timeout(timeout, self.inner.accept(stream)).await {
-            Ok(Ok(tls)) => tls,
+        match tokio::time::timeout(timeout, self.inner.accept(stream)).await {
+            Ok(Ok(tls)) => Ok(tls),
             Ok(Err(e)) => {
                 // The server logs the failure with the peer; keep the detail at debug.
                 tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                return Err(e);
+                Err(e)
             }
             Err(_) => {
                 tracing::debug!(%peer, ?timeout, "TLS handshake timed out");
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"));
+                Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))
             }
-        };
-        let (rd, wr) = tokio::io::split(tls);
-        Ok((Box::new(StreamReader::new(rd, grace)), Box::new(PlainWriter::new(wr))))
+        }
     }
 }
 
@@ -67,6 +72,15 @@ pub fn install(acceptor: TlsAcceptor) {
 /// The acceptor for a new connection, if TLS is on.
 pub fn current() -> Option<Arc<TlsAcceptor>> {
     CURRENT.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// The chat session halves over any established byte stream (TLS, maybe with replayed first bytes).
+pub fn halves<S>(stream: S, grace: Duration) -> (Box<dyn MessageReader>, Box<dyn MessageWriter>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (rd, wr) = tokio::io::split(stream);
+    (Box::new(StreamReader::new(rd, grace)), Box::new(PlainWriter::new(wr)))
 }
 
 fn open(path: &Path) -> Result<BufReader<File>, String> {
