@@ -301,6 +301,19 @@ async fn exchange(
     msg: &Value,
     answer: Duration,
 ) -> Result<Value, Failure> {
+    let res = exchange_once(s, resolver, peer, host, msg, answer).await;
+    crate::metrics::federation("out", if res.is_ok() { "ok" } else { "failed" });
+    res
+}
+
+async fn exchange_once(
+    s: &Settings,
+    resolver: &Resolver,
+    peer: &PeerState,
+    host: &str,
+    msg: &Value,
+    answer: Duration,
+) -> Result<Value, Failure> {
     let _permit = match timeout(s.connect, peer.permits.acquire()).await {
         Ok(Ok(p)) => p,
         _ => return Err(Failure::Busy),
