@@ -49,10 +49,23 @@ pub struct Account {
 }
 
 impl Store {
+    /// The database file inside a data directory.
+    pub fn db_path(dir: &Path) -> std::path::PathBuf {
+        dir.join("dmconnect.db")
+    }
+
+    /// Opens an existing `DIR/dmconnect.db`; never creates one (command-line tools).
+    pub fn open_existing(dir: &Path) -> Result<Store> {
+        if !Self::db_path(dir).is_file() {
+            return Err(StoreError(format!("no database at {}", Self::db_path(dir).display())));
+        }
+        Self::open(dir)
+    }
+
     /// Opens (creating if needed) `DIR/dmconnect.db`.
     pub fn open(dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("{}: {e}", dir.display())))?;
-        let conn = Connection::open(dir.join("dmconnect.db"))?;
+        let conn = Connection::open(Self::db_path(dir))?;
         // WAL + FULL: a success reply is only sent after the commit reached the disk.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -64,7 +77,8 @@ impl Store {
              CREATE TABLE IF NOT EXISTS rooms (
                  seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE);
              CREATE TABLE IF NOT EXISTS kv (
-                 ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key));",
+                 ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key));
+             CREATE TABLE IF NOT EXISTS admins (name TEXT PRIMARY KEY);",
         )?;
         migrate(&conn)?;
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
@@ -187,6 +201,38 @@ impl Store {
         })
     }
 
+    /// Replaces an account's password hash; `Ok(false)` if no such account.
+    pub fn set_hash(&self, name: &str, hash: &str) -> Result<bool> {
+        self.with(|c| Ok(c.execute("UPDATE accounts SET hash = ?2 WHERE name = ?1", params![name, hash])? == 1))
+    }
+
+    /// Deletes an account (and its administrator entry); `Ok(false)` if no such account.
+    pub fn delete_account(&self, name: &str) -> Result<bool> {
+        self.with(|c| {
+            c.execute("DELETE FROM admins WHERE name = ?1", params![name])?;
+            Ok(c.execute("DELETE FROM accounts WHERE name = ?1", params![name])? == 1)
+        })
+    }
+
+    /// Administrators kept in the database (besides `[server] admins`), by name.
+    pub fn admins(&self) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT name FROM admins ORDER BY name")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    /// Adds or removes a stored administrator; `Ok(false)` if nothing changed.
+    pub fn set_admin(&self, name: &str, admin: bool) -> Result<bool> {
+        let sql = if admin {
+            "INSERT OR IGNORE INTO admins (name) VALUES (?1)"
+        } else {
+            "DELETE FROM admins WHERE name = ?1"
+        };
+        self.with(|c| Ok(c.execute(sql, params![name])? == 1))
+    }
+
     /// Stored subservers in creation order.
     pub fn rooms(&self) -> Result<Vec<String>> {
         self.with(|c| {
@@ -286,6 +332,12 @@ impl Store {
         })
     }
 
+    /// Writes a consistent copy of the database to `file` (works while the server runs).
+    pub fn backup_to(&self, file: &Path) -> Result<()> {
+        let target = file.to_str().ok_or_else(|| StoreError(format!("{}: not UTF-8", file.display())))?;
+        self.with(|c| c.execute("VACUUM INTO ?1", params![target]).map(|_| ()))
+    }
+
     /// Flushes the WAL into the main file (on shutdown).
     pub fn checkpoint(&self) -> Result<()> {
         self.with(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"))
@@ -338,8 +390,14 @@ mod tests {
         assert!(s.add_account("alice", "h").unwrap());
         assert!(!s.add_account("alice", "h2").unwrap());
         assert_eq!(s.account("alice").unwrap().unwrap().hash, "h");
+        assert!(Store::open_existing(&dir.join("nope")).is_err());
         assert!(s.set_banned("alice", true).unwrap());
         assert!(s.account("alice").unwrap().unwrap().banned);
+        assert!(s.set_hash("alice", "h3").unwrap() && !s.set_hash("zed", "h").unwrap());
+        assert!(s.set_admin("alice", true).unwrap() && !s.set_admin("alice", true).unwrap());
+        assert_eq!(s.admins().unwrap(), vec!["alice"]);
+        assert!(s.add_account("bob", "h").unwrap() && s.delete_account("bob").unwrap());
+        assert!(!s.account_exists("bob").unwrap());
         assert!(s.add_room("b").unwrap() && s.add_room("a").unwrap());
         assert_eq!(s.rooms().unwrap(), vec!["b", "a"]);
         s.kv_set("ignore", "alice/bob", "1").unwrap();

@@ -99,6 +99,12 @@ impl Registry {
     /// reloads those whose file or config table changed. One line per change.
     pub(super) async fn reconfigure(&self, cfg: &CapabilitiesConfig) -> Vec<String> {
         let Some(old_starter) = self.starter() else { return Vec::new() };
+        let mut cfg = cfg.clone();
+        // A re-read file without `dir` keeps the directory found at startup.
+        if cfg.dir.is_none() {
+            cfg.dir.clone_from(&old_starter.cfg.dir);
+        }
+        let cfg = &cfg;
         let starter = Arc::new(old_starter.with_config(cfg.clone()));
         *lock(&self.starter) = Some(starter.clone());
         let mut lines = Vec::new();

@@ -34,10 +34,12 @@ impl Login<'_> {
         };
         match account {
             Some(a) if ok && a.banned => {
+                crate::metrics::count(&crate::metrics::M.logins, "result", "banned");
                 ctx.reply(replies::BANNED);
                 ctx.reply(ctx.shared.greeting());
             }
             Some(a) if ok => {
+                crate::metrics::count(&crate::metrics::M.logins, "result", "ok");
                 ctx.state.account = Some(a.name.as_str().into());
                 ctx.hub().login(ctx.session, &a.name);
                 tracing::info!(session = ctx.session.id, peer = %ctx.session.peer, account = %a.name, "login");
@@ -45,6 +47,7 @@ impl Login<'_> {
                 ctx.reply(&format!("{}\n{servers}\n{}", replies::LOGGED_IN, replies::SELECT_SERVER));
             }
             _ => {
+                crate::metrics::count(&crate::metrics::M.logins, "result", "failed");
                 ctx.reply(replies::BAD_LOGIN);
                 ctx.reply(ctx.shared.greeting());
             }
