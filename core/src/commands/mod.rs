@@ -48,7 +48,7 @@ pub enum Role {
     Guest,
     /// Logged in.
     User,
-    /// Logged in as an administrator: /ban, /unban and /delete_server too.
+    /// Logged in as an administrator: /ban, /unban, /delete_server and /reload_capability too.
     Admin,
 }
 
@@ -59,7 +59,7 @@ impl Ctx<'_> {
     pub fn role_for(&self, text: &str) -> Role {
         let Some(account) = &self.state.account else { return Role::Guest };
         let word = text.split(' ').next().unwrap_or("");
-        if matches!(word, "/ban" | "/unban" | "/delete_server") && self.hub().is_admin(account) {
+        if matches!(word, "/ban" | "/unban" | "/delete_server" | "/reload_capability") && self.hub().is_admin(account) {
             Role::Admin
         } else {
             Role::User
