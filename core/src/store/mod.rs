@@ -1,0 +1,147 @@
+//! Storage behind one small API with two backends: SQLite (one process, the
+//! default) and PostgreSQL (cluster mode). Nothing else opens a database, and
+//! nothing outside this module knows which backend runs.
+//!
+//! Every method blocks until the change is committed: async code goes through
+//! [`Store::run`], which moves the call off the async workers (SQLite: its one
+//! storage thread; PostgreSQL: tokio's blocking pool).
+
+mod migrate;
+mod postgres;
+mod sqlite;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A storage failure (the database is broken, unreachable or the disk is full).
+#[derive(Debug)]
+pub struct StoreError(String);
+
+impl StoreError {
+    /// A failure described by `text`.
+    pub fn new(text: impl Into<String>) -> Self {
+        StoreError(text.into())
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "storage error: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// What a storage call returns.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A stored account.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Account name.
+    pub name: String,
+    /// argon2id PHC string.
+    pub hash: String,
+    /// Refused at login when set.
+    pub banned: bool,
+}
+
+/// What each backend implements; every call returns after the commit.
+pub trait Backend: Send + Sync {
+    /// Adds an account; `Ok(false)` if the name is taken.
+    fn add_account(&self, name: &str, hash: &str) -> Result<bool>;
+    /// Looks an account up.
+    fn account(&self, name: &str) -> Result<Option<Account>>;
+    /// Does an account exist?
+    fn account_exists(&self, name: &str) -> Result<bool> {
+        Ok(self.account(name)?.is_some())
+    }
+    /// All accounts, by name: (name, banned).
+    fn accounts(&self) -> Result<Vec<(String, bool)>>;
+    /// Sets or clears an account's ban; `Ok(false)` if no such account.
+    fn set_banned(&self, name: &str, banned: bool) -> Result<bool>;
+    /// Stored subservers in creation order.
+    fn rooms(&self) -> Result<Vec<String>>;
+    /// Adds a subserver; `Ok(false)` if it exists.
+    fn add_room(&self, name: &str) -> Result<bool>;
+    /// Deletes a subserver; `Ok(false)` if it did not exist.
+    fn delete_room(&self, name: &str) -> Result<bool>;
+    /// A capability's stored value.
+    fn kv_get(&self, ns: &str, key: &str) -> Result<Option<String>>;
+    /// Stores a capability's value.
+    fn kv_set(&self, ns: &str, key: &str, value: &str) -> Result<()>;
+    /// Deletes a capability's value; `Ok(false)` if there was none.
+    fn kv_delete(&self, ns: &str, key: &str) -> Result<bool>;
+    /// A capability's values whose keys start with `prefix`, by key.
+    fn kv_list(&self, ns: &str, prefix: &str) -> Result<Vec<(String, String)>>;
+    /// The schema version the database is at (see `migrate.rs`).
+    fn schema_version(&self) -> Result<u32>;
+    /// Makes everything durable before shutdown (SQLite: flush the WAL).
+    fn checkpoint(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+type Job = Box<dyn FnOnce(&Store) + Send>;
+
+/// The database handle; cheap to clone. Derefs to the [`Backend`] calls.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn Backend>,
+    /// SQLite's storage thread; `None`: calls go to tokio's blocking pool.
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+}
+
+impl std::ops::Deref for Store {
+    type Target = dyn Backend;
+    fn deref(&self) -> &Self::Target {
+        &*self.backend
+    }
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) SQLite at `DIR/dmconnect.db`.
+    pub fn open(dir: &Path) -> Result<Store> {
+        let backend: Arc<dyn Backend> = Arc::new(sqlite::Sqlite::open(dir)?);
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let store = Store { backend, jobs: Some(tx) };
+        // One thread runs the async side's queries: SQLite serialises writers
+        // anyway, and a login storm then cannot fan out into many blocking threads.
+        let worker = store.clone();
+        std::thread::Builder::new()
+            .name("dmconnect-store".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job(&worker);
+                }
+            })
+            .map_err(|e| StoreError(format!("cannot start the storage thread: {e}")))?;
+        Ok(store)
+    }
+
+    /// Connects (and migrates) PostgreSQL at `url` with a pool of `pool_size` connections.
+    pub async fn connect_postgres(url: &str, pool_size: usize, timeout: std::time::Duration) -> Result<Store> {
+        let backend = postgres::Postgres::connect(url, pool_size, timeout).await?;
+        Ok(Store { backend: Arc::new(backend), jobs: None })
+    }
+
+    /// Runs blocking storage work off the async workers.
+    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce(&Store) -> Result<T> + Send + 'static) -> Result<T> {
+        let Some(jobs) = &self.jobs else {
+            let store = self.clone();
+            return tokio::task::spawn_blocking(move || f(&store))
+                .await
+                .map_err(|_| StoreError("storage task failed".into()))?;
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |s| {
+            let _ = tx.send(f(s));
+        });
+        jobs.send(job).map_err(|_| StoreError("the storage thread has stopped".into()))?;
+        rx.await.map_err(|_| StoreError("storage task failed".into()))?
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
