@@ -20,6 +20,8 @@ pub struct Config {
     pub federation: FederationConfig,
     /// `[capabilities]`: which plugins to load.
     pub capabilities: CapabilitiesConfig,
+    /// `[cluster]`: several nodes serving one host (off by default).
+    pub cluster: crate::cluster::ClusterConfig,
 }
 
 /// `[server]`.
@@ -254,7 +256,7 @@ impl Config {
         if self.auth.argon2_memory_kib < 8 || self.auth.argon2_iterations == 0 {
             return Err("[auth] argon2_memory_kib must be >= 8 and argon2_iterations >= 1".into());
         }
-        Ok(())
+        self.cluster.check()
     }
 }
 

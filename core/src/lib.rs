@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod capabilities;
 pub mod caps;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod context;

@@ -174,6 +174,12 @@ async fn wait_for_signal() {
     }
 }
 
+/// The same storage the server would use (PostgreSQL in cluster mode).
+fn open_store(cfg: &dmconnect::config::Config) -> Result<Store, String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(cfg.cluster.open_store(&cfg.server.data_dir))
+}
+
 fn user(action: UserAction) -> Result<(), String> {
     match action {
         UserAction::Add { name, cfg } => {
@@ -186,7 +192,7 @@ fn user(action: UserAction) -> Result<(), String> {
                 return Err("empty password on standard input".into());
             }
             let hash = Auth::new(&cfg.auth)?.hash_blocking(password)?;
-            let store = Store::open(&cfg.server.data_dir).map_err(|e| e.to_string())?;
+            let store = open_store(&cfg)?;
             if !store.add_account(&name, &hash).map_err(|e| e.to_string())? {
                 return Err(format!("account {name:?} already exists"));
             }
@@ -195,7 +201,7 @@ fn user(action: UserAction) -> Result<(), String> {
         }
         UserAction::List { cfg } => {
             let cfg = load(&cfg)?;
-            let store = Store::open(&cfg.server.data_dir).map_err(|e| e.to_string())?;
+            let store = open_store(&cfg)?;
             for (name, banned) in store.accounts().map_err(|e| e.to_string())? {
                 out(&if banned { format!("{name} (banned)") } else { name });
             }
