@@ -2,6 +2,7 @@
 //! capabilities loaded from plugins and federation between hosts.
 
 pub mod auth;
+pub mod bus;
 pub mod capabilities;
 pub mod caps;
 pub mod cluster;

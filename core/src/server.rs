@@ -107,6 +107,9 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
         data_dir: cfg.server.data_dir.clone(),
     };
     let hub = Hub::new(settings, store).map_err(|e| e.to_string())?;
+    if cfg.cluster.enabled {
+        hub.set_bus(crate::cluster::nats::start(&cfg.cluster, &hub).await?);
+    }
     let plain = bind(&cfg.server.listen).await?;
     let plain_addr = plain.local_addr().map_err(|e| e.to_string())?;
     hub.set_listen_port(plain_addr.port());

@@ -46,6 +46,9 @@ async fn apply(ctx: &mut Ctx<'_>, target: &str, message: &str) {
             if user == *me {
                 return ctx.reply(replies::PM_SELF);
             }
+            if let Some(why) = hub.bus().trouble() {
+                return ctx.reply(&why);
+            }
             if !hub.is_online(&user) {
                 let u = user.clone();
                 match hub.store().run(move |s| s.account_exists(&u)).await {

@@ -8,6 +8,7 @@
 //! optional parts only through the leaf traits [`crate::caps::Capabilities`] and
 //! [`crate::remote::Federation`], so they depend on it and never the other way round.
 
+mod cluster;
 mod delivery;
 mod directory;
 mod handle;
@@ -15,6 +16,7 @@ mod room;
 mod rooms;
 mod state;
 
+pub use cluster::NodeRooms;
 pub use handle::{line, SessionHandle};
 pub use room::{Member, Room};
 pub use state::{Hub, HubSettings};

@@ -1,6 +1,9 @@
-//! Cluster mode: one host served by several nodes that share PostgreSQL.
+//! Cluster mode: one host served by several nodes that share PostgreSQL and
+//! talk over NATS (`nats.rs`).
 //! `[cluster] enabled = false` (the default) keeps today's single process on
 //! SQLite with nothing else to run. See docs/cluster.md for what is shared.
+
+pub mod nats;
 
 use crate::store::Store;
 use serde::Deserialize;
@@ -21,8 +24,10 @@ pub struct ClusterConfig {
     pub postgres_pool: usize,
     /// A PostgreSQL call that takes longer fails with a storage error.
     pub postgres_timeout_ms: u64,
-    /// `nats://host:port`: the bus between nodes (not used yet, see docs/cluster.md).
+    /// `nats://host:port`: the bus between nodes.
     pub nats_url: String,
+    /// Connecting to NATS at start may take this long.
+    pub nats_timeout_ms: u64,
     /// How often a node says it is alive.
     pub heartbeat_ms: u64,
     /// A node silent for this long counts as dead.
@@ -38,6 +43,7 @@ impl Default for ClusterConfig {
             postgres_pool: 16,
             postgres_timeout_ms: 5000,
             nats_url: String::new(),
+            nats_timeout_ms: 5000,
             heartbeat_ms: 1000,
             node_timeout_ms: 5000,
         }
@@ -58,6 +64,9 @@ impl ClusterConfig {
         }
         if !self.postgres_url.starts_with("postgres://") && !self.postgres_url.starts_with("postgresql://") {
             return Err("[cluster] postgres_url must be a postgres:// URL".into());
+        }
+        if !self.nats_url.starts_with("nats://") {
+            return Err("[cluster] nats_url must be a nats:// URL".into());
         }
         if self.postgres_pool == 0 || self.postgres_pool > 1000 {
             return Err("[cluster] postgres_pool must be 1..=1000".into());
@@ -93,7 +102,7 @@ mod tests {
     fn off_by_default_and_checked_when_on() {
         assert!(!Config::parse("").unwrap().cluster.enabled);
         assert!(Config::parse("[cluster]\nenabled = true\n").is_err());
-        let ok = "[cluster]\nenabled = true\nnode_id = \"a\"\npostgres_url = \"postgres://u@127.0.0.1/db\"\n";
+        let ok = "[cluster]\nenabled = true\nnode_id = \"a\"\npostgres_url = \"postgres://u@127.0.0.1/db\"\nnats_url = \"nats://127.0.0.1:4222\"\n";
         assert!(Config::parse(ok).is_ok());
         assert!(Config::parse(&format!("{ok}heartbeat_ms = 4000\n")).is_err());
         assert!(Config::parse(&ok.replace("\"a\"", "\"a b\"")).is_err());
