@@ -112,6 +112,13 @@ async fn heartbeat_loop(bus: Weak<NatsBus>, hub: Weak<Hub>, every: Duration, tim
         if up && !was_up {
             // We heard nothing while cut off: give every peer a fresh timeout.
             crate::sync::lock(&bus.peers).values_mut().for_each(|p| p.seen = Instant::now());
+            tracing::info!("cluster bus: back; reloading subservers");
+            let h = hub.clone();
+            tokio::spawn(async move {
+                if let Err(e) = h.reload_rooms().await {
+                    tracing::warn!("cluster: cannot reload subservers: {e}");
+                }
+            });
         }
         was_up = up;
         let beat = Beat { rooms: hub.node_rooms(), online: hub.online_here() };

@@ -133,3 +133,20 @@ impl Hub {
         self.deliver(&st.sessions, kind, account, &text);
     }
 }
+
+impl Hub {
+    /// Makes the subserver list what storage says (after the bus was down, when
+    /// creations and deletions on other nodes may have been missed).
+    pub async fn reload_rooms(&self) -> Result<(), crate::store::StoreError> {
+        let stored = self.store.run(|s| s.rooms()).await?;
+        for name in &stored {
+            self.add_local_room(name);
+        }
+        for name in self.room_names() {
+            if !stored.contains(&name) {
+                self.drop_local_room(&name);
+            }
+        }
+        Ok(())
+    }
+}
