@@ -61,6 +61,8 @@ pub trait Bus: Send + Sync {
     fn user(&self, account: &str, msg: UserMsg);
     /// Is `account` logged in on another node?
     fn online_elsewhere(&self, account: &str) -> bool;
+    /// Distinct peer IPs of `account`'s sessions on other nodes.
+    fn ips_elsewhere(&self, account: &str) -> Vec<std::net::IpAddr>;
     /// Why cross-node work cannot be done correctly now (`None`: the bus is up).
     fn trouble(&self) -> Option<String>;
 }
@@ -73,6 +75,9 @@ impl Bus for NoBus {
     fn user(&self, _: &str, _: UserMsg) {}
     fn online_elsewhere(&self, _: &str) -> bool {
         false
+    }
+    fn ips_elsewhere(&self, _: &str) -> Vec<std::net::IpAddr> {
+        Vec::new()
     }
     fn trouble(&self) -> Option<String> {
         None

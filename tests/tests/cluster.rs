@@ -1,7 +1,7 @@
 //! Cluster mode: nodes of one host share PostgreSQL and NATS. Skipped with a
 //! note unless `DMC_PG_URL` and `DMC_NATS_URL` are set (`.ci/run` sets them).
 
-use dmconnect_e2e::cluster::{node, services, settle, Services, HEARTBEAT_MS, NODE_TIMEOUT_MS};
+use dmconnect_e2e::cluster::{builder, node, services, settle, Services, HEARTBEAT_MS, NODE_TIMEOUT_MS};
 use dmconnect_e2e::{Client, GREETING};
 use std::time::{Duration, Instant};
 
@@ -67,6 +67,29 @@ async fn pm_across_nodes_and_a_room_made_elsewhere() {
     bob.send("/list_servers").await;
     bob.expect("Servers: general, lounge").await;
     bob.join("lounge").await;
+}
+
+#[tokio::test]
+async fn status_subscribers_hear_logins_on_other_nodes() {
+    let Some(svc) = services("status").await else { return };
+    let a = builder(0, &svc).capabilities(&["status"]).start().await;
+    let b = builder(1, &svc).capabilities(&["status"]).start().await;
+    drop(Client::login_new(a.addr(), "bob", "pw").await);
+    let mut alice = Client::login_new(a.addr(), "alice", "pw").await;
+    alice.send("/status-sub-add bob").await;
+    alice.expect("Subscribed to bob.").await;
+    let bob = Client::login(b.addr(), "bob", "pw").await;
+    alice.expect("bob is online.").await;
+    alice.send("/status-check bob").await;
+    alice.expect("bob is online.").await;
+    // A second session on alice's node is not a new login; losing the first is not a logout.
+    let bob_here = Client::login(a.addr(), "bob", "pw").await;
+    drop(bob);
+    settle().await;
+    alice.send("/status-check bob").await;
+    alice.expect("bob is online.").await;
+    drop(bob_here);
+    alice.expect("bob is offline.").await;
 }
 
 #[tokio::test]

@@ -13,7 +13,8 @@ use async_nats::{Client, HeaderMap, Message};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -37,12 +38,13 @@ struct UserEnvelope {
 #[derive(Serialize, Deserialize, Default)]
 struct Beat {
     rooms: NodeRooms,
-    online: Vec<String>,
+    /// Logged-in accounts and their distinct IPs.
+    online: BTreeMap<String, Vec<IpAddr>>,
 }
 
 struct Peer {
     seen: Instant,
-    online: HashSet<String>,
+    online: BTreeMap<String, Vec<IpAddr>>,
 }
 
 /// This node's end of the bus.
@@ -149,7 +151,41 @@ impl NatsBus {
         for node in dead {
             tracing::warn!(%node, "cluster: node silent for {} ms, its sessions are gone", timeout.as_millis());
             hub.sync_node(&node, &NodeRooms::new());
+            self.set_online(hub, &node, None);
         }
+    }
+
+    /// Records who is online on `node` (`None`: it is gone); presence observers
+    /// hear about accounts whose cluster-wide state changed.
+    fn set_online(&self, hub: &Hub, node: &str, now: Option<BTreeMap<String, Vec<IpAddr>>>) {
+        let (came, went) = {
+            let mut peers = crate::sync::lock(&self.peers);
+            let old = match now {
+                Some(online) => {
+                    let peer = Peer { seen: Instant::now(), online };
+                    let old = peers.insert(node.to_owned(), peer);
+                    if old.is_none() {
+                        tracing::info!(%node, "cluster: node up");
+                    }
+                    old
+                }
+                None => peers.remove(node),
+            };
+            let old = old.map(|p| p.online).unwrap_or_default();
+            let new = peers.get(node).map(|p| &p.online);
+            let elsewhere = |a: &str| peers.iter().any(|(n, p)| n != node && p.online.contains_key(a));
+            let came: Vec<String> = new
+                .into_iter()
+                .flat_map(|m| m.keys())
+                .filter(|a| !old.contains_key(*a) && !elsewhere(a))
+                .cloned()
+                .collect();
+            let went: Vec<String> =
+                old.keys().filter(|a| !new.is_some_and(|m| m.contains_key(*a)) && !elsewhere(a)).cloned().collect();
+            (came, went)
+        };
+        came.iter().for_each(|a| hub.presence_elsewhere(a, true));
+        went.iter().for_each(|a| hub.presence_elsewhere(a, false));
     }
 
     fn receive(&self, hub: &Hub, m: Message) {
@@ -168,10 +204,7 @@ impl NatsBus {
             },
             "node" => match serde_json::from_slice::<Beat>(&m.payload) {
                 Ok(b) => {
-                    let peer = Peer { seen: Instant::now(), online: b.online.into_iter().collect() };
-                    if crate::sync::lock(&self.peers).insert(from.clone(), peer).is_none() {
-                        tracing::info!(node = %from, "cluster: node up");
-                    }
+                    self.set_online(hub, &from, Some(b.online));
                     hub.sync_node(&from, &b.rooms);
                 }
                 Err(e) => tracing::warn!(%from, "cluster bus: bad heartbeat: {e}"),
@@ -193,7 +226,12 @@ impl Bus for NatsBus {
     }
 
     fn online_elsewhere(&self, account: &str) -> bool {
-        crate::sync::lock(&self.peers).values().any(|p| p.online.contains(account))
+        crate::sync::lock(&self.peers).values().any(|p| p.online.contains_key(account))
+    }
+
+    fn ips_elsewhere(&self, account: &str) -> Vec<IpAddr> {
+        let peers = crate::sync::lock(&self.peers);
+        peers.values().filter_map(|p| p.online.get(account)).flatten().copied().collect()
     }
 
     fn trouble(&self) -> Option<String> {

@@ -9,6 +9,7 @@ use crate::caps::DeliveryKind;
 use crate::remote::qualified;
 use crate::replies;
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Per subserver, the accounts a node has sessions of there.
@@ -73,9 +74,26 @@ impl Hub {
         out
     }
 
-    /// Accounts logged in on this node (its heartbeat).
-    pub fn online_here(&self) -> Vec<String> {
-        crate::sync::rd(&self.directory.online).keys().map(|a| a.to_string()).collect()
+    /// Accounts logged in on this node and their distinct peer IPs (its heartbeat).
+    pub fn online_here(&self) -> BTreeMap<String, Vec<IpAddr>> {
+        let online = crate::sync::rd(&self.directory.online);
+        online
+            .iter()
+            .map(|(a, list)| {
+                let mut ips: Vec<IpAddr> = list.iter().map(|s| s.peer.ip()).collect();
+                ips.sort();
+                ips.dedup();
+                (a.to_string(), ips)
+            })
+            .collect()
+    }
+
+    /// An account came online or went offline on another node, and is on no other:
+    /// presence observers (capabilities) hear it unless it has sessions here.
+    pub fn presence_elsewhere(&self, account: &str, online: bool) {
+        if !self.is_online_here(account) {
+            self.caps().presence(account, None, online);
+        }
     }
 
     /// Makes `node`'s part of every local subserver what its heartbeat says, with

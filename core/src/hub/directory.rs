@@ -38,7 +38,7 @@ impl Hub {
             list.push(session.clone());
             list.len() == 1
         };
-        if first {
+        if first && !self.bus().online_elsewhere(account) {
             self.caps().presence(account, None, true);
         }
     }
@@ -66,7 +66,7 @@ impl Hub {
                 None => false,
             }
         };
-        if last {
+        if last && !self.bus().online_elsewhere(account) {
             self.caps().presence(account, None, false);
         }
     }
@@ -89,6 +89,7 @@ impl Hub {
     /// Distinct peer IPs of an account's sessions, sorted.
     pub fn session_ips(&self, account: &str) -> Vec<IpAddr> {
         let mut ips: Vec<IpAddr> = self.sessions_of(account).iter().map(|s| s.peer.ip()).collect();
+        ips.extend(self.bus().ips_elsewhere(account));
         ips.sort();
         ips.dedup();
         ips
