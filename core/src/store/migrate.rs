@@ -15,28 +15,45 @@ pub(crate) struct Step {
     pub sqlite: &'static str,
     /// PostgreSQL statements.
     pub postgres: &'static str,
+    /// Columns `(table, column, type)` added first, skipped where they exist
+    /// (databases written by builds from before versioning may have them).
+    pub columns: &'static [(&'static str, &'static str, &'static str)],
 }
 
 /// Every step, oldest first.
-pub(crate) const STEPS: &[Step] = &[Step {
-    version: 1,
-    what: "accounts, subservers, capability storage",
-    // IF NOT EXISTS: databases made before versioning already have these tables.
-    sqlite: "CREATE TABLE IF NOT EXISTS accounts (
+pub(crate) const STEPS: &[Step] = &[
+    Step {
+        version: 1,
+        what: "accounts, subservers, capability storage",
+        // IF NOT EXISTS: databases made before versioning already have these tables.
+        sqlite: "CREATE TABLE IF NOT EXISTS accounts (
                  name TEXT PRIMARY KEY, hash TEXT NOT NULL, banned INTEGER NOT NULL DEFAULT 0,
                  created INTEGER NOT NULL DEFAULT (strftime('%s','now')));
              CREATE TABLE IF NOT EXISTS rooms (
                  seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE);
              CREATE TABLE IF NOT EXISTS kv (
                  ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key));",
-    postgres: "CREATE TABLE IF NOT EXISTS accounts (
+        postgres: "CREATE TABLE IF NOT EXISTS accounts (
                  name TEXT PRIMARY KEY, hash TEXT NOT NULL, banned BOOLEAN NOT NULL DEFAULT false,
                  created BIGINT NOT NULL DEFAULT extract(epoch FROM now())::bigint);
              CREATE TABLE IF NOT EXISTS rooms (
                  seq BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE);
              CREATE TABLE IF NOT EXISTS kv (
                  ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key));",
-}];
+        columns: &[],
+    },
+    Step {
+        version: 2,
+        what: "subserver creators (per-account room limits), account name skeletons (lookalike names)",
+        // Subservers from before belong to nobody; skeletons of older accounts are
+        // filled in by `Store::fill_skeletons` (the rule is code, not SQL).
+        sqlite: "CREATE INDEX IF NOT EXISTS rooms_creator ON rooms (creator);
+                 CREATE INDEX IF NOT EXISTS accounts_skeleton ON accounts (skeleton);",
+        postgres: "CREATE INDEX IF NOT EXISTS rooms_creator ON rooms (creator);
+                   CREATE INDEX IF NOT EXISTS accounts_skeleton ON accounts (skeleton);",
+        columns: &[("rooms", "creator", "TEXT"), ("accounts", "skeleton", "TEXT")],
+    },
+];
 
 /// The table both backends keep their version in (created before any step).
 pub(crate) const VERSION_TABLE: &str =

@@ -75,6 +75,19 @@ pub trait Backend: Send + Sync {
     fn kv_delete(&self, ns: &str, key: &str) -> Result<bool>;
     /// A capability's values whose keys start with `prefix`, by key.
     fn kv_list(&self, ns: &str, prefix: &str) -> Result<Vec<(String, String)>>;
+    /// Adds an account with its confusable skeleton; `Ok(false)` if the name or a
+    /// lookalike (same skeleton) is taken.
+    fn add_account_checked(&self, name: &str, skeleton: &str, hash: &str) -> Result<bool>;
+    /// Is a name or a lookalike of it (same skeleton) taken?
+    fn account_or_lookalike_exists(&self, name: &str, skeleton: &str) -> Result<bool>;
+    /// Accounts stored without a skeleton (older ones, or added by the CLI).
+    fn accounts_without_skeleton(&self) -> Result<Vec<String>>;
+    /// Records an account's skeleton.
+    fn set_skeleton(&self, name: &str, skeleton: &str) -> Result<()>;
+    /// Adds a subserver created by `creator`; `Ok(false)` if it exists.
+    fn add_room_by(&self, name: &str, creator: &str) -> Result<bool>;
+    /// How many subservers `creator` created.
+    fn rooms_created_by(&self, creator: &str) -> Result<usize>;
     /// The schema version the database is at (see `migrate.rs`).
     fn schema_version(&self) -> Result<u32>;
     /// Makes everything durable before shutdown (SQLite: flush the WAL).
@@ -124,6 +137,15 @@ impl Store {
     pub async fn connect_postgres(url: &str, pool_size: usize, timeout: std::time::Duration) -> Result<Store> {
         let backend = postgres::Postgres::connect(url, pool_size, timeout).await?;
         Ok(Store { backend: Arc::new(backend), jobs: None })
+    }
+
+    /// Fills in missing account skeletons with `rule`; returns how many.
+    pub fn fill_skeletons(&self, rule: impl Fn(&str) -> String) -> Result<usize> {
+        let names = self.accounts_without_skeleton()?;
+        for n in &names {
+            self.set_skeleton(n, &rule(n))?;
+        }
+        Ok(names.len())
     }
 
     /// Runs blocking storage work off the async workers.

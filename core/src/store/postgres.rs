@@ -125,6 +125,11 @@ async fn migrate_pg(pool: Pool) -> Result<()> {
         tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[]).await.map_err(err)?.get(0);
     for step in migrate::pending(current as u32)? {
         tracing::info!(version = step.version, "postgresql: migrating: {}", step.what);
+        for (table, column, ty) in step.columns {
+            tx.batch_execute(&format!("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {ty}"))
+                .await
+                .map_err(err)?;
+        }
         tx.batch_execute(step.postgres).await.map_err(err)?;
         tx.execute("INSERT INTO schema_version (version, applied) VALUES ($1, now()::text)", &[&(step.version as i32)])
             .await
@@ -189,6 +194,37 @@ impl Backend for Postgres {
     fn kv_list(&self, ns: &str, prefix: &str) -> Result<Vec<(String, String)>> {
         let sql = "SELECT key, value FROM kv WHERE ns = $1 AND starts_with(key, $2) ORDER BY key COLLATE \"C\"";
         self.query(sql, strings(&[ns, prefix]), |r| (r.get(0), r.get(1)))
+    }
+
+    fn add_account_checked(&self, name: &str, skeleton: &str, hash: &str) -> Result<bool> {
+        // One statement; two nodes registering lookalikes in the same instant could both pass.
+        let sql = "INSERT INTO accounts (name, hash, skeleton) SELECT $1, $2, $3
+                   WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE skeleton = $3) ON CONFLICT DO NOTHING";
+        Ok(self.execute(sql, strings(&[name, hash, skeleton]))? == 1)
+    }
+
+    fn account_or_lookalike_exists(&self, name: &str, skeleton: &str) -> Result<bool> {
+        let sql = "SELECT 1 FROM accounts WHERE name = $1 OR skeleton = $2 LIMIT 1";
+        Ok(!self.query(sql, strings(&[name, skeleton]), |_| ())?.is_empty())
+    }
+
+    fn accounts_without_skeleton(&self) -> Result<Vec<String>> {
+        self.query("SELECT name FROM accounts WHERE skeleton IS NULL", vec![], |r| r.get(0))
+    }
+
+    fn set_skeleton(&self, name: &str, skeleton: &str) -> Result<()> {
+        self.execute("UPDATE accounts SET skeleton = $2 WHERE name = $1", strings(&[name, skeleton])).map(|_| ())
+    }
+
+    fn add_room_by(&self, name: &str, creator: &str) -> Result<bool> {
+        let sql = "INSERT INTO rooms (name, creator) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+        Ok(self.execute(sql, strings(&[name, creator]))? == 1)
+    }
+
+    fn rooms_created_by(&self, creator: &str) -> Result<usize> {
+        let rows =
+            self.query("SELECT COUNT(*) FROM rooms WHERE creator = $1", strings(&[creator]), |r| r.get::<_, i64>(0))?;
+        Ok(rows.first().copied().unwrap_or(0) as usize)
     }
 
     fn schema_version(&self) -> Result<u32> {

@@ -40,11 +40,22 @@ fn current_version(c: &Connection) -> rusqlite::Result<u32> {
     c.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))
 }
 
+fn has_column(c: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    let mut st = c.prepare(&format!("PRAGMA table_info({table})"))?;
+    let names = st.query_map([], |r| r.get::<_, String>(1))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(names.iter().any(|n| n == column))
+}
+
 fn migrate_sqlite(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(migrate::VERSION_TABLE)?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for step in migrate::pending(current_version(&tx)?)? {
         tracing::info!(version = step.version, "sqlite: migrating: {}", step.what);
+        for (table, column, ty) in step.columns {
+            if !has_column(&tx, table, column)? {
+                tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
+            }
+        }
         tx.execute_batch(step.sqlite)?;
         tx.execute(
             "INSERT INTO schema_version (version, applied) VALUES (?1, datetime('now'))",
@@ -137,6 +148,52 @@ impl Backend for Sqlite {
             let rows =
                 st.query_map(params![ns, prefix, prefix.chars().count() as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
+        })
+    }
+
+    fn add_account_checked(&self, name: &str, skeleton: &str, hash: &str) -> Result<bool> {
+        self.with(|c| {
+            let n = c.execute(
+                "INSERT OR IGNORE INTO accounts (name, hash, skeleton) SELECT ?1, ?2, ?3
+                 WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE skeleton = ?3)",
+                params![name, hash, skeleton],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn account_or_lookalike_exists(&self, name: &str, skeleton: &str) -> Result<bool> {
+        self.with(|c| {
+            c.query_row("SELECT 1 FROM accounts WHERE name = ?1 OR skeleton = ?2", params![name, skeleton], |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some())
+        })
+    }
+
+    fn accounts_without_skeleton(&self) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT name FROM accounts WHERE skeleton IS NULL")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    fn set_skeleton(&self, name: &str, skeleton: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("UPDATE accounts SET skeleton = ?2 WHERE name = ?1", params![name, skeleton]).map(|_| ())
+        })
+    }
+
+    fn add_room_by(&self, name: &str, creator: &str) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.execute("INSERT OR IGNORE INTO rooms (name, creator) VALUES (?1, ?2)", params![name, creator])? == 1)
+        })
+    }
+
+    fn rooms_created_by(&self, creator: &str) -> Result<usize> {
+        self.with(|c| {
+            c.query_row("SELECT COUNT(*) FROM rooms WHERE creator = ?1", params![creator], |r| r.get::<_, i64>(0))
+                .map(|n| n as usize)
         })
     }
 

@@ -47,6 +47,15 @@ fn exercise(s: &Store) {
     assert!(s.kv_delete("ignore", "alice/bob").unwrap());
     assert!(!s.kv_delete("ignore", "alice/bob").unwrap());
     assert_eq!(s.kv_get("ignore", "alice/carol").unwrap().as_deref(), Some("2"));
+    // Lookalikes (the skeleton rule itself lives with the name rules).
+    assert_eq!(s.fill_skeletons(|n| n.to_lowercase()).unwrap(), 2);
+    assert!(s.account_or_lookalike_exists("ALICE", "alice").unwrap());
+    assert!(!s.add_account_checked("ALICE", "alice", "h").unwrap());
+    assert!(s.add_account_checked("carol", "carol", "h").unwrap());
+    assert!(s.accounts_without_skeleton().unwrap().is_empty());
+    assert!(s.add_room_by("c", "carol").unwrap() && !s.add_room_by("c", "carol").unwrap());
+    assert_eq!(s.rooms_created_by("carol").unwrap(), 1);
+    assert!(s.delete_room("c").unwrap());
 }
 
 /// What `exercise` left, seen by a second handle (a restart, or another node).
@@ -66,16 +75,19 @@ fn sqlite_backend() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A database from before versioning, even one with a later step's column
+/// (written by an unversioned build).
 #[test]
 fn sqlite_adopts_a_database_from_before_versioning() {
     let dir = temp_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let c = rusqlite::Connection::open(dir.join("dmconnect.db")).unwrap();
-    c.execute_batch("CREATE TABLE accounts (name TEXT PRIMARY KEY, hash TEXT NOT NULL, banned INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL DEFAULT 0); INSERT INTO accounts (name, hash) VALUES ('old', 'h');").unwrap();
+    c.execute_batch("CREATE TABLE accounts (name TEXT PRIMARY KEY, hash TEXT NOT NULL, banned INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL DEFAULT 0); INSERT INTO accounts (name, hash) VALUES ('old', 'h'); CREATE TABLE rooms (seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, creator TEXT);").unwrap();
     drop(c);
     let s = Store::open(&dir).unwrap();
     assert_eq!(s.schema_version().unwrap(), migrate::latest());
     assert!(s.account_exists("old").unwrap());
+    assert_eq!(s.accounts_without_skeleton().unwrap(), vec!["old"]);
     let _ = std::fs::remove_dir_all(dir);
 }
 
