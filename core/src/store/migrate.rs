@@ -53,6 +53,13 @@ pub(crate) const STEPS: &[Step] = &[
                    CREATE INDEX IF NOT EXISTS accounts_skeleton ON accounts (skeleton);",
         columns: &[("rooms", "creator", "TEXT"), ("accounts", "skeleton", "TEXT")],
     },
+    Step {
+        version: 3,
+        what: "administrators kept in the database",
+        sqlite: "CREATE TABLE IF NOT EXISTS admins (name TEXT PRIMARY KEY);",
+        postgres: "CREATE TABLE IF NOT EXISTS admins (name TEXT PRIMARY KEY);",
+        columns: &[],
+    },
 ];
 
 /// The table both backends keep their version in (created before any step).

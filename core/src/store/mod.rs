@@ -47,6 +47,11 @@ pub struct Account {
     pub banned: bool,
 }
 
+/// The integer after adding `delta` to a stored value (absent = 0), if it is one.
+fn incremented(old: Option<&str>, delta: i64) -> Option<i64> {
+    old.map_or(Some(0), |v| v.trim().parse::<i64>().ok()).and_then(|n| n.checked_add(delta))
+}
+
 /// What each backend implements; every call returns after the commit.
 pub trait Backend: Send + Sync {
     /// Adds an account; `Ok(false)` if the name is taken.
@@ -88,6 +93,22 @@ pub trait Backend: Send + Sync {
     fn add_room_by(&self, name: &str, creator: &str) -> Result<bool>;
     /// How many subservers `creator` created.
     fn rooms_created_by(&self, creator: &str) -> Result<usize>;
+    /// Adds `delta` to an integer value (absent = 0) atomically; `Ok(None)` if the
+    /// value is not an integer or the sum overflows.
+    fn kv_increment(&self, ns: &str, key: &str, delta: i64) -> Result<Option<i64>>;
+    /// Sets (or, with `new` none, deletes) a value only if it is `expected`
+    /// (none = absent), atomically; `Ok(false)` if it was not.
+    fn kv_compare_and_set(&self, ns: &str, key: &str, expected: Option<&str>, new: Option<&str>) -> Result<bool>;
+    /// Replaces an account's password hash; `Ok(false)` if no such account.
+    fn set_hash(&self, name: &str, hash: &str) -> Result<bool>;
+    /// Deletes an account (and its administrator entry); `Ok(false)` if no such account.
+    fn delete_account(&self, name: &str) -> Result<bool>;
+    /// Administrators kept in the database (besides `[server] admins`), by name.
+    fn admins(&self) -> Result<Vec<String>>;
+    /// Adds or removes a stored administrator; `Ok(false)` if nothing changed.
+    fn set_admin(&self, name: &str, admin: bool) -> Result<bool>;
+    /// Writes a consistent copy of the database to `file` (SQLite only; PostgreSQL has `pg_dump`).
+    fn backup_to(&self, file: &Path) -> Result<()>;
     /// The schema version the database is at (see `migrate.rs`).
     fn schema_version(&self) -> Result<u32>;
     /// Makes everything durable before shutdown (SQLite: flush the WAL).

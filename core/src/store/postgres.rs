@@ -4,9 +4,10 @@
 //! never stall the server's async workers on a pool connection's I/O task.
 
 use super::migrate;
-use super::{Account, Backend, Result, StoreError};
-use deadpool_postgres::{Pool, Runtime};
+use super::{incremented, Account, Backend, Result, StoreError};
+use deadpool_postgres::{GenericClient, Pool, Runtime};
 use std::future::Future;
+use std::path::Path;
 use std::time::Duration;
 use tokio_postgres::NoTls;
 
@@ -138,6 +139,25 @@ async fn migrate_pg(pool: Pool) -> Result<()> {
     tx.commit().await.map_err(err)
 }
 
+/// Sets a value, or deletes it when `value` is none.
+async fn put_kv(c: &impl GenericClient, ns: &str, key: &str, value: Option<&str>) -> Result<u64> {
+    let r = match value {
+        Some(v) => {
+            let sql = "INSERT INTO kv (ns, key, value) VALUES ($1, $2, $3)
+                       ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value";
+            c.execute(sql, &[&ns, &key, &v]).await
+        }
+        None => c.execute("DELETE FROM kv WHERE ns = $1 AND key = $2", &[&ns, &key]).await,
+    };
+    r.map_err(err)
+}
+
+/// The value, under a row lock held until the transaction ends.
+async fn locked_kv(tx: &impl GenericClient, ns: &str, key: &str) -> Result<Option<String>> {
+    let sql = "SELECT value FROM kv WHERE ns = $1 AND key = $2 FOR UPDATE";
+    Ok(tx.query_opt(sql, &[&ns, &key]).await.map_err(err)?.map(|r| r.get(0)))
+}
+
 fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }
@@ -225,6 +245,83 @@ impl Backend for Postgres {
         let rows =
             self.query("SELECT COUNT(*) FROM rooms WHERE creator = $1", strings(&[creator]), |r| r.get::<_, i64>(0))?;
         Ok(rows.first().copied().unwrap_or(0) as usize)
+    }
+
+    fn kv_increment(&self, ns: &str, key: &str, delta: i64) -> Result<Option<i64>> {
+        let (ns, key) = (ns.to_owned(), key.to_owned());
+        self.call(move |pool| async move {
+            let mut c = pool.get().await.map_err(err)?;
+            let tx = c.transaction().await.map_err(err)?;
+            // An absent value counts as 0: create it so that concurrent increments lock the same row.
+            let seed = "INSERT INTO kv (ns, key, value) VALUES ($1, $2, '0') ON CONFLICT DO NOTHING";
+            tx.execute(seed, &[&ns, &key]).await.map_err(err)?;
+            let old = locked_kv(&tx, &ns, &key).await?;
+            let Some(new) = incremented(old.as_deref(), delta) else { return Ok(None) }; // rolled back
+            put_kv(&tx, &ns, &key, Some(&new.to_string())).await?;
+            tx.commit().await.map_err(err)?;
+            Ok(Some(new))
+        })
+    }
+
+    fn kv_compare_and_set(&self, ns: &str, key: &str, expected: Option<&str>, new: Option<&str>) -> Result<bool> {
+        let (ns, key) = (ns.to_owned(), key.to_owned());
+        let (expected, new) = (expected.map(str::to_owned), new.map(str::to_owned));
+        self.call(move |pool| async move {
+            let mut c = pool.get().await.map_err(err)?;
+            let Some(expected) = expected else {
+                // Expected absent: an insert that does nothing if a value exists is the whole check.
+                return match new {
+                    Some(v) => {
+                        let sql = "INSERT INTO kv (ns, key, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+                        Ok(c.execute(sql, &[&ns, &key, &v]).await.map_err(err)? == 1)
+                    }
+                    None => {
+                        let sql = "SELECT 1 FROM kv WHERE ns = $1 AND key = $2";
+                        Ok(c.query_opt(sql, &[&ns, &key]).await.map_err(err)?.is_none())
+                    }
+                };
+            };
+            let tx = c.transaction().await.map_err(err)?;
+            if locked_kv(&tx, &ns, &key).await?.as_deref() != Some(expected.as_str()) {
+                return Ok(false);
+            }
+            put_kv(&tx, &ns, &key, new.as_deref()).await?;
+            tx.commit().await.map_err(err)?;
+            Ok(true)
+        })
+    }
+
+    fn set_hash(&self, name: &str, hash: &str) -> Result<bool> {
+        Ok(self.execute("UPDATE accounts SET hash = $2 WHERE name = $1", strings(&[name, hash]))? == 1)
+    }
+
+    fn delete_account(&self, name: &str) -> Result<bool> {
+        let name = name.to_owned();
+        self.call(move |pool| async move {
+            let mut c = pool.get().await.map_err(err)?;
+            let tx = c.transaction().await.map_err(err)?;
+            tx.execute("DELETE FROM admins WHERE name = $1", &[&name]).await.map_err(err)?;
+            let n = tx.execute("DELETE FROM accounts WHERE name = $1", &[&name]).await.map_err(err)?;
+            tx.commit().await.map_err(err)?;
+            Ok(n == 1)
+        })
+    }
+
+    fn admins(&self) -> Result<Vec<String>> {
+        self.query("SELECT name FROM admins ORDER BY name COLLATE \"C\"", vec![], |r| r.get(0))
+    }
+
+    fn set_admin(&self, name: &str, admin: bool) -> Result<bool> {
+        let sql = if admin {
+            "INSERT INTO admins (name) VALUES ($1) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM admins WHERE name = $1"
+        };
+        Ok(self.execute(sql, strings(&[name]))? == 1)
+    }
+
+    fn backup_to(&self, _file: &Path) -> Result<()> {
+        Err(StoreError::new("in cluster mode the data is in PostgreSQL: back it up with pg_dump"))
     }
 
     fn schema_version(&self) -> Result<u32> {

@@ -1,7 +1,7 @@
 //! The SQLite backend (rusqlite, WAL): one process, nothing else to run.
 
 use super::migrate;
-use super::{Account, Backend, Result, StoreError};
+use super::{incremented, Account, Backend, Result, StoreError};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Mutex;
@@ -38,6 +38,23 @@ impl Sqlite {
 
 fn current_version(c: &Connection) -> rusqlite::Result<u32> {
     c.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))
+}
+
+fn get_kv(c: &Connection, ns: &str, key: &str) -> rusqlite::Result<Option<String>> {
+    c.query_row("SELECT value FROM kv WHERE ns = ?1 AND key = ?2", params![ns, key], |r| r.get(0)).optional()
+}
+
+/// Sets a value, or deletes it when `value` is none.
+fn put_kv(c: &Connection, ns: &str, key: &str, value: Option<&str>) -> rusqlite::Result<()> {
+    match value {
+        Some(v) => c.execute(
+            "INSERT INTO kv (ns, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
+            params![ns, key, v],
+        )?,
+        None => c.execute("DELETE FROM kv WHERE ns = ?1 AND key = ?2", params![ns, key])?,
+    };
+    Ok(())
 }
 
 fn has_column(c: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
@@ -121,20 +138,11 @@ impl Backend for Sqlite {
     }
 
     fn kv_get(&self, ns: &str, key: &str) -> Result<Option<String>> {
-        self.with(|c| {
-            c.query_row("SELECT value FROM kv WHERE ns = ?1 AND key = ?2", params![ns, key], |r| r.get(0)).optional()
-        })
+        self.with(|c| get_kv(c, ns, key))
     }
 
     fn kv_set(&self, ns: &str, key: &str, value: &str) -> Result<()> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO kv (ns, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
-                params![ns, key, value],
-            )
-            .map(|_| ())
-        })
+        self.with(|c| put_kv(c, ns, key, Some(value)))
     }
 
     fn kv_delete(&self, ns: &str, key: &str) -> Result<bool> {
@@ -195,6 +203,64 @@ impl Backend for Sqlite {
             c.query_row("SELECT COUNT(*) FROM rooms WHERE creator = ?1", params![creator], |r| r.get::<_, i64>(0))
                 .map(|n| n as usize)
         })
+    }
+
+    fn kv_increment(&self, ns: &str, key: &str, delta: i64) -> Result<Option<i64>> {
+        self.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            let Some(new) = incremented(get_kv(&tx, ns, key)?.as_deref(), delta) else { return Ok(None) };
+            put_kv(&tx, ns, key, Some(&new.to_string()))?;
+            tx.commit()?;
+            Ok(Some(new))
+        })
+    }
+
+    fn kv_compare_and_set(&self, ns: &str, key: &str, expected: Option<&str>, new: Option<&str>) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            if get_kv(&tx, ns, key)?.as_deref() != expected {
+                return Ok(false);
+            }
+            put_kv(&tx, ns, key, new)?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn set_hash(&self, name: &str, hash: &str) -> Result<bool> {
+        self.with(|c| Ok(c.execute("UPDATE accounts SET hash = ?2 WHERE name = ?1", params![name, hash])? == 1))
+    }
+
+    fn delete_account(&self, name: &str) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            tx.execute("DELETE FROM admins WHERE name = ?1", params![name])?;
+            let n = tx.execute("DELETE FROM accounts WHERE name = ?1", params![name])?;
+            tx.commit()?;
+            Ok(n == 1)
+        })
+    }
+
+    fn admins(&self) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT name FROM admins ORDER BY name")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    fn set_admin(&self, name: &str, admin: bool) -> Result<bool> {
+        let sql = if admin {
+            "INSERT OR IGNORE INTO admins (name) VALUES (?1)"
+        } else {
+            "DELETE FROM admins WHERE name = ?1"
+        };
+        self.with(|c| Ok(c.execute(sql, params![name])? == 1))
+    }
+
+    fn backup_to(&self, file: &Path) -> Result<()> {
+        let target = file.to_str().ok_or_else(|| StoreError::new(format!("{}: not UTF-8", file.display())))?;
+        self.with(|c| c.execute("VACUUM INTO ?1", params![target]).map(|_| ()))
     }
 
     fn schema_version(&self) -> Result<u32> {

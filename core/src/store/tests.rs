@@ -56,6 +56,26 @@ fn exercise(s: &Store) {
     assert!(s.add_room_by("c", "carol").unwrap() && !s.add_room_by("c", "carol").unwrap());
     assert_eq!(s.rooms_created_by("carol").unwrap(), 1);
     assert!(s.delete_room("c").unwrap());
+    // Atomic capability storage.
+    assert_eq!(s.kv_increment("dice", "n", 5).unwrap(), Some(5));
+    assert_eq!(s.kv_increment("dice", "n", -2).unwrap(), Some(3));
+    s.kv_set("dice", "word", "x").unwrap();
+    assert_eq!(s.kv_increment("dice", "word", 1).unwrap(), None);
+    s.kv_set("dice", "big", &i64::MAX.to_string()).unwrap();
+    assert_eq!(s.kv_increment("dice", "big", 1).unwrap(), None);
+    assert!(s.kv_compare_and_set("dice", "c", None, Some("a")).unwrap());
+    assert!(!s.kv_compare_and_set("dice", "c", None, Some("b")).unwrap());
+    assert!(!s.kv_compare_and_set("dice", "c", Some("b"), None).unwrap());
+    assert!(s.kv_compare_and_set("dice", "c", Some("a"), None).unwrap());
+    assert!(s.kv_compare_and_set("dice", "c", None, None).unwrap());
+    assert_eq!(s.kv_get("dice", "c").unwrap(), None);
+    // Accounts and stored administrators.
+    assert!(s.set_hash("alice", "h3").unwrap() && !s.set_hash("zed", "h").unwrap());
+    assert!(s.set_admin("alice", true).unwrap() && !s.set_admin("alice", true).unwrap());
+    assert_eq!(s.admins().unwrap(), vec!["alice"]);
+    assert!(s.add_account("dave", "h").unwrap() && s.set_admin("dave", true).unwrap());
+    assert!(s.delete_account("dave").unwrap() && !s.account_exists("dave").unwrap());
+    assert_eq!(s.admins().unwrap(), vec!["alice"]);
 }
 
 /// What `exercise` left, seen by a second handle (a restart, or another node).
