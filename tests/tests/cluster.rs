@@ -52,6 +52,43 @@ async fn one_room_over_two_nodes() {
 }
 
 #[tokio::test]
+async fn one_bus_message_per_line_whatever_the_member_count() {
+    use futures_util::StreamExt;
+    let Some(svc) = services("fanout").await else { return };
+    let (a, b) = (node(0, &svc).await, node(1, &svc).await);
+    let mut speaker = Client::login_new(a.addr(), "speaker", "pw").await;
+    speaker.join("general").await;
+    let mut listeners = Vec::new();
+    for i in 0..6 {
+        let at = if i % 2 == 0 { a.addr() } else { b.addr() };
+        let mut c = Client::login_new(at, &format!("l{i}"), "pw").await;
+        c.send("/join_server general").await;
+        c.expect("Joined server 'general' successfully.").await;
+        listeners.push(c);
+    }
+    settle().await;
+    let nats = async_nats::connect(svc.nats.as_str()).await.expect("nats");
+    // The host has dots, so its subject token is hex-coded: listen to every room subject of every host.
+    let mut sub = nats.subscribe("dmc.*.room.>").await.expect("subscribe");
+    nats.flush().await.expect("flush");
+    speaker.send("to everyone").await;
+    for l in listeners.iter_mut().chain([&mut speaker]) {
+        loop {
+            if l.recv().await == "speaker: to everyone" {
+                break;
+            }
+        }
+    }
+    let mut lines = 0;
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(300), sub.next()).await {
+        if String::from_utf8_lossy(&m.payload).contains("to everyone") {
+            lines += 1;
+        }
+    }
+    assert_eq!(lines, 1, "bus messages for one line to 7 members on 2 nodes");
+}
+
+#[tokio::test]
 async fn pm_across_nodes_and_a_room_made_elsewhere() {
     let Some(svc) = services("pm").await else { return };
     let (a, b) = (node(0, &svc).await, node(1, &svc).await);
