@@ -71,7 +71,12 @@ pub async fn start(cfg: &ClusterConfig, hub: &Arc<Hub>) -> Result<Arc<NatsBus>, 
     let client = async_nats::ConnectOptions::new()
         .name(format!("dmconnect-{node}"))
         .connection_timeout(Duration::from_millis(cfg.nats_timeout_ms))
-        .event_callback(|ev| async move { tracing::warn!("cluster bus: {ev}") })
+        .event_callback(|ev| async move {
+            match ev {
+                async_nats::Event::Connected => tracing::info!("cluster bus: {ev}"),
+                _ => tracing::warn!("cluster bus: {ev}"),
+            }
+        })
         .connect(cfg.nats_url.as_str())
         .await
         .map_err(|e| format!("[cluster] nats_url {}: {e}", cfg.nats_url))?;
