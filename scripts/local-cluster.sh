@@ -6,6 +6,7 @@
 #   scripts/local-cluster.sh stop DIR
 #
 # Then e.g. `nc 127.0.0.1 42439` and `nc 127.0.0.2 42439`: one host, two doors.
+# DMC_EXTRA_TOML is appended to every node's config (e.g. a cheaper [auth] for benchmarks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmd=${1:-}
@@ -37,6 +38,7 @@ enabled = true
 node_id = "node$i"
 postgres_url = "$DMC_PG_URL"
 nats_url = "$DMC_NATS_URL"
+${DMC_EXTRA_TOML:-}
 TOML
         setsid "$bin" serve --config "$dir/node$i/dmconnect.toml" </dev/null >"$dir/node$i/log" 2>&1 &
         echo $! >"$dir/node$i/pid"
