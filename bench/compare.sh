@@ -5,6 +5,8 @@
 #
 # Usage: bench/compare.sh                      (defaults: a few minutes on 2 cores)
 #        SCENARIOS="fanout-flat idle" bench/compare.sh
+#        SERVERS="dmconnect dmconnect-ws" SCENARIOS="fanout-flat fanout-rate" bench/compare.sh
+#          (dmconnect-ws: the same server, every client a WebSocket session at /ws)
 #        OUT=bench/results/$(date +%F).txt bench/compare.sh
 # Every parameter below can be overridden from the environment. Needs root only to
 # install ngircd/inspircd from Debian when they are missing. Loopback only.
@@ -91,6 +93,10 @@ encrypted_listen = ""           # legacy encrypted port not needed
 max_connections_per_ip = 0      # default 64: all load comes from 127.0.0.1
 max_connections = 0             # default 20,000: unlimited
 idle_timeout_secs = 0           # idle sessions must not be closed during the idle scenario
+chat_lines_per_sec = 0          # the scenarios flood on purpose: no per-session flood control
+registrations_per_ip_per_hour = 0  # every user registers from 127.0.0.1
+max_rooms = 0                   # the scenarios create many rooms from few accounts
+max_rooms_per_account = 0
 [auth]
 argon2_memory_kib = 256         # BENCHMARK ONLY: default 19 MiB x 2 passes makes 10,000
 argon2_iterations = 1           #   registrations take minutes; never use this in production
@@ -197,7 +203,7 @@ wait_port() { # port: wait until something listens there
 # Starts server $1; sets SERVER_PID, PROTO and ADDR.
 start_server() {
     case $1 in
-        dmconnect)
+        dmconnect | dmconnect-ws)
             local d=$TMP/dmconnect
             rm -rf "$d" && mkdir -p "$d"
             write_dmconnect_conf "$d/dm.toml"
@@ -207,6 +213,7 @@ start_server() {
             ADDR=$(sed -n 's/.*"plain":"\([^"]*\)".*/\1/p' "$d/ready")
             [ -n "$ADDR" ] || { echo "dmconnect did not start:"; cat "$d/log"; return 1; }
             PROTO=dm
+            if [ "$1" = dmconnect-ws ]; then PROTO=ws; fi
             ;;
         ngircd)
             write_ngircd_conf "$TMP/ngircd.conf"

@@ -78,10 +78,12 @@ async fn setup(opts: &Opts, plan: &ClientPlan, shared: &Shared) -> std::io::Resu
 
 async fn setup_once(opts: &Opts, plan: &ClientPlan) -> std::io::Result<Conn> {
     let rcvbuf = plan.slow.then_some(4096);
-    let mut c =
-        tokio::time::timeout(Duration::from_secs(30), Conn::connect(opts.addr_for(&plan.name), opts.buf_size, rcvbuf))
-            .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+    let mut c = tokio::time::timeout(
+        Duration::from_secs(30),
+        Conn::connect(opts.addr_for(&plan.name), opts.buf_size, rcvbuf, opts.proto.websocket()),
+    )
+    .await
+    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
     opts.proto.register(&mut c, &plan.name).await?;
     opts.proto.login(&mut c, &plan.name).await?;
     if let Some(room) = &plan.room {

@@ -1,5 +1,8 @@
-//! One client connection: a buffered line reader and a shared writer.
+//! One client connection: a buffered line reader and a shared writer, over plain
+//! TCP or over WebSocket (`GET /ws`, one text frame per line each way).
 
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use memchr::memchr;
 use std::io;
 use std::net::SocketAddr;
@@ -7,18 +10,36 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpSocket;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+/// Frames taken per `fill` once the first one arrived (without waiting for more).
+const WS_BATCH: usize = 256;
 
 /// How long a setup step waits for its expected reply.
 pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Write side, shared by a sender task and the reader (for PONG replies).
-pub type Writer = Arc<Mutex<OwnedWriteHalf>>;
+pub type Writer = Arc<Mutex<Wr>>;
+
+/// The write half of either transport.
+pub enum Wr {
+    /// Plain TCP: lines end with CRLF.
+    Tcp(OwnedWriteHalf),
+    /// WebSocket: one text frame per line.
+    Ws(SplitSink<WebSocketStream<TcpStream>, Message>),
+}
+
+enum Rd {
+    Tcp(OwnedReadHalf),
+    Ws(SplitStream<WebSocketStream<TcpStream>>),
+}
 
 /// A connected client: reads whole lines out of one growable buffer.
 pub struct Conn {
-    rd: OwnedReadHalf,
+    rd: Rd,
     /// The write half, shared.
     pub wr: Writer,
     buf: Vec<u8>,
@@ -28,14 +49,23 @@ pub struct Conn {
 
 impl Conn {
     /// Connects; `rcvbuf` shrinks the kernel receive buffer (slow reader).
-    pub async fn connect(addr: SocketAddr, buf_size: usize, rcvbuf: Option<u32>) -> io::Result<Conn> {
+    /// With `ws`, the connection is upgraded to a WebSocket at `/ws` first.
+    pub async fn connect(addr: SocketAddr, buf_size: usize, rcvbuf: Option<u32>, ws: bool) -> io::Result<Conn> {
         let sock = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
         if let Some(n) = rcvbuf {
             sock.set_recv_buffer_size(n)?;
         }
         let stream = sock.connect(addr).await?;
         stream.set_nodelay(true)?;
-        let (rd, wr) = stream.into_split();
+        let (rd, wr) = if ws {
+            let (ws, _) =
+                tokio_tungstenite::client_async(format!("ws://{addr}/ws"), stream).await.map_err(io::Error::other)?;
+            let (wr, rd) = ws.split();
+            (Rd::Ws(rd), Wr::Ws(wr))
+        } else {
+            let (rd, wr) = stream.into_split();
+            (Rd::Tcp(rd), Wr::Tcp(wr))
+        };
         Ok(Conn { rd, wr: Arc::new(Mutex::new(wr)), buf: vec![0; buf_size.max(512)], start: 0, end: 0 })
     }
 
@@ -50,6 +80,30 @@ impl Conn {
             self.start = 0;
             self.end = 0;
         }
+        let Conn { rd, buf, start, end, .. } = self;
+        let rd = match rd {
+            Rd::Tcp(rd) => rd,
+            Rd::Ws(rd) => {
+                let mut push = |t: &[u8]| push_line(buf, start, end, t);
+                let mut n = loop {
+                    match rd.next().await {
+                        None | Some(Ok(Message::Close(_))) => return Ok(0),
+                        Some(Err(e)) => return Err(io::Error::other(e)),
+                        Some(Ok(Message::Text(t))) => break push(t.as_bytes()),
+                        Some(Ok(_)) => {}
+                    }
+                };
+                // Take the frames that are already here in the same call, as one TCP read would.
+                for _ in 0..WS_BATCH {
+                    match rd.next().now_or_never() {
+                        Some(Some(Ok(Message::Text(t)))) => n += push(t.as_bytes()),
+                        Some(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+                        _ => break,
+                    }
+                }
+                return Ok(n);
+            }
+        };
         if self.end == self.buf.len() {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
@@ -60,7 +114,7 @@ impl Conn {
                 self.buf.resize(n, 0);
             }
         }
-        let n = self.rd.read(&mut self.buf[self.end..]).await?;
+        let n = rd.read(&mut self.buf[self.end..]).await?;
         self.end += n;
         Ok(n)
     }
@@ -108,10 +162,32 @@ impl Conn {
     }
 }
 
-/// Writes one line plus CRLF under the writer lock.
+/// Appends one WebSocket frame's text as a line to the buffer; returns the bytes added.
+fn push_line(buf: &mut Vec<u8>, start: &mut usize, end: &mut usize, text: &[u8]) -> usize {
+    if *start > 0 {
+        buf.copy_within(*start..*end, 0);
+        *end -= *start;
+        *start = 0;
+    }
+    let need = *end + text.len() + 1;
+    if need > buf.len() {
+        buf.resize(need.next_power_of_two(), 0);
+    }
+    buf[*end..*end + text.len()].copy_from_slice(text);
+    buf[*end + text.len()] = b'\n';
+    *end = need;
+    text.len() + 1
+}
+
+/// Writes one line (plus CRLF on TCP, as one text frame on WebSocket) under the writer lock.
 pub async fn send_line(wr: &Writer, line: &str) -> io::Result<()> {
-    let mut data = Vec::with_capacity(line.len() + 2);
-    data.extend_from_slice(line.as_bytes());
-    data.extend_from_slice(b"\r\n");
-    wr.lock().await.write_all(&data).await
+    match &mut *wr.lock().await {
+        Wr::Tcp(w) => {
+            let mut data = Vec::with_capacity(line.len() + 2);
+            data.extend_from_slice(line.as_bytes());
+            data.extend_from_slice(b"\r\n");
+            w.write_all(&data).await
+        }
+        Wr::Ws(w) => w.send(Message::text(line)).await.map_err(io::Error::other),
+    }
 }

@@ -40,7 +40,7 @@ impl Load {
         let mut rooms: Vec<String> = plans.iter().filter_map(|p| p.room.clone()).collect();
         rooms.sort();
         rooms.dedup();
-        if opts.proto == Proto::Dm && !rooms.is_empty() {
+        if opts.proto != Proto::Irc && !rooms.is_empty() {
             create_rooms(opts, &rooms).await.map_err(|e| format!("creating rooms: {e}"))?;
         }
         let targets: Vec<Target> = plans.iter().filter_map(|p| p.target.clone()).collect();
@@ -189,7 +189,7 @@ async fn settle(shared: &Shared) {
 
 /// DMconnect rooms must exist before anyone joins: one owner account creates them.
 async fn create_rooms(opts: &Opts, rooms: &[String]) -> std::io::Result<()> {
-    let mut c = Conn::connect(opts.addr, 16 * 1024, None).await?;
+    let mut c = Conn::connect(opts.addr, 16 * 1024, None, opts.proto.websocket()).await?;
     let owner = format!("{}owner", opts.prefix);
     opts.proto.register(&mut c, &owner).await?;
     opts.proto.login(&mut c, &owner).await?;

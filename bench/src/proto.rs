@@ -12,6 +12,8 @@ const PASSWORD: &str = "benchpass";
 pub enum Proto {
     /// DMconnect plain port.
     Dm,
+    /// DMconnect over WebSocket (`GET /ws` on the plain port).
+    Ws,
     /// RFC 1459/2812 IRC.
     Irc,
 }
@@ -35,6 +37,11 @@ async fn dm_expect(c: &mut Conn, step: &str, ok: &[&str]) -> io::Result<()> {
 }
 
 impl Proto {
+    /// True when connections are WebSockets.
+    pub fn websocket(self) -> bool {
+        self == Proto::Ws
+    }
+
     /// Creates the account (DMconnect only; IRC has none). An existing account is fine.
     pub async fn register(self, c: &mut Conn, name: &str) -> io::Result<()> {
         if self == Proto::Irc {
@@ -48,7 +55,7 @@ impl Proto {
     /// Logs in (DMconnect) or registers the connection (IRC `NICK`/`USER`, until `001`).
     pub async fn login(self, c: &mut Conn, name: &str) -> io::Result<()> {
         match self {
-            Proto::Dm => {
+            Proto::Dm | Proto::Ws => {
                 c.send_line(&format!("/login {name} {PASSWORD}")).await?;
                 dm_expect(c, "login", &["Login successful."]).await?;
                 // Drain the rest of the three-line answer so the next step starts clean.
@@ -81,7 +88,7 @@ impl Proto {
     /// Joins a room and waits until the server confirmed it.
     pub async fn join(self, c: &mut Conn, room: &str) -> io::Result<()> {
         match self {
-            Proto::Dm => {
+            Proto::Dm | Proto::Ws => {
                 c.send_line(&format!("/join_server {room}")).await?;
                 let ok = format!("Joined server '{room}' successfully.");
                 dm_expect(c, "join_server", &[&ok]).await
@@ -101,7 +108,7 @@ impl Proto {
     /// The line that says `text` to the whole room.
     pub fn chat_line(self, room: &str, text: &str) -> String {
         match self {
-            Proto::Dm => text.to_string(),
+            Proto::Dm | Proto::Ws => text.to_string(),
             Proto::Irc => format!("PRIVMSG #{room} :{text}"),
         }
     }
@@ -109,7 +116,7 @@ impl Proto {
     /// The line that says `text` privately to `user`.
     pub fn pm_line(self, user: &str, text: &str) -> String {
         match self {
-            Proto::Dm => format!("/pm {user} {text}"),
+            Proto::Dm | Proto::Ws => format!("/pm {user} {text}"),
             Proto::Irc => format!("PRIVMSG {user} :{text}"),
         }
     }

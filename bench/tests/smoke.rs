@@ -6,8 +6,13 @@ use std::process::Command;
 
 /// Runs `dmbench` against `srv` and returns its JSON record.
 fn bench(srv: &TestServer, args: &[&str]) -> Value {
+    bench_proto(srv, "dm", args)
+}
+
+/// Runs `dmbench --proto PROTO` against `srv` and returns its JSON record.
+fn bench_proto(srv: &TestServer, proto: &str, args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_dmbench"))
-        .args(["--proto", "dm", "--addr", &srv.addr().to_string(), "--pid", &srv.pid().to_string()])
+        .args(["--proto", proto, "--addr", &srv.addr().to_string(), "--pid", &srv.pid().to_string()])
         .args(["--label", "smoke", "--prefix", args[0]])
         .args(args)
         .output()
@@ -21,7 +26,13 @@ fn bench(srv: &TestServer, args: &[&str]) -> Value {
 }
 
 async fn server() -> TestServer {
-    TestServer::builder().toml("[limits]\nmax_connections_per_ip = 0\nidle_timeout_secs = 0").start().await
+    TestServer::builder()
+        .toml(
+            "[limits]\nmax_connections_per_ip = 0\nidle_timeout_secs = 0\nchat_lines_per_sec = 0\n\
+         registrations_per_ip_per_hour = 0\nmax_rooms = 0\nmax_rooms_per_account = 0",
+        )
+        .start()
+        .await
 }
 
 #[tokio::test]
@@ -108,4 +119,16 @@ fn table_divides_ours_by_the_peer() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("| idle | RSS per session KiB ↓ | 2.000 | 4.000 | 0.50× |"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn websocket_sessions_count_the_same() {
+    let srv = server().await;
+    let args = ["fanout", "--rooms", "2", "--clients", "12", "--senders", "3", "--messages", "20"];
+    let r = &bench_proto(&srv, "ws", &args)["results"];
+    assert_eq!(r["ready"], 24);
+    assert_eq!(r["delivered"], 2 * 3 * 20 * 11);
+    assert_eq!(r["lost"], 0);
+    let r = &bench_proto(&srv, "ws", &["pm", "--pairs", "3", "--messages", "10"])["results"];
+    assert_eq!(r["delivered"], 3 * 2 * 10);
 }

@@ -3,8 +3,9 @@
 //! stands in when none are loaded. A leaf module: it imports nothing of the crate.
 
 use async_trait::async_trait;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
 use std::net::SocketAddr;
-use tokio::net::TcpStream;
 
 /// Who runs a capability command (the plugin interface's own type).
 pub use plugin_api::Caller;
@@ -32,10 +33,10 @@ pub trait Capabilities: Send + Sync {
     fn presence(&self, account: &str, host: Option<&str>, online: bool);
     /// A server-to-server request of a type some capability owns; returns the JSON answer.
     async fn s2s(&self, msg_type: &str, from_host: &str, json: &str) -> Option<String>;
-    /// True when some capability serves HTTP on the main port.
-    fn serves_http(&self) -> bool;
-    /// Serves one HTTP connection routed from the main port (first bytes `GET ` / `POST `).
-    async fn serve_http(&self, stream: TcpStream, peer: SocketAddr);
+    /// True when some capability declared an HTTP path prefix that `path` starts with.
+    fn serves_path(&self, path: &str) -> bool;
+    /// Answers one HTTP request for such a path (the core's HTTP router calls it).
+    async fn http(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<crate::http_reply::Body>;
 }
 
 /// The registry when no capability is loaded.
@@ -62,8 +63,10 @@ impl Capabilities for NoCapabilities {
     async fn s2s(&self, _: &str, _: &str, _: &str) -> Option<String> {
         None
     }
-    fn serves_http(&self) -> bool {
+    fn serves_path(&self, _: &str) -> bool {
         false
     }
-    async fn serve_http(&self, _: TcpStream, _: SocketAddr) {}
+    async fn http(&self, _: Request<Incoming>, _: SocketAddr) -> Response<crate::http_reply::Body> {
+        crate::http_reply::plain(hyper::StatusCode::NOT_FOUND, "Not Found")
+    }
 }

@@ -20,6 +20,8 @@ pub struct Config {
     pub federation: FederationConfig,
     /// `[capabilities]`: which plugins to load.
     pub capabilities: CapabilitiesConfig,
+    /// `[web]`: the web app and WebSocket endpoint.
+    pub web: WebConfig,
     /// `[cluster]`: several nodes serving one host (off by default).
     pub cluster: crate::cluster::ClusterConfig,
 }
@@ -95,6 +97,20 @@ pub struct LimitsConfig {
     pub outbound_queue_messages: usize,
     /// Bytes a session's outbound queue may hold before the session is dropped.
     pub outbound_queue_bytes: usize,
+    /// Chat lines (chat, /act, /pm) per second a session may send on average; 0 = off.
+    pub chat_lines_per_sec: u32,
+    /// Chat lines a session may send at once before `chat_lines_per_sec` applies.
+    pub chat_burst: u32,
+    /// Subservers on this host in total; 0 = unlimited.
+    pub max_rooms: usize,
+    /// Subservers one account may create (admins are exempt); 0 = unlimited.
+    pub max_rooms_per_account: usize,
+    /// New accounts one IP may register per hour; 0 = unlimited.
+    pub registrations_per_ip_per_hour: u32,
+    /// Failed logins from one IP before each further attempt is delayed (doubling); 0 = off.
+    pub login_failures_per_ip: u32,
+    /// Failed logins on one account before attempts on it are delayed; 0 = off.
+    pub login_failures_per_account: u32,
 }
 
 impl Default for LimitsConfig {
@@ -105,6 +121,13 @@ impl Default for LimitsConfig {
             idle_timeout_secs: 600,
             outbound_queue_messages: 4096,
             outbound_queue_bytes: 4 * 1024 * 1024,
+            chat_lines_per_sec: 5,
+            chat_burst: 20,
+            max_rooms: 1000,
+            max_rooms_per_account: 10,
+            registrations_per_ip_per_hour: 20,
+            login_failures_per_ip: 20,
+            login_failures_per_account: 5,
         }
     }
 }
@@ -117,13 +140,23 @@ pub struct AuthConfig {
     pub argon2_memory_kib: u32,
     /// argon2id iterations.
     pub argon2_iterations: u32,
-    /// Hashes computed at once (each on a blocking thread); 0 = half the cores.
+    /// Hashing threads (each keeps one argon2 memory block); 0 = half the cores.
     pub max_concurrent_hashes: usize,
+    /// Password checks one IP may have waiting; more are refused at once.
+    pub max_queued_hashes_per_ip: usize,
+    /// Password checks waiting in total; more are refused at once.
+    pub max_queued_hashes: usize,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { argon2_memory_kib: 19 * 1024, argon2_iterations: 2, max_concurrent_hashes: 0 }
+        Self {
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            max_concurrent_hashes: 0,
+            max_queued_hashes_per_ip: 8,
+            max_queued_hashes: 1024,
+        }
     }
 }
 
@@ -143,8 +176,8 @@ pub struct FederationConfig {
     pub request_timeout_ms: u64,
     /// A whole dialback check (connect, ask, answer) gives up after this long.
     pub dialback_timeout_ms: u64,
-    /// A verified dialback is trusted for this long per host and source IP.
-    pub dialback_cache_secs: u64,
+    /// Deprecated and ignored: every inbound message is now verified on its own.
+    pub dialback_cache_secs: Option<u64>,
     /// Message ids this server sent are confirmed to dialbacks for this long.
     pub sent_ids_secs: u64,
     /// An inbound request must arrive whole within this long.
@@ -165,6 +198,22 @@ pub struct FederationConfig {
     pub liveness_interval_ms: u64,
     /// Failed pings in a row after which a host's members are removed.
     pub ping_failures: u32,
+    /// Allow peers on loopback, private (RFC 1918, ULA), link-local and CGNAT addresses.
+    pub allow_private_peers: bool,
+    /// Source address of outbound s2s connections; empty: `[server] listen`'s IP unless it is 0.0.0.0/::.
+    pub source_ip: String,
+    /// A message id we sent is vouched for to at most this many dialback checks.
+    pub vouch_max: u32,
+    /// Failing dialbacks per second that requests from one source IP may trigger; 0 = no limit.
+    pub dialback_rate_per_ip: u32,
+    /// Failing dialbacks per second that requests claiming one host may trigger; 0 = no limit.
+    pub dialback_rate_per_host: u32,
+    /// Burst allowed above those rates.
+    pub dialback_burst: u32,
+    /// A failed dialback refuses that (claimed host, source IP) at once for this long; 0 = off.
+    pub dialback_fail_secs: u64,
+    /// Outbound dialbacks in flight at once, in total; 0 = no limit.
+    pub max_concurrent_dialbacks: usize,
 }
 
 impl Default for FederationConfig {
@@ -176,7 +225,7 @@ impl Default for FederationConfig {
             connect_timeout_ms: 3000,
             request_timeout_ms: 8000,
             dialback_timeout_ms: 4000,
-            dialback_cache_secs: 60,
+            dialback_cache_secs: None,
             sent_ids_secs: 300,
             inbound_timeout_ms: 5000,
             max_message_bytes: 256 * 1024,
@@ -187,6 +236,14 @@ impl Default for FederationConfig {
             peer_down_ms: 5000,
             liveness_interval_ms: 60_000,
             ping_failures: 3,
+            allow_private_peers: true,
+            source_ip: String::new(),
+            vouch_max: 3,
+            dialback_rate_per_ip: 20,
+            dialback_rate_per_host: 20,
+            dialback_burst: 50,
+            dialback_fail_secs: 15,
+            max_concurrent_dialbacks: 64,
         }
     }
 }
@@ -211,6 +268,25 @@ impl Default for CapabilitiesConfig {
             enabled: ["status", "ignore", "sessions", "http_file_upload"].map(String::from).to_vec(),
             settings: BTreeMap::new(),
         }
+    }
+}
+
+/// `[web]` (see docs/web-client.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Serve the web app (`GET /`) and WebSocket sessions (`GET /ws`).
+    pub enabled: bool,
+    /// Origins (`https://chat.example.org`) whose pages may open WebSocket sessions;
+    /// `"*"` allows any; empty: only pages served by this host (Origin matches Host).
+    pub allowed_origins: Vec<String>,
+    /// Largest WebSocket frame or message; larger ones close the session.
+    pub max_message_bytes: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self { enabled: true, allowed_origins: Vec::new(), max_message_bytes: 64 * 1024 }
     }
 }
 
@@ -253,6 +329,13 @@ impl Config {
         if self.limits.outbound_queue_messages == 0 || self.limits.outbound_queue_bytes < 64 * 1024 {
             return Err("[limits] outbound queue must hold at least 1 message and 64 KiB".into());
         }
+        if self.web.max_message_bytes < crate::framing::MAX_MESSAGE + 2 {
+            return Err("[web] max_message_bytes must be at least 32770 (one whole message)".into());
+        }
+        let f = &self.federation;
+        if !f.source_ip.is_empty() && f.source_ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(format!("[federation] source_ip = {:?} is not an IP address", f.source_ip));
+        }
         if self.auth.argon2_memory_kib < 8 || self.auth.argon2_iterations == 0 {
             return Err("[auth] argon2_memory_kib must be >= 8 and argon2_iterations >= 1".into());
         }
@@ -278,6 +361,16 @@ mod tests {
         assert!(Config::parse("[server]\nlisten = \"nope\"\n").is_err());
         assert!(Config::parse("[server]\nlisen = \"0.0.0.0:1\"\n").is_err());
         assert!(Config::parse("[server]\ngrace_ms = 40\n").is_err());
+    }
+
+    #[test]
+    fn federation_keys() {
+        let c = Config::parse("[federation]\ndialback_cache_secs = 60\nallow_private_peers = false\n").unwrap();
+        assert_eq!(c.federation.dialback_cache_secs, Some(60));
+        assert!(!c.federation.allow_private_peers);
+        assert!(Config::default().federation.allow_private_peers);
+        assert!(Config::parse("[federation]\nsource_ip = \"nope\"\n").is_err());
+        assert!(Config::parse("[federation]\nsource_ip = \"127.0.0.2\"\n").is_ok());
     }
 
     #[test]

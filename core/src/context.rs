@@ -4,6 +4,7 @@
 
 use crate::auth::Auth;
 use crate::hub::{Hub, Room};
+use crate::limits::{Budgets, Flood};
 use crate::replies;
 use std::sync::Arc;
 
@@ -16,6 +17,10 @@ pub struct State {
     pub admin: bool,
     /// The subserver the session is in.
     pub room: Option<Arc<Room>>,
+    /// Chat flood control, made on the first chat line (boxed: idle sessions stay small).
+    pub flood: Option<Box<Flood>>,
+    /// Set when the session must end after this message (flooding).
+    pub quit: bool,
 }
 
 impl State {
@@ -39,6 +44,8 @@ pub struct Shared {
     pub legacy: bool,
     /// Outbound queue bounds (messages, bytes).
     pub queue: (usize, usize),
+    /// Abuse budgets (`[limits]`).
+    pub budgets: Arc<Budgets>,
 }
 
 impl Shared {

@@ -1,4 +1,4 @@
-//! Bytes → messages, exactly as WIRE.md §2 says. Nothing else happens here.
+//! Bytes → messages, exactly as protocol.md §2 says. Nothing else happens here.
 //!
 //! Input is split on `\n` with one trailing `\r` stripped; bytes after the last
 //! `\n` become a message once the connection goes quiet (the caller decides
@@ -158,3 +158,6 @@ mod tests {
         assert_eq!(run(&[b"\xff\xfe\nok\n"], false), vec![Inbound::BadUtf8, msg("ok")]);
     }
 }
+
+#[cfg(test)]
+mod prop;

@@ -6,6 +6,11 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
+/// Extra messages a session's own replies may queue past the bound.
+pub const REPLY_HEADROOM_MESSAGES: usize = 256;
+/// Extra bytes a session's own replies may queue past the bound.
+pub const REPLY_HEADROOM_BYTES: usize = 1024 * 1024;
+
 /// Why an outbox stopped taking messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Closed {
@@ -59,11 +64,22 @@ impl Outbox {
 
     /// Queues one message (ending in `\n`).
     pub fn push(&self, msg: Bytes) -> Pushed {
+        self.push_within(msg, 0, 0)
+    }
+
+    /// Queues a reply to the session's own command: it may go past the bounds by
+    /// [`REPLY_HEADROOM_MESSAGES`] / [`REPLY_HEADROOM_BYTES`], so a client that reads
+    /// its replies is never dropped for asking; one that never reads still is.
+    pub fn push_reply(&self, msg: Bytes) -> Pushed {
+        self.push_within(msg, REPLY_HEADROOM_MESSAGES, REPLY_HEADROOM_BYTES)
+    }
+
+    fn push_within(&self, msg: Bytes, extra_messages: usize, extra_bytes: usize) -> Pushed {
         let mut q = self.lock();
         if q.closed != Closed::No {
             return Pushed::Closed;
         }
-        if q.items.len() >= self.max_messages || q.bytes + msg.len() > self.max_bytes {
+        if q.items.len() >= self.max_messages + extra_messages || q.bytes + msg.len() > self.max_bytes + extra_bytes {
             q.closed = Closed::Overflow;
             q.items = VecDeque::new();
             q.bytes = 0;
@@ -146,6 +162,15 @@ mod tests {
         assert_eq!(o.push(Bytes::from_static(b"y\n")), Pushed::Overflowed);
         assert_eq!(o.push(Bytes::from_static(b"z\n")), Pushed::Closed);
         assert_eq!(o.next_batch(&mut batch, 64).await, Closed::Overflow);
+    }
+
+    #[tokio::test]
+    async fn replies_have_headroom() {
+        let o = Outbox::new(2, 1 << 20);
+        o.push(Bytes::from_static(b"a\n"));
+        o.push(Bytes::from_static(b"b\n"));
+        assert_eq!(o.push_reply(Bytes::from_static(b"reply\n")), Pushed::Queued);
+        assert_eq!(o.push(Bytes::from_static(b"c\n")), Pushed::Overflowed);
     }
 
     #[tokio::test]

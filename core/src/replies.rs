@@ -72,6 +72,20 @@ pub const YOU_ARE_BANNED: &str = "You have been banned from this server.";
 pub const SHUTTING_DOWN: &str = "Server is shutting down.";
 /// The `/general` subserver cannot be deleted.
 pub const CANNOT_DELETE_DEFAULT: &str = "The default server cannot be deleted.";
+/// Said (plain port only) before closing a connection over `max_connections_per_ip`.
+pub const TOO_MANY_FROM_IP: &str = "Too many connections from your address.";
+/// Said (plain port only) before closing a connection over `max_connections`.
+pub const SERVER_FULL: &str = "Server is full; try again later.";
+/// Refusal when an address has failed too often.
+pub const TOO_MANY_LOGINS: &str = "Too many failed logins; try again later.";
+/// Refusal when the hashing queues are full.
+pub const BUSY: &str = "The server is busy; try again in a moment.";
+/// Refusal past `registrations_per_ip_per_hour`.
+pub const TOO_MANY_REGISTRATIONS: &str = "Too many registrations from your address; try again later.";
+/// Told once per stretch of throttling.
+pub const TOO_FAST: &str = "You are sending messages too fast.";
+/// Said before disconnecting a sender throttled for [`crate::limits::FLOOD_DISCONNECT`] without a break.
+pub const FLOOD_KICK: &str = "Disconnected: you kept sending messages too fast.";
 /// Usage of /ban.
 pub const USAGE_BAN: &str = "Usage: /ban <username>";
 /// Usage of /unban.
@@ -116,14 +130,28 @@ pub fn capability_timed_out(cap: &str, command: &str) -> String {
     format!("Error: /{cap}-{command} did not answer in time.")
 }
 
-/// `Login successful.` block's middle line.
-pub fn available_servers(names: &[String]) -> String {
-    format!("Available servers: {}", names.join(", "))
+/// Names `skip..skip + max` joined with `, `; when more follow, `, … and K more`
+/// and `hint` (e.g. ` (/list_servers 2)`). Untruncated lists stay as the protocol says.
+pub fn name_list(names: &[String], skip: usize, max: usize, hint: &str) -> String {
+    let shown = names.iter().skip(skip).take(max.max(1));
+    let rest = names.len().saturating_sub(skip.saturating_add(max.max(1)));
+    let mut out = shown.map(String::as_str).collect::<Vec<_>>().join(", ");
+    if rest > 0 {
+        out += &format!(", … and {rest} more{hint}");
+    }
+    out
 }
 
-/// `/list_servers` answer.
-pub fn servers(names: &[String]) -> String {
-    format!("Servers: {}", names.join(", "))
+/// `Login successful.` block's middle line (the first `max` names).
+pub fn available_servers(names: &[String], max: usize) -> String {
+    format!("Available servers: {}", name_list(names, 0, max, " (/list_servers 2)"))
+}
+
+/// `/list_servers [PAGE]` answer: page 1 is the first `max` names.
+pub fn servers(names: &[String], page: usize, max: usize) -> String {
+    let page = page.max(1);
+    let hint = format!(" (/list_servers {})", page + 1);
+    format!("Servers: {}", name_list(names, (page - 1).saturating_mul(max), max, &hint))
 }
 
 /// `/create_server` success.
@@ -141,9 +169,9 @@ pub fn joined(name: &str) -> String {
     format!("Joined server '{name}' successfully.")
 }
 
-/// `/members` answer.
-pub fn members(room: &str, names: &[String]) -> String {
-    format!("Members in '{room}': {}", names.join(", "))
+/// `/members` answer (the first `max` names).
+pub fn members(room: &str, names: &[String], max: usize) -> String {
+    format!("Members in '{room}': {}", name_list(names, 0, max, ""))
 }
 
 /// `/pm` delivered.
@@ -189,4 +217,30 @@ pub fn private(from: &str, text: &str) -> String {
 /// A refused name or text, with the reason.
 pub fn refused(reason: &str) -> String {
     format!("Error: {reason}")
+}
+
+/// `/create_server` when the host has `max_rooms` subservers.
+pub fn too_many_rooms(total: impl std::fmt::Display) -> String {
+    format!("This host already has the most servers it allows ({total}).")
+}
+
+/// `/create_server` when the account created `max_rooms_per_account`.
+pub fn too_many_rooms_per_account(per_account: impl std::fmt::Display) -> String {
+    format!("You have created the most servers one account may ({per_account}).")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_are_bounded_and_exact_when_short() {
+        let names: Vec<String> = (0..5).map(|i| format!("r{i}")).collect();
+        assert_eq!(servers(&names, 1, 10), "Servers: r0, r1, r2, r3, r4");
+        assert_eq!(servers(&names, 1, 2), "Servers: r0, r1, … and 3 more (/list_servers 2)");
+        assert_eq!(servers(&names, 3, 2), "Servers: r4");
+        assert_eq!(servers(&names, 9, 2), "Servers: ");
+        assert_eq!(available_servers(&names, 4), "Available servers: r0, r1, r2, r3, … and 1 more (/list_servers 2)");
+        assert_eq!(members("x", &names, 3), "Members in 'x': r0, r1, r2, … and 2 more");
+    }
 }

@@ -50,15 +50,19 @@ struct Slot {
 }
 
 impl Limits {
-    fn take(&self, ip: IpAddr) -> Option<Slot> {
+    /// A slot, or the refusal line.
+    fn take(&self, ip: IpAddr) -> Result<Slot, &'static str> {
         let mut c = lock(&self.counts);
         let n = c.1.get(&ip).copied().unwrap_or(0);
-        if (self.per_ip != 0 && n >= self.per_ip) || (self.total != 0 && c.0 >= self.total) {
-            return None;
+        if self.per_ip != 0 && n >= self.per_ip {
+            return Err(crate::replies::TOO_MANY_FROM_IP);
+        }
+        if self.total != 0 && c.0 >= self.total {
+            return Err(crate::replies::SERVER_FULL);
         }
         c.0 += 1;
         c.1.insert(ip, n + 1);
-        Some(Slot { limits: self.clone(), ip })
+        Ok(Slot { limits: self.clone(), ip })
     }
 }
 
@@ -86,6 +90,8 @@ struct Ctx {
     sniff: Duration,
     grace: Duration,
     handshake: Duration,
+    /// HTTP: the web app, WebSocket sessions, capability routes.
+    web: Arc<crate::http::Web>,
 }
 
 /// Which listener a connection came in on.
@@ -115,16 +121,20 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
     hub.set_listen_port(plain_addr.port());
     let caps = capabilities::load(&cfg.capabilities, Arc::downgrade(&hub), tokio::runtime::Handle::current());
     hub.set_capabilities(Arc::new(caps));
-    let federation = cfg.federation.enabled.then(|| federation::start(&cfg.federation, &hub));
+    let federation = cfg.federation.enabled.then(|| federation::start(&cfg.federation, &cfg.server.listen, &hub));
     let sessions = Sessions::default();
 
+    let shared = Shared {
+        hub: hub.clone(),
+        auth,
+        legacy: cfg.compat.legacy,
+        queue: (cfg.limits.outbound_queue_messages, cfg.limits.outbound_queue_bytes),
+        budgets: Arc::new(crate::limits::Budgets::new(&cfg.limits)),
+    };
+    let web = crate::http::Web { shared: shared.clone(), cfg: cfg.web.clone(), sessions: sessions.watch() };
     let ctx = Arc::new(Ctx {
-        shared: Shared {
-            hub: hub.clone(),
-            auth,
-            legacy: cfg.compat.legacy,
-            queue: (cfg.limits.outbound_queue_messages, cfg.limits.outbound_queue_bytes),
-        },
+        web: Arc::new(web),
+        shared,
         federation,
         sessions: sessions.watch(),
         limits: Limits {
@@ -223,10 +233,18 @@ async fn accept_loop(listener: TcpListener, door: Door, ctx: Arc<Ctx>) {
                 continue;
             }
         };
-        let Some(slot) = ctx.limits.take(peer.ip()) else {
-            warn!(%peer, "connection refused: too many connections");
-            drop(stream);
-            continue;
+        let slot = match ctx.limits.take(peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                warn!(%peer, "connection refused: {why}");
+                // One line, without waiting: the encrypted and TLS ports cannot say
+                // anything before a handshake, so they just close.
+                if matches!(door, Door::Plain) {
+                    let _ = stream.try_write(format!("{why}\n").as_bytes());
+                }
+                drop(stream);
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
@@ -254,10 +272,7 @@ async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> 
                 return None;
             }
             Kind::Http => {
-                let caps = ctx.shared.hub.caps();
-                if caps.serves_http() {
-                    caps.serve_http(stream, peer).await;
-                }
+                crate::http::serve(ctx.web.clone(), stream, peer).await;
                 return None;
             }
             Kind::Chat => {
@@ -273,18 +288,27 @@ async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> 
             }
         },
         Door::Tls => {
-            let acceptor = TLS.get()?;
-            match acceptor.accept(stream, ctx.handshake, ctx.grace).await {
-                Ok(rw) => rw,
+            let tls = match TLS.get()?.handshake(stream, ctx.handshake).await {
+                Ok(tls) => tls,
                 Err(e) => {
                     info!(%peer, "TLS handshake failed: {e}");
                     return None;
                 }
+            };
+            // Inside TLS, `GET `/`POST ` is HTTP (https://, wss://); anything else is chat.
+            let (http, tls) = crate::transport::prefixed::starts_with(tls, HTTP_STARTS, ctx.sniff).await;
+            if http {
+                crate::http::serve(ctx.web.clone(), tls, peer).await;
+                return None;
             }
+            crate::transport::tls::halves(tls, ctx.grace)
         }
     };
     Some(halves)
 }
+
+/// First bytes of an HTTP request (protocol.md §7).
+const HTTP_STARTS: &[&[u8]] = &[b"GET ", b"POST "];
 
 enum Kind {
     Chat,

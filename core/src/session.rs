@@ -77,7 +77,7 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
                 }
             }
         }
-        if session.outbox.closed() == Closed::Overflow {
+        if state.quit || session.outbox.closed() == Closed::Overflow {
             break;
         }
     }

@@ -63,6 +63,7 @@ pub struct Builder {
     listen_ip: Option<String>,
     listen_port: u16,
     data_dir: Option<PathBuf>,
+    argon2_memory_kib: Option<u32>,
 }
 
 impl Builder {
@@ -107,6 +108,11 @@ impl Builder {
         self.listen_port = port;
         self
     }
+    /// argon2 memory cost in KiB (default 1024: cheap hashes for fast tests).
+    pub fn argon2_memory_kib(mut self, kib: u32) -> Self {
+        self.argon2_memory_kib = Some(kib);
+        self
+    }
     /// Use this data directory (kept across restarts).
     pub fn data_dir(mut self, dir: &Path) -> Self {
         self.data_dir = Some(dir.into());
@@ -132,7 +138,8 @@ impl Builder {
         for (k, v) in &self.server_keys {
             cfg += &format!("{k} = {v}\n");
         }
-        cfg += "[auth]\nargon2_memory_kib = 1024\nargon2_iterations = 1\n";
+        cfg +=
+            &format!("[auth]\nargon2_memory_kib = {}\nargon2_iterations = 1\n", self.argon2_memory_kib.unwrap_or(1024));
         cfg += "[capabilities]\n";
         let pdir = self.plugin_dir.clone().unwrap_or_else(target_dir);
         cfg += &format!("dir = {:?}\n", pdir.to_string_lossy());
@@ -328,6 +335,17 @@ impl Client {
     /// Connects; the greeting is NOT consumed.
     pub async fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let (rd, wr) = stream.into_split();
+        Client { rd: BufReader::new(rd), wr, name: String::new() }
+    }
+
+    /// Connects from a chosen loopback source address (e.g. `127.0.0.2`), so one test
+    /// can act as several IPs; the greeting is NOT consumed.
+    pub async fn connect_from(addr: SocketAddr, source_ip: &str) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(SocketAddr::new(source_ip.parse().expect("ip"), 0)).expect("bind source ip");
+        let stream = socket.connect(addr).await.expect("connect");
         stream.set_nodelay(true).expect("nodelay");
         let (rd, wr) = stream.into_split();
         Client { rd: BufReader::new(rd), wr, name: String::new() }

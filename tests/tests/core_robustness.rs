@@ -41,7 +41,7 @@ async fn kill_9_right_after_the_reply_loses_nothing() {
 #[tokio::test]
 async fn a_client_that_never_reads_does_not_slow_the_room() {
     let srv = TestServer::builder()
-        .toml("[limits]\noutbound_queue_messages = 2000\noutbound_queue_bytes = 131072")
+        .toml("[limits]\noutbound_queue_messages = 2000\noutbound_queue_bytes = 131072\nchat_lines_per_sec = 0")
         .start()
         .await;
     let addr = srv.addr();

@@ -282,3 +282,18 @@ async fn silent_client_is_dropped_after_the_handshake_timeout() {
     plain.expect(GREETING).await;
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_lone_cr_inside_a_frame_is_not_a_line_end() {
+    let srv = start().await;
+    let addr = srv.encrypted_addr().expect("encrypted port");
+    let mut c = EncClient::connect(addr).await;
+    c.expect(GREETING).await;
+    // As on the plain port: one message, so the CR would be inside the password.
+    c.send("/register crx pw\r/login crx pw\r").await;
+    c.expect("Error: Passwords cannot contain control characters.").await;
+    c.expect(GREETING).await;
+    c.send("/login crx pw").await;
+    c.expect("Invalid username or password.").await;
+    c.expect(GREETING).await;
+}

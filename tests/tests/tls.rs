@@ -38,22 +38,26 @@ struct TlsClient {
     io: BufReader<TlsStream<TcpStream>>,
 }
 
+/// A TLS connection that trusts only the test certificate.
+async fn tls_stream(addr: SocketAddr, pair: &Pair) -> TlsStream<TcpStream> {
+    let mut roots = RootCertStore::empty();
+    roots.add(pair.der.clone()).unwrap();
+    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    tokio::time::timeout(WAIT, TlsConnector::from(Arc::new(config)).connect(name, tcp))
+        .await
+        .expect("TLS handshake stalled")
+        .expect("TLS handshake failed")
+}
+
 impl TlsClient {
     async fn connect(addr: SocketAddr, pair: &Pair) -> Self {
-        let mut roots = RootCertStore::empty();
-        roots.add(pair.der.clone()).unwrap();
-        let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let tcp = TcpStream::connect(addr).await.unwrap();
-        let name = ServerName::try_from("localhost").unwrap();
-        let tls = tokio::time::timeout(WAIT, TlsConnector::from(Arc::new(config)).connect(name, tcp))
-            .await
-            .expect("TLS handshake stalled")
-            .expect("TLS handshake failed");
-        Self { io: BufReader::new(tls) }
+        Self { io: BufReader::new(tls_stream(addr, pair).await) }
     }
 
     async fn send(&mut self, line: &str) {
@@ -136,4 +140,33 @@ async fn non_tls_and_silent_clients_are_dropped() {
     let mut c = Client::connect(srv.addr()).await;
     c.expect(GREETING).await;
     srv.stop().await;
+}
+
+#[tokio::test]
+async fn wss_and_https_share_the_tls_port() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let pair = make_pair("wss");
+    let srv = TestServer::builder().tls(&pair.cert, &pair.key).start().await;
+    let tls_addr = srv.tls_addr().expect("tls port");
+    let (mut ws, resp) = tokio_tungstenite::client_async("wss://localhost/ws", tls_stream(tls_addr, &pair).await)
+        .await
+        .expect("wss handshake");
+    assert_eq!(resp.status(), 101);
+    let first = tokio::time::timeout(WAIT, ws.next()).await.expect("no frame").expect("ended").expect("ws error");
+    assert_eq!(first, Message::text(GREETING));
+    ws.send(Message::text("/")).await.unwrap();
+    assert_eq!(tokio::time::timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap(), Message::text("*Ping*"));
+
+    // The web app over https:// on the same port.
+    let mut tls = tls_stream(tls_addr, &pair).await;
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut page = String::new();
+    tokio::time::timeout(WAIT, tls.read_to_string(&mut page)).await.expect("page").ok();
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.contains("id=\"log\""));
+
+    // A chat client on the same port still gets the greeting.
+    let mut c = TlsClient::connect(tls_addr, &pair).await;
+    c.expect(GREETING).await;
 }

@@ -1,73 +1,26 @@
-//! HTTP on the main port (protocol.md §8), for capabilities that declare path
-//! prefixes. hyper parses HTTP/1.1; a request body is read only up to the
+//! HTTP requests for capabilities that declare path prefixes (protocol.md §8); the
+//! core's router (`crate::http`) owns the connection. A request body is read only up to the
 //! capability's declared maximum (a larger `Content-Length` is refused before
 //! reading any of it), then handed to the plugin on the blocking pool.
 
 use super::cap::{CallError, Loaded};
-use bytes::Bytes;
+use crate::http::{bytes_body, plain, refuse, Body};
 use futures_util::TryStreamExt;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited, StreamBody};
+use http_body_util::{BodyExt, LengthLimitError, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tracing::{debug, warn};
 
-/// Request headers must arrive within this.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// A request body must arrive within this.
 const BODY_TIMEOUT: Duration = Duration::from_secs(120);
 /// The plugin's HTTP handler must answer within this.
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(60);
-/// No connection lives longer than this.
-const CONNECTION_LIMIT: Duration = Duration::from_secs(600);
 
-type Body = BoxBody<Bytes, std::io::Error>;
-
-/// Serves one HTTP connection (keep-alive included).
-pub(crate) async fn serve(inner: Arc<Loaded>, stream: TcpStream, peer: SocketAddr) {
-    let svc = hyper::service::service_fn(move |req| {
-        let inner = inner.clone();
-        async move { Ok::<_, Infallible>(handle(&inner, req, peer).await) }
-    });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .max_buf_size(64 * 1024)
-        .serve_connection(TokioIo::new(stream), svc);
-    match tokio::time::timeout(CONNECTION_LIMIT, conn).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => debug!(%peer, "HTTP connection ended: {e}"),
-        Err(_) => debug!(%peer, "HTTP connection closed: open too long"),
-    }
-}
-
-fn bytes_body(b: impl Into<Bytes>) -> Body {
-    Full::new(b.into()).map_err(|never| match never {}).boxed()
-}
-
-/// A short plain-text answer.
-fn plain(status: StatusCode, text: &str) -> Response<Body> {
-    let mut r = Response::new(bytes_body(format!("{text}\n")));
-    *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    r
-}
-
-/// A 4xx answer after which the connection closes (the body may be unread).
-fn refuse(status: StatusCode, text: &str) -> Response<Body> {
-    let mut r = plain(status, text);
-    r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
-    r
-}
-
-async fn handle(inner: &Loaded, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+/// Answers one request for a path a capability declared (the core's router found it).
+pub(crate) async fn handle(inner: &Loaded, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let Some(cap) = inner.http_route(req.uri().path()) else { return plain(StatusCode::NOT_FOUND, "Not Found") };
     let max = cap.info.http_max_body;
     let declared =

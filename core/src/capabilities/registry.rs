@@ -8,7 +8,6 @@ use plugin_api::Caller;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 use tracing::warn;
@@ -149,11 +148,15 @@ impl Capabilities for Registry {
         }
     }
 
-    fn serves_http(&self) -> bool {
-        self.inner.caps.iter().any(|c| !c.info.http_prefixes.is_empty())
+    fn serves_path(&self, path: &str) -> bool {
+        self.inner.http_route(path).is_some()
     }
 
-    async fn serve_http(&self, stream: TcpStream, peer: SocketAddr) {
-        super::http::serve(self.inner.clone(), stream, peer).await;
+    async fn http(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+        peer: SocketAddr,
+    ) -> hyper::Response<crate::http_reply::Body> {
+        super::http::handle(&self.inner, req, peer).await
     }
 }

@@ -53,3 +53,44 @@ pub fn two(text: &str) -> Option<(&str, &str)> {
 pub fn one_trimmed(text: &str) -> Option<&str> {
     given(words::<2>(text)[1].map(str::trim))
 }
+
+/// The action of `/act ACTION`: present and not only spaces (kept as sent).
+pub fn non_blank(text: &str) -> Option<&str> {
+    words::<2>(text)[1].filter(|a| !a.trim().is_empty())
+}
+
+/// Declares a parsed command type and its `parse`: `Name(split, usage)` for
+/// `/CMD ARG` (a tuple around the argument `split` finds), `Name { a, b }
+/// (usage)` for `/CMD A REST`. The command's file adds its `apply`.
+macro_rules! command {
+    ($(#[$doc:meta])* $name:ident($split:path, $usage:expr)) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name<'a>(pub &'a str);
+
+        impl<'a> $name<'a> {
+            /// Parses the message; a usage error when the argument is missing.
+            pub fn parse(text: &'a str) -> Result<Self, $crate::commands::args::Usage> {
+                $split(text).map($name).ok_or($usage)
+            }
+        }
+    };
+    ($(#[$doc:meta])* $name:ident { $a:ident, $b:ident } ($usage:expr)) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name<'a> {
+            #[doc = "The first argument."]
+            pub $a: &'a str,
+            #[doc = "The rest of the line (may hold spaces)."]
+            pub $b: &'a str,
+        }
+
+        impl<'a> $name<'a> {
+            /// Parses the message; a usage error when an argument is missing.
+            pub fn parse(text: &'a str) -> Result<Self, $crate::commands::args::Usage> {
+                $crate::commands::args::two(text).map(|($a, $b)| $name { $a, $b }).ok_or($usage)
+            }
+        }
+    };
+}
+pub(crate) use command;

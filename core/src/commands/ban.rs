@@ -1,34 +1,27 @@
 //! `/ban USER` (administrators): disconnects the account's sessions and refuses its logins.
 
-use super::args::{one_trimmed, Usage};
+use super::args::{command, one_trimmed, Usage};
 use super::ctx::Ctx;
 use crate::replies;
 
-/// `/ban USER`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ban<'a>(pub &'a str);
+command!(
+    /// `/ban USER`.
+    Ban(one_trimmed, Usage::of(replies::USAGE_BAN))
+);
 
-impl<'a> Ban<'a> {
-    /// Parses `/ban USER`.
-    pub fn parse(text: &'a str) -> Result<Self, Usage> {
-        one_trimmed(text).map(Ban).ok_or(Usage::of(replies::USAGE_BAN))
-    }
-
-    /// Bans the account.
+impl Ban<'_> {
+    /// Bans the account: its sessions are closed, its logins refused.
     pub async fn apply(self, ctx: &mut Ctx<'_>) {
-        apply(ctx, self.0).await
-    }
-}
-
-async fn apply(ctx: &mut Ctx<'_>, user: &str) {
-    if *user == *ctx.account() {
-        return ctx.reply(replies::BAN_SELF);
-    }
-    if set_banned(ctx, user, true).await {
-        tracing::info!(admin = %ctx.account(), user, "user banned");
-        // The reply first: the kicked sessions' leave notice must come after it.
-        ctx.reply(&replies::banned(user));
-        ctx.hub().kick_account(user, replies::YOU_ARE_BANNED);
+        let user = self.0;
+        if *user == *ctx.account() {
+            return ctx.reply(replies::BAN_SELF);
+        }
+        if set_banned(ctx, user, true).await {
+            tracing::info!(admin = %ctx.account(), user, "user banned");
+            // The reply first: the kicked sessions' leave notice must come after it.
+            ctx.reply(&replies::banned(user));
+            ctx.hub().kick_account(user, replies::YOU_ARE_BANNED);
+        }
     }
 }
 

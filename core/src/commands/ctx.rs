@@ -16,9 +16,9 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Queues a reply to this session.
+    /// Queues a reply to this session (with the outbox's reply headroom).
     pub fn reply(&self, text: &str) {
-        self.session.send(text);
+        self.session.reply(text);
     }
 
     /// The hub.

@@ -5,7 +5,7 @@ use super::ctx::Ctx;
 const LINES: &[&str] = &[
     "/create_server <server_name> - Create a new server",
     "/join_server <server_name> - Join a server (server_name@host for one on another host)",
-    "/list_servers - List the servers on this host",
+    "/list_servers [page] - List the servers on this host (long lists come in pages)",
     "/members - List the members of your current server",
     "/act <act> - Send an action to your current server",
     "/pm <username> <message> - Send a private message (username@host for a user on another host)",

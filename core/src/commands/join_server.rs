@@ -1,52 +1,45 @@
 //! `/join_server NAME` and `/join_server NAME@HOST`.
 
-use super::args::{one, Usage};
+use super::args::{command, one, Usage};
 use super::ctx::Ctx;
 use crate::hub::Room;
 use crate::remote::JoinOutcome;
 use crate::replies;
 use std::sync::Arc;
 
-/// `/join_server NAME` or `NAME@HOST`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JoinServer<'a>(pub &'a str);
+command!(
+    /// `/join_server NAME` or `NAME@HOST`.
+    JoinServer(one, Usage::of(replies::USAGE_JOIN))
+);
 
-impl<'a> JoinServer<'a> {
-    /// Parses `/join_server NAME` (`NAME@HOST` for a subserver of another host).
-    pub fn parse(text: &'a str) -> Result<Self, Usage> {
-        one(text).map(JoinServer).ok_or(Usage::of(replies::USAGE_JOIN))
-    }
-
+impl JoinServer<'_> {
     /// Puts the session into a local or remote subserver.
     pub async fn apply(self, ctx: &mut Ctx<'_>) {
-        apply(ctx, self.0).await
+        let target = self.0;
+        let hub = ctx.hub().clone();
+        let (name, host) = match target.rsplit_once('@') {
+            Some((n, h)) if h != hub.host() => (n, Some(h)),
+            Some((n, _)) => (n, None),
+            None => (target, None),
+        };
+        if let Some(current) = ctx.state.current_room() {
+            return ctx.reply(&replies::already_in(&current.label()));
+        }
+        let room = match host {
+            None => match hub.room(name) {
+                Some(room) => {
+                    hub.join(&room, ctx.session, &replies::joined(&room.label()));
+                    room
+                }
+                None => return ctx.reply(replies::NO_SUCH_SERVER),
+            },
+            Some(host) => match join_remote(ctx, name, host).await {
+                Some(room) => room,
+                None => return ctx.reply(replies::NO_SUCH_SERVER),
+            },
+        };
+        ctx.state.room = Some(room);
     }
-}
-
-async fn apply(ctx: &mut Ctx<'_>, target: &str) {
-    let hub = ctx.hub().clone();
-    let (name, host) = match target.rsplit_once('@') {
-        Some((n, h)) if h != hub.host() => (n, Some(h)),
-        Some((n, _)) => (n, None),
-        None => (target, None),
-    };
-    if let Some(current) = ctx.state.current_room() {
-        return ctx.reply(&replies::already_in(&current.label()));
-    }
-    let room = match host {
-        None => match hub.room(name) {
-            Some(room) => {
-                hub.join(&room, ctx.session, &replies::joined(&room.label()));
-                room
-            }
-            None => return ctx.reply(replies::NO_SUCH_SERVER),
-        },
-        Some(host) => match join_remote(ctx, name, host).await {
-            Some(room) => room,
-            None => return ctx.reply(replies::NO_SUCH_SERVER),
-        },
-    };
-    ctx.state.room = Some(room);
 }
 
 /// Joins `name@host`: locally if another session of this account is already

@@ -1,66 +1,54 @@
 //! `/login NAME PASSWORD` (before login); the password may also be sent base64-encoded.
 
-use super::args::{two, Usage};
+use super::args::{command, Usage};
 use super::ctx::Ctx;
+use crate::gate::{self, Check};
 use crate::replies;
-use base64::Engine;
 
-/// `/login NAME PASSWORD`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Login<'a> {
-    /// Account name.
-    pub name: &'a str,
-    /// Password, or its base64 (may hold spaces).
-    pub password: &'a str,
-}
+command!(
+    /// `/login NAME PASSWORD` (the password may hold spaces, or be base64).
+    Login { name, password } (Usage::then_greet(replies::USAGE_LOGIN))
+);
 
-impl<'a> Login<'a> {
-    /// Parses `/login NAME PASSWORD`.
-    pub fn parse(text: &'a str) -> Result<Self, Usage> {
-        two(text).map(|(name, password)| Login { name, password }).ok_or(Usage::then_greet(replies::USAGE_LOGIN))
-    }
-
+impl Login<'_> {
     /// Logs the session in, or answers why not followed by the greeting.
     pub async fn apply(self, ctx: &mut Ctx<'_>) {
-        apply(ctx, self.name, self.password).await
-    }
-}
-
-async fn apply(ctx: &mut Ctx<'_>, name: &str, password: &str) {
-    let n = name.to_owned();
-    let account = match ctx.hub().store().run(move |s| s.account(&n)).await {
-        Ok(a) => a,
-        Err(e) => {
-            ctx.storage_failed(&e);
-            return ctx.reply(ctx.shared.greeting());
-        }
-    };
-    let mut candidates = vec![password.to_owned()];
-    if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(password.trim()) {
-        if let Ok(text) = String::from_utf8(decoded) {
-            candidates.push(text);
-        }
-    }
-    let ok = match &account {
-        Some(a) => ctx.shared.auth.verify(a.hash.clone(), candidates).await,
-        None => false,
-    };
-    match account {
-        Some(a) if ok && a.banned => {
-            ctx.reply(replies::BANNED);
-            ctx.reply(ctx.shared.greeting());
-        }
-        Some(a) if ok => {
-            ctx.state.account = Some(a.name.as_str().into());
-            ctx.state.admin = ctx.hub().is_admin(&a.name);
-            ctx.hub().login(ctx.session, &a.name);
-            tracing::info!(session = ctx.session.id, peer = %ctx.session.peer, account = %a.name, "login");
-            let servers = replies::available_servers(&ctx.hub().room_names());
-            ctx.reply(&format!("{}\n{servers}\n{}", replies::LOGGED_IN, replies::SELECT_SERVER));
-        }
-        _ => {
-            ctx.reply(replies::BAD_LOGIN);
-            ctx.reply(ctx.shared.greeting());
+        let (name, password) = (self.name, self.password);
+        let n = name.to_owned();
+        let account = match ctx.hub().store().run(move |s| s.account(&n)).await {
+            Ok(a) => a,
+            Err(e) => {
+                ctx.storage_failed(&e);
+                return ctx.reply(ctx.shared.greeting());
+            }
+        };
+        // Budgets, fair hashing, base64 form and the dummy check for unknown names: see `gate`.
+        let stored = account.as_ref().map(|a| a.hash.clone());
+        let ok = match gate::check_login(ctx.shared, ctx.session.peer.ip(), name, stored, password).await {
+            Check::Ok => true,
+            Check::Bad => false,
+            refused => {
+                ctx.reply(if refused == Check::Busy { replies::BUSY } else { replies::TOO_MANY_LOGINS });
+                return ctx.reply(ctx.shared.greeting());
+            }
+        };
+        match account {
+            Some(a) if ok && a.banned => {
+                ctx.reply(replies::BANNED);
+                ctx.reply(ctx.shared.greeting());
+            }
+            Some(a) if ok => {
+                ctx.state.account = Some(a.name.as_str().into());
+                ctx.state.admin = ctx.hub().is_admin(&a.name);
+                ctx.hub().login(ctx.session, &a.name);
+                tracing::info!(session = ctx.session.id, peer = %ctx.session.peer, account = %a.name, "login");
+                let servers = replies::available_servers(&ctx.hub().room_names(), crate::limits::LIST_NAMES);
+                ctx.reply(&format!("{}\n{servers}\n{}", replies::LOGGED_IN, replies::SELECT_SERVER));
+            }
+            _ => {
+                ctx.reply(replies::BAD_LOGIN);
+                ctx.reply(ctx.shared.greeting());
+            }
         }
     }
 }

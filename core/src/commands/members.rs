@@ -15,5 +15,5 @@ pub async fn apply(ctx: &mut Ctx<'_>) {
             None => return ctx.reply(replies::MEMBERS_FAILED),
         },
     };
-    ctx.reply(&replies::members(&room.label(), &names));
+    ctx.reply(&replies::members(&room.label(), &names, crate::limits::LIST_NAMES));
 }

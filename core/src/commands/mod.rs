@@ -13,6 +13,7 @@ mod capability;
 mod chat;
 mod create_server;
 mod delete_server;
+mod flood;
 mod help;
 mod join_server;
 mod list_servers;
@@ -32,6 +33,7 @@ pub use create_server::CreateServer;
 pub use ctx::Ctx;
 pub use delete_server::DeleteServer;
 pub use join_server::JoinServer;
+pub use list_servers::ListServers;
 pub use login::Login;
 pub use pm::Pm;
 pub use register::Register;
@@ -80,8 +82,8 @@ pub enum Command<'a> {
     CreateServer(CreateServer<'a>),
     /// `/join_server NAME` or `NAME@HOST`.
     JoinServer(JoinServer<'a>),
-    /// `/list_servers`.
-    ListServers,
+    /// `/list_servers [PAGE]`.
+    ListServers(ListServers),
     /// `/members`.
     Members,
     /// `/pm USER MESSAGE` or `USER@HOST MESSAGE`.
@@ -122,7 +124,7 @@ impl<'a> Command<'a> {
         match word {
             "/create_server" => or_usage(CreateServer::parse(text), Command::CreateServer),
             "/join_server" => or_usage(JoinServer::parse(text), Command::JoinServer),
-            "/list_servers" => Command::ListServers,
+            "/list_servers" => Command::ListServers(ListServers::parse(text)),
             "/members" => Command::Members,
             "/act" => or_usage(Act::parse(text), Command::Act),
             "/pm" => or_usage(Pm::parse(text), Command::Pm),
@@ -151,7 +153,7 @@ impl<'a> Command<'a> {
             Command::Act(c) => c.apply(ctx).await,
             Command::CreateServer(c) => c.apply(ctx).await,
             Command::JoinServer(c) => c.apply(ctx).await,
-            Command::ListServers => list_servers::apply(ctx),
+            Command::ListServers(c) => c.apply(ctx),
             Command::Members => members::apply(ctx).await,
             Command::Pm(c) => c.apply(ctx).await,
             Command::Help => help::apply(ctx),
@@ -171,9 +173,11 @@ pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
     for _ in 0..pings {
         ctx.reply(ctx.shared.ping());
     }
-    if let Some(text) = rest {
-        Command::parse(text, ctx.state.role()).apply(ctx).await;
+    let Some(text) = rest else { return };
+    if ctx.state.account.is_some() && flood::is_chat(text) && !flood::throttle(ctx).await {
+        return;
     }
+    Command::parse(text, ctx.state.role()).apply(ctx).await;
 }
 
 /// Keep-alives (protocol.md §2): a message of only slashes is one; otherwise each
@@ -188,5 +192,7 @@ pub fn keepalives(text: &str) -> (usize, Option<&str>) {
     (slashes.saturating_sub(1), Some(rest))
 }
 
+#[cfg(test)]
+mod prop;
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 
 use super::args::{words, Usage};
 use super::ctx::Ctx;
-use crate::{names, replies};
+use crate::{gate, names, replies};
 
 /// `/register NAME PASSWORD`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +24,7 @@ impl<'a> Register<'a> {
 
     /// Registers an account; always ends with the greeting.
     pub async fn apply(self, ctx: &mut Ctx<'_>) {
-        match names::normalise_account(self.name) {
+        match names::check_new_account(self.name, self.password) {
             Err(reason) => ctx.reply(&replies::refused(reason)),
             Ok(name) => register(ctx, name, self.password.to_owned()).await,
         }
@@ -34,17 +34,20 @@ impl<'a> Register<'a> {
 
 async fn register(ctx: &Ctx<'_>, name: String, password: String) {
     let store = ctx.hub().store().clone();
-    let n = name.clone();
-    match store.run(move |s| s.account_exists(&n)).await {
+    let (n, skeleton) = (name.clone(), names::skeleton(&name));
+    let sk = skeleton.clone();
+    match store.run(move |s| s.account_or_lookalike_exists(&n, &sk)).await {
         Ok(true) => return ctx.reply(replies::NAME_TAKEN),
         Ok(false) => {}
         Err(e) => return ctx.storage_failed(&e),
     }
-    let hash = match ctx.shared.auth.hash(password).await {
-        Ok(h) => h,
-        Err(e) => return ctx.storage_failed(&e),
+    // Per-IP registration budget and the fair hashing queue: see `gate`.
+    let hash = match gate::hash_new_password(ctx.shared, ctx.session.peer.ip(), password).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => return ctx.storage_failed(&e),
+        Err(refusal) => return ctx.reply(refusal),
     };
-    match store.run(move |s| s.add_account(&name, &hash)).await {
+    match store.run(move |s| s.add_account_checked(&name, &skeleton, &hash)).await {
         Ok(true) => ctx.reply(replies::REGISTERED),
         Ok(false) => ctx.reply(replies::NAME_TAKEN),
         Err(e) => ctx.storage_failed(&e),

@@ -59,8 +59,9 @@ fn after_login_every_core_command() {
     assert_eq!(C::parse("/join_server general", User), C::JoinServer(JoinServer("general")));
     assert_eq!(C::parse("/join_server lobby@there.test", User), C::JoinServer(JoinServer("lobby@there.test")));
     assert_eq!(C::parse("/join_server", User), usage(replies::USAGE_JOIN));
-    assert_eq!(C::parse("/list_servers", User), C::ListServers);
-    assert_eq!(C::parse("/list_servers extra", User), C::ListServers);
+    assert_eq!(C::parse("/list_servers", User), C::ListServers(ListServers { page: 1 }));
+    assert_eq!(C::parse("/list_servers extra", User), C::ListServers(ListServers { page: 1 }));
+    assert_eq!(C::parse("/list_servers 3", User), C::ListServers(ListServers { page: 3 }));
     assert_eq!(C::parse("/members", User), C::Members);
     assert_eq!(C::parse("/help", User), C::Help);
     assert_eq!(C::parse("/list_capabilities", User), C::ListCapabilities);
@@ -136,8 +137,10 @@ impl Conn {
 }
 
 fn shared(tag: &str) -> Shared {
-    let cfg = AuthConfig { argon2_memory_kib: 8, argon2_iterations: 1, max_concurrent_hashes: 1 };
-    Shared { hub: hub(tag), auth: Auth::new(&cfg).unwrap(), legacy: false, queue: (64, 1 << 20) }
+    let cfg =
+        AuthConfig { argon2_memory_kib: 8, argon2_iterations: 1, max_concurrent_hashes: 1, ..AuthConfig::default() };
+    let budgets = Arc::new(crate::limits::Budgets::new(&crate::config::LimitsConfig::default()));
+    Shared { hub: hub(tag), auth: Auth::new(&cfg).unwrap(), legacy: false, queue: (64, 1 << 20), budgets }
 }
 
 #[tokio::test]

@@ -3,16 +3,18 @@
 //! connections per peer. Messages whose order matters (room traffic) go
 //! through one queue per peer; fire-and-forget ones are retried with backoff.
 
-use super::dialback::SentIds;
-use crate::config::FederationConfig;
+use super::addr::{self, Resolver};
+use super::sent::SentIds;
+pub use super::settings::Settings;
 use crate::sync::lock;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::{timeout, Instant};
 use tracing::{debug, warn};
@@ -30,6 +32,8 @@ pub enum Failure {
     BadAnswer(String),
     /// Too many messages already wait for this peer, or it failed just now.
     Busy,
+    /// Every address of the peer is one this server must not dial.
+    NotAllowed(String),
 }
 
 impl Failure {
@@ -47,67 +51,13 @@ impl fmt::Display for Failure {
             Failure::Closed => write!(f, "closed without an answer"),
             Failure::BadAnswer(e) => write!(f, "bad answer: {e}"),
             Failure::Busy => write!(f, "peer busy or down"),
+            Failure::NotAllowed(e) => write!(f, "address not allowed: {e}"),
         }
     }
 }
 
 /// What to do with the answer to a fire-and-forget message.
 pub type Then = Box<dyn FnOnce(&Result<Value, Failure>) + Send>;
-
-/// Settings of the outbound side, from `[federation]`.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Our advertised host name (`from_host`).
-    pub host: String,
-    peer_port: u16,
-    peers: HashMap<String, String>,
-    /// Connect timeout.
-    pub connect: Duration,
-    /// Answer timeout.
-    pub answer: Duration,
-    /// Whole dialback timeout.
-    pub dialback: Duration,
-    /// Largest line in either direction.
-    pub max_bytes: usize,
-    per_peer: usize,
-    queue: usize,
-    retries: u32,
-    backoff: Duration,
-    down_for: Duration,
-}
-
-fn ms(v: u64, min: u64) -> Duration {
-    Duration::from_millis(v.max(min))
-}
-
-impl Settings {
-    /// From the config, with too-small values raised to something usable.
-    pub fn new(host: &str, c: &FederationConfig) -> Settings {
-        Settings {
-            host: host.to_owned(),
-            peer_port: if c.peer_port == 0 { 42439 } else { c.peer_port },
-            peers: c.peers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            connect: ms(c.connect_timeout_ms, 10),
-            answer: ms(c.request_timeout_ms, 10),
-            dialback: ms(c.dialback_timeout_ms, 10),
-            max_bytes: c.max_message_bytes.max(4096),
-            per_peer: c.max_connections_per_peer.max(1),
-            queue: c.queue_per_peer.max(1),
-            retries: c.retries,
-            backoff: ms(c.retry_backoff_ms, 1),
-            down_for: Duration::from_millis(c.peer_down_ms),
-        }
-    }
-
-    /// Where a host is reached: the `peers` override or `HOST:peer_port`.
-    pub fn address(&self, host: &str) -> String {
-        match self.peers.get(host) {
-            Some(a) => a.clone(),
-            None if host.contains(':') => format!("[{host}]:{}", self.peer_port),
-            None => format!("{host}:{}", self.peer_port),
-        }
-    }
-}
 
 struct Job {
     msg: Value,
@@ -143,12 +93,13 @@ pub struct Outbound {
     settings: Arc<Settings>,
     sent: Arc<SentIds>,
     peers: Mutex<HashMap<String, Peer>>,
+    resolver: Arc<Resolver>,
 }
 
 impl Outbound {
     /// A client that records the ids it sends in `sent`.
     pub fn new(settings: Arc<Settings>, sent: Arc<SentIds>) -> Outbound {
-        Outbound { settings, sent, peers: Mutex::default() }
+        Outbound { settings, sent, peers: Mutex::default(), resolver: Arc::default() }
     }
 
     /// The settings.
@@ -170,7 +121,7 @@ impl Outbound {
         *lock(&p.state.last_used) = Instant::now();
         if queued && p.queue.is_none() {
             let (tx, rx) = mpsc::channel(self.settings.queue);
-            tokio::spawn(worker(self.settings.clone(), p.state.clone(), host.to_owned(), rx));
+            tokio::spawn(worker(self.settings.clone(), self.resolver.clone(), p.state.clone(), host.to_owned(), rx));
             p.queue = Some(tx);
         }
         (p.state.clone(), if queued { p.queue.clone() } else { None })
@@ -185,20 +136,26 @@ impl Outbound {
         });
     }
 
-    /// Adds `from_host` and a fresh `msg_id` (unless present) and remembers the id for dialback.
-    pub fn stamp(&self, mut msg: Value) -> Value {
+    /// Is `ip` an address of `host` (its `peers` address, or what its name resolves to)?
+    pub async fn plausible(&self, host: &str, ip: IpAddr) -> bool {
+        let found = self.resolver.lookup(&self.settings.address(host), self.settings.connect).await;
+        found.is_ok_and(|addrs| addrs.iter().any(|a| a.ip().to_canonical() == ip.to_canonical()))
+    }
+
+    /// Adds `from_host` and a fresh `msg_id` (unless present) and remembers what
+    /// goes to `host` under that id, for dialback.
+    pub fn stamp(&self, host: &str, mut msg: Value) -> Value {
         if let Some(obj) = msg.as_object_mut() {
             obj.entry("from_host").or_insert_with(|| self.settings.host.clone().into());
             let id = match obj.get("msg_id").and_then(Value::as_str) {
                 Some(id) => id.to_owned(),
                 None => {
-                    let id = super::dialback::new_msg_id();
+                    let id = super::sent::new_msg_id();
                     obj.insert("msg_id".into(), id.clone().into());
                     id
                 }
             };
-            let kind = obj.get("type").and_then(Value::as_str).unwrap_or("").to_owned();
-            self.sent.record(&id, &kind);
+            self.sent.record(&id, host, &msg);
         }
         msg
     }
@@ -206,7 +163,7 @@ impl Outbound {
     /// One request on its own connection, now (not queued). `msg` is sent as given.
     pub async fn request_raw(&self, host: &str, msg: &Value, answer: Duration) -> Result<Value, Failure> {
         let (state, _) = self.peer(host, false);
-        let res = exchange(&self.settings, &state, host, msg, answer).await;
+        let res = exchange(&self.settings, &self.resolver, &state, host, msg, answer).await;
         if res.is_ok() {
             state.set_down(None);
         }
@@ -215,13 +172,13 @@ impl Outbound {
 
     /// Stamps and sends one request now (not queued).
     pub async fn request(&self, host: &str, msg: Value) -> Result<Value, Failure> {
-        let msg = self.stamp(msg);
+        let msg = self.stamp(host, msg);
         self.request_raw(host, &msg, self.settings.answer).await
     }
 
     /// Stamps and sends one request through the peer's ordered queue and waits for its answer.
     pub async fn ordered(&self, host: &str, msg: Value) -> Result<Value, Failure> {
-        let msg = self.stamp(msg);
+        let msg = self.stamp(host, msg);
         let Some(queue) = self.peer(host, true).1 else { return Err(Failure::Busy) };
         let (tx, rx) = oneshot::channel();
         let job = Job { msg, retry: false, reply: Some(tx), then: None };
@@ -241,7 +198,7 @@ impl Outbound {
     /// Stamps and queues a fire-and-forget message (retried on network failure);
     /// dropped with a warning when the peer's queue is full.
     pub fn post(&self, host: &str, msg: Value, then: Option<Then>) {
-        let msg = self.stamp(msg);
+        let msg = self.stamp(host, msg);
         let job = Job { msg, retry: true, reply: None, then };
         let sent = match self.peer(host, true).1 {
             Some(queue) => queue.try_send(job),
@@ -258,14 +215,20 @@ impl Outbound {
 }
 
 /// Sends one peer's queued messages one after another, so they arrive in order.
-async fn worker(settings: Arc<Settings>, state: Arc<PeerState>, host: String, mut rx: mpsc::Receiver<Job>) {
+async fn worker(
+    settings: Arc<Settings>,
+    resolver: Arc<Resolver>,
+    state: Arc<PeerState>,
+    host: String,
+    mut rx: mpsc::Receiver<Job>,
+) {
     while let Some(job) = rx.recv().await {
         let res = if state.is_down() {
             Err(Failure::Busy)
         } else {
             let mut attempt = 0;
             loop {
-                let res = exchange(&settings, &state, &host, &job.msg, settings.answer).await;
+                let res = exchange(&settings, &resolver, &state, &host, &job.msg, settings.answer).await;
                 match &res {
                     Err(f) if job.retry && f.retryable() && attempt < settings.retries => {
                         debug!(peer = %host, "federation send failed ({f}); retrying");
@@ -295,18 +258,54 @@ async fn worker(settings: Arc<Settings>, state: Arc<PeerState>, host: String, mu
     }
 }
 
+/// Connects to one of `host`'s allowed addresses, from our source address; bounded by `s.connect`.
+async fn connect(s: &Settings, resolver: &Resolver, host: &str) -> Result<TcpStream, Failure> {
+    let addr = s.address(host);
+    let deadline = Instant::now() + s.connect;
+    let found = resolver.lookup(&addr, s.connect).await.map_err(Failure::Unreachable)?;
+    // A loopback `listen` (a server behind a proxy) says nothing about how to reach other machines.
+    let source =
+        |a: &SocketAddr| s.source_ip.filter(|src| s.source_explicit || !src.is_loopback() || a.ip().is_loopback());
+    let same_family = |a: &SocketAddr| source(a).is_none_or(|src| src.is_ipv4() == a.is_ipv4());
+    let usable: Vec<SocketAddr> =
+        found.iter().copied().filter(|a| addr::allowed(a.ip(), s.allow_private) && same_family(a)).collect();
+    if usable.is_empty() {
+        let why = if s.allow_private { "unspecified, multicast or broadcast" } else { "allow_private_peers = false" };
+        warn!(peer = %host, ?found, "refusing to connect to {addr}: no allowed address ({why})");
+        return Err(Failure::NotAllowed(format!("{addr} ({why})")));
+    }
+    let mut last = Failure::Timeout;
+    for a in usable {
+        let attempt = async {
+            let sock = if a.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }?;
+            if let Some(src) = source(&a) {
+                sock.bind(SocketAddr::new(src, 0))?;
+            }
+            sock.connect(a).await
+        };
+        match tokio::time::timeout_at(deadline, attempt).await {
+            Ok(Ok(st)) => return Ok(st),
+            Ok(Err(e)) => last = Failure::Unreachable(format!("{a}: {e}")),
+            Err(_) => return Err(Failure::Timeout),
+        }
+    }
+    Err(last)
+}
+
 /// Connect, send one line, read one line; every step bounded.
-async fn exchange(s: &Settings, peer: &PeerState, host: &str, msg: &Value, answer: Duration) -> Result<Value, Failure> {
+async fn exchange(
+    s: &Settings,
+    resolver: &Resolver,
+    peer: &PeerState,
+    host: &str,
+    msg: &Value,
+    answer: Duration,
+) -> Result<Value, Failure> {
     let _permit = match timeout(s.connect, peer.permits.acquire()).await {
         Ok(Ok(p)) => p,
         _ => return Err(Failure::Busy),
     };
-    let addr = s.address(host);
-    let mut stream = match timeout(s.connect, TcpStream::connect(&addr)).await {
-        Ok(Ok(st)) => st,
-        Ok(Err(e)) => return Err(Failure::Unreachable(format!("{addr}: {e}"))),
-        Err(_) => return Err(Failure::Timeout),
-    };
+    let mut stream = connect(s, resolver, host).await?;
     let _ = stream.set_nodelay(true);
     // One write: the reference reads a request with a single peek/recv.
     let mut line = serde_json::to_vec(msg).map_err(|e| Failure::BadAnswer(e.to_string()))?;
@@ -343,19 +342,4 @@ pub async fn read_line(stream: &mut TcpStream, max: usize) -> std::io::Result<Ve
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "line too long"));
     }
     Ok(buf)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses() {
-        let mut c = FederationConfig { peer_port: 5000, ..FederationConfig::default() };
-        c.peers.insert("a.test".into(), "127.0.0.1:6000".into());
-        let s = Settings::new("me", &c);
-        assert_eq!(s.address("a.test"), "127.0.0.1:6000");
-        assert_eq!(s.address("127.0.0.2"), "127.0.0.2:5000");
-        assert_eq!(s.address("::1"), "[::1]:5000");
-    }
 }

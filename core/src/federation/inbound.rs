@@ -1,6 +1,7 @@
-//! Inbound server-to-server requests (WIRE §6): read one bounded JSON line,
-//! check it, verify its `from_host` by dialback where it acts on that claim,
-//! act through the hub, answer one JSON line.
+//! Inbound server-to-server requests (protocol.md §9): read one bounded JSON line,
+//! check it, verify its `from_host` by dialback where it acts on that claim
+//! (every message on its own, within rate limits), act through the hub,
+//! answer one JSON line.
 
 use super::client::read_line;
 use super::messages::{self as msg, reason, Head, Payload, RemotePm, RoomEventMsg, RoomRequest, StatusRequest};
@@ -21,6 +22,19 @@ use tracing::{debug, info};
 
 /// Most names one `status_request` may ask about.
 const MAX_STATUS_NAMES: usize = 10_000;
+/// Longest text field a request may carry (the chat limit); longer is refused before any dialback.
+const MAX_TEXT: usize = crate::framing::MAX_MESSAGE;
+
+/// The length of the longest string in `v` (nested values too, a few levels deep).
+fn longest_text(v: &Value, depth: usize) -> usize {
+    match v {
+        Value::String(s) => s.len(),
+        Value::Array(a) if depth < 4 => a.iter().map(|x| longest_text(x, depth + 1)).max().unwrap_or(0),
+        Value::Object(m) if depth < 4 => m.values().map(|x| longest_text(x, depth + 1)).max().unwrap_or(0),
+        Value::Array(_) | Value::Object(_) => usize::MAX,
+        _ => 0,
+    }
+}
 
 /// Serves one inbound connection (its first byte was `{`): one request, one answer.
 /// Without a node (federation is off) the answer is a refusal.
@@ -81,12 +95,15 @@ async fn handle(node: &Node, line: &[u8], peer: SocketAddr) -> Value {
         "s2s_ping" => return msg::ok(),
         "dialback_check" => {
             return match parse::<msg::DialbackCheck>(&v) {
-                Ok(c) => dialback::answer(&node.sent, &c.msg_id, c.msg_type.as_deref()),
+                Ok(_) => dialback::answer(&node.sent, &node.out, &v, peer.ip()).await,
                 Err(e) => e,
             }
         }
-        "status_request" => return status(&hub, &v),
+        "status_request" => return status(node, &hub, head.from_host.as_deref(), &v, peer.ip()).await,
         _ => {}
+    }
+    if longest_text(&v, 0) > MAX_TEXT {
+        return bad("a text field is longer than 32 KiB");
     }
     let Some(from) = head.from_host.filter(|h| msg::valid_host(h)) else { return bad("missing or invalid from_host") };
     if from == node.host() {
@@ -185,19 +202,26 @@ fn check(kind: &str, v: &Value) -> Result<Parsed, Value> {
     }
 }
 
-/// Asks `from` whether it sent `id`, unless it was verified from this IP lately.
+/// Asks `from` whether it sent this very message, within the dialback limits.
 async fn verify(node: &Node, from: &str, id: &str, kind: &str, v: &Value, ip: IpAddr) -> bool {
-    if node.verified.fresh(from, ip) {
-        return true;
+    let limits = &node.limits;
+    if limits.failed_lately(from, ip) {
+        debug!(claimed = from, %ip, kind, "refused at once: a dialback for this host from this address failed lately");
+        return false;
     }
-    let check = dialback::check_request(node.host(), id, kind, v);
+    if !limits.take(from, ip) {
+        info!(claimed = from, %ip, kind, "dialback rate limit reached; request refused");
+        return false;
+    }
     let limit = node.out.settings().dialback;
+    let Ok(_slot) = limits.slot(limit).await else {
+        info!(claimed = from, %ip, kind, "too many dialbacks in flight; request refused");
+        return false;
+    };
+    let check = dialback::check_request(node.host(), id, kind, v);
     let res = timeout(limit, node.out.request_raw(from, &check, limit)).await;
-    match res {
-        Ok(Ok(a)) if a.get("result").and_then(Value::as_str) == Some("ok") => {
-            node.verified.insert(from, ip);
-            true
-        }
+    let ok = match res {
+        Ok(Ok(a)) if a.get("result").and_then(Value::as_str) == Some("ok") => true,
         Ok(Ok(a)) => {
             info!(claimed = from, %ip, kind, answer = %a, "dialback refused: request not sent by its from_host");
             false
@@ -210,19 +234,47 @@ async fn verify(node: &Node, from: &str, id: &str, kind: &str, v: &Value, ip: Ip
             info!(claimed = from, %ip, kind, "dialback timed out");
             false
         }
+    };
+    if ok {
+        limits.refund(from, ip);
+    } else {
+        limits.note_failure(from, ip);
     }
+    ok
 }
 
-fn status(hub: &Hub, v: &Value) -> Value {
+/// `status_request`: only for a plausible peer (its `from_host` has the caller's
+/// address) within the rate limit, and only about accounts that exist here.
+async fn status(node: &Node, hub: &Hub, from: Option<&str>, v: &Value, ip: IpAddr) -> Value {
     let r: StatusRequest = match parse(v) {
         Ok(r) => r,
         Err(e) => return e,
     };
+    let Some(from) = from.filter(|h| msg::valid_host(h) && *h != node.host()) else {
+        return bad("missing or invalid from_host");
+    };
+    if !node.limits.take_ip(ip) || !node.out.plausible(from, ip).await {
+        info!(claimed = from, %ip, "status_request refused: caller is not that host, or asks too often");
+        return msg::error("not a known peer address");
+    }
     let users = r.usernames.unwrap_or_else(|| r.username.into_iter().collect());
     if users.len() > MAX_STATUS_NAMES {
         return bad("too many usernames");
     }
-    let map: Map<String, Value> = users.into_iter().map(|u| (u.clone(), hub.is_online(&u).into())).collect();
+    let (online, offline): (Vec<String>, Vec<String>) = users.into_iter().partition(|u| hub.is_online(u));
+    let existing = match hub
+        .store()
+        .run(move |s| Ok(offline.into_iter().filter(|u| s.account_exists(u).unwrap_or(false)).collect::<Vec<_>>()))
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!("status_request: storage failed: {e}");
+            return msg::error(reason::FAILED);
+        }
+    };
+    let mut map: Map<String, Value> = online.into_iter().map(|u| (u, true.into())).collect();
+    map.extend(existing.into_iter().map(|u| (u, false.into())));
     json!({"status": "ok", "online_map": map})
 }
 
@@ -295,3 +347,6 @@ fn room_event(node: &Node, hub: &Hub, from: &str, e: RoomEventMsg) -> Value {
     home::remote_room_event(hub, &e.room, from, &ev);
     msg::ok()
 }
+
+#[cfg(test)]
+mod prop;

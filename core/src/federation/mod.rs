@@ -4,17 +4,23 @@
 //! [`node`] implements the trait (the visiting side and event fan-out);
 //! [`client`] makes outbound connections (queues, retries); [`inbound`] serves
 //! requests from peers; [`home`] is the hub side of remote rooms; [`joins`]
-//! holds events while a remote join is in flight; [`dialback`] proves origin;
-//! [`liveness`] pings member hosts; [`messages`] is the JSON.
+//! holds events while a remote join is in flight; [`dialback`] and [`sent`]
+//! prove origin; [`limits`] rate-limits dialbacks; [`addr`] says which
+//! addresses may be dialled; [`liveness`] pings member hosts; [`messages`] is
+//! the JSON.
 
+pub mod addr;
 pub mod client;
 pub mod dialback;
 pub mod home;
 pub mod inbound;
 pub mod joins;
+pub mod limits;
 pub mod liveness;
 pub mod messages;
 pub mod node;
+pub mod sent;
+pub mod settings;
 
 use crate::config::FederationConfig;
 use crate::hub::Hub;
@@ -23,9 +29,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Starts federation: installs the node into the hub and starts the liveness task.
-/// Must run inside the Tokio runtime. The node serves inbound connections.
-pub fn start(cfg: &FederationConfig, hub: &Arc<Hub>) -> Arc<Node> {
-    let node = Node::new(cfg, hub);
+/// `listen` is `[server] listen` (outbound connections start from its IP). Must run
+/// inside the Tokio runtime. The node serves inbound connections.
+pub fn start(cfg: &FederationConfig, listen: &str, hub: &Arc<Hub>) -> Arc<Node> {
+    let node = Node::new(cfg, listen, hub);
+    if cfg.dialback_cache_secs.is_some() {
+        tracing::warn!("[federation] dialback_cache_secs is ignored: every inbound message is verified on its own");
+    }
+    match node.out.settings().source_ip {
+        Some(ip) => tracing::info!(%ip, "federation: outbound connections start from this address"),
+        None => tracing::info!("federation: outbound connections start from the system's default address"),
+    }
     for (host, addr) in &cfg.peers {
         if addr.parse::<SocketAddr>().is_err() && !addr.contains(':') {
             tracing::warn!(host, addr, "[federation] peers: address should look like ip:port");

@@ -3,9 +3,10 @@
 //! what inbound handling and liveness share.
 
 use super::client::{Failure, Outbound, Settings};
-use super::dialback::{SentIds, Verified};
 use super::joins::PendingJoins;
+use super::limits::DialbackLimits;
 use super::messages::{self as msg, reason};
+use super::sent::SentIds;
 use crate::config::FederationConfig;
 use crate::hub::Hub;
 use crate::remote::{qualified, Federation, JoinOutcome, OnJoined, PmOutcome, RoomEvent};
@@ -20,22 +21,22 @@ pub struct Node {
     pub(super) hub: Weak<Hub>,
     pub(super) out: Outbound,
     pub(super) sent: Arc<SentIds>,
-    pub(super) verified: Verified,
+    pub(super) limits: DialbackLimits,
     pub(super) cfg: FederationConfig,
     /// Remote joins waiting for the home host's answer.
     pub(super) joins: PendingJoins,
 }
 
 impl Node {
-    /// A node for `hub`, advertised as the hub's host name.
-    pub fn new(cfg: &FederationConfig, hub: &Arc<Hub>) -> Arc<Node> {
-        let settings = Arc::new(Settings::new(hub.host(), cfg));
-        let sent = Arc::new(SentIds::new(Duration::from_secs(cfg.sent_ids_secs.max(1))));
+    /// A node for `hub`, advertised as the hub's host name; `listen` is `[server] listen`.
+    pub fn new(cfg: &FederationConfig, listen: &str, hub: &Arc<Hub>) -> Arc<Node> {
+        let settings = Arc::new(Settings::new(hub.host(), cfg, listen));
+        let sent = Arc::new(SentIds::new(Duration::from_secs(cfg.sent_ids_secs.max(1)), cfg.vouch_max));
         Arc::new(Node {
             hub: Arc::downgrade(hub),
             out: Outbound::new(settings, sent.clone()),
             sent,
-            verified: Verified::new(Duration::from_secs(cfg.dialback_cache_secs)),
+            limits: DialbackLimits::new(cfg),
             cfg: cfg.clone(),
             joins: PendingJoins::default(),
         })
@@ -49,7 +50,7 @@ impl Node {
     /// Drops expired bookkeeping (called by the liveness task).
     pub(super) fn prune(&self) {
         self.sent.prune();
-        self.verified.prune();
+        self.limits.prune();
         self.out.prune(Duration::from_secs(600));
     }
 

@@ -64,9 +64,19 @@ impl SessionHandle {
         self.push(line(text))
     }
 
+    /// Queues a reply to this session's own command: it may use the outbox's
+    /// reply headroom, so asking for a (bounded) list never counts as not reading.
+    pub fn reply(&self, text: &str) -> bool {
+        self.pushed(self.outbox.push_reply(line(text)))
+    }
+
     /// Queues pre-formatted bytes; drops the session if its queue overflows.
     pub fn push(&self, bytes: Bytes) -> bool {
-        match self.outbox.push(bytes) {
+        self.pushed(self.outbox.push(bytes))
+    }
+
+    fn pushed(&self, result: Pushed) -> bool {
+        match result {
             Pushed::Queued => true,
             Pushed::Closed => false,
             Pushed::Overflowed => {

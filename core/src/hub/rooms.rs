@@ -40,12 +40,13 @@ impl Hub {
     }
 
     /// Creates a local subserver (stored first); `Ok(false)` if it exists.
-    pub async fn create_room(&self, name: &str) -> Result<bool, StoreError> {
+    pub async fn create_room(&self, name: &str, creator: &str) -> Result<bool, StoreError> {
         if self.room(name).is_some() {
             return Ok(false);
         }
         let n = name.to_owned();
-        if !self.store.run(move |s| s.add_room(&n)).await? {
+        let c = creator.to_owned();
+        if !self.store.run(move |s| s.add_room_by(&n, &c)).await? {
             return Ok(false);
         }
         self.add_local_room(name);

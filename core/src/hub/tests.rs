@@ -92,8 +92,8 @@ fn chat_and_members_of_other_hosts() {
 #[tokio::test]
 async fn deleting_a_room_tells_its_sessions() {
     let hub = hub("delete");
-    assert!(hub.create_room("attic").await.unwrap());
-    assert!(!hub.create_room("attic").await.unwrap());
+    assert!(hub.create_room("attic", "root").await.unwrap());
+    assert!(!hub.create_room("attic", "root").await.unwrap());
     let room = hub.room("attic").unwrap();
     let b = logged_in(&hub, "bob");
     hub.join(&room, &b, "in");

@@ -46,7 +46,7 @@ pub(crate) const STEPS: &[Step] = &[
         version: 2,
         what: "subserver creators (per-account room limits), account name skeletons (lookalike names)",
         // Subservers from before belong to nobody; skeletons of older accounts are
-        // filled in by `Store::fill_skeletons` (the rule is code, not SQL).
+        // filled in when the store opens (the rule is code, not SQL).
         sqlite: "CREATE INDEX IF NOT EXISTS rooms_creator ON rooms (creator);
                  CREATE INDEX IF NOT EXISTS accounts_skeleton ON accounts (skeleton);",
         postgres: "CREATE INDEX IF NOT EXISTS rooms_creator ON rooms (creator);

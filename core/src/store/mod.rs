@@ -119,6 +119,15 @@ pub trait Backend: Send + Sync {
 
 type Job = Box<dyn FnOnce(&Store) + Send>;
 
+/// Fills in missing account skeletons (the rule is code, not SQL); returns how many.
+fn backend_fill_skeletons(b: &dyn Backend) -> Result<usize> {
+    let names = b.accounts_without_skeleton()?;
+    for n in &names {
+        b.set_skeleton(n, &crate::names::skeleton(n))?;
+    }
+    Ok(names.len())
+}
+
 /// The database handle; cheap to clone. Derefs to the [`Backend`] calls.
 #[derive(Clone)]
 pub struct Store {
@@ -138,6 +147,8 @@ impl Store {
     /// Opens (creating and migrating if needed) SQLite at `DIR/dmconnect.db`.
     pub fn open(dir: &Path) -> Result<Store> {
         let backend: Arc<dyn Backend> = Arc::new(sqlite::Sqlite::open(dir)?);
+        // Accounts stored before skeletons (or by older builds) get theirs, so lookalikes of them are refused too.
+        backend_fill_skeletons(&*backend)?;
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let store = Store { backend, jobs: Some(tx) };
         // One thread runs the async side's queries: SQLite serialises writers
@@ -157,16 +168,10 @@ impl Store {
     /// Connects (and migrates) PostgreSQL at `url` with a pool of `pool_size` connections.
     pub async fn connect_postgres(url: &str, pool_size: usize, timeout: std::time::Duration) -> Result<Store> {
         let backend = postgres::Postgres::connect(url, pool_size, timeout).await?;
+        let backend = tokio::task::spawn_blocking(move || backend_fill_skeletons(&backend).map(|_| backend))
+            .await
+            .map_err(|_| StoreError("storage task failed".into()))??;
         Ok(Store { backend: Arc::new(backend), jobs: None })
-    }
-
-    /// Fills in missing account skeletons with `rule`; returns how many.
-    pub fn fill_skeletons(&self, rule: impl Fn(&str) -> String) -> Result<usize> {
-        let names = self.accounts_without_skeleton()?;
-        for n in &names {
-            self.set_skeleton(n, &rule(n))?;
-        }
-        Ok(names.len())
     }
 
     /// Runs blocking storage work off the async workers.

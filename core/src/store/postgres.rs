@@ -164,8 +164,8 @@ fn strings(args: &[&str]) -> Vec<String> {
 
 impl Backend for Postgres {
     fn add_account(&self, name: &str, hash: &str) -> Result<bool> {
-        let sql = "INSERT INTO accounts (name, hash) VALUES ($1, $2) ON CONFLICT DO NOTHING";
-        Ok(self.execute(sql, strings(&[name, hash]))? == 1)
+        let sql = "INSERT INTO accounts (name, hash, skeleton) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+        Ok(self.execute(sql, strings(&[name, hash, &crate::names::skeleton(name)]))? == 1)
     }
 
     fn account(&self, name: &str) -> Result<Option<Account>> {

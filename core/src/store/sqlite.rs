@@ -85,7 +85,10 @@ fn migrate_sqlite(conn: &mut Connection) -> Result<()> {
 impl Backend for Sqlite {
     fn add_account(&self, name: &str, hash: &str) -> Result<bool> {
         self.with(|c| {
-            let n = c.execute("INSERT OR IGNORE INTO accounts (name, hash) VALUES (?1, ?2)", params![name, hash])?;
+            let n = c.execute(
+                "INSERT OR IGNORE INTO accounts (name, hash, skeleton) VALUES (?1, ?2, ?3)",
+                params![name, hash, crate::names::skeleton(name)],
+            )?;
             Ok(n == 1)
         })
     }

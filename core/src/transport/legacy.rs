@@ -624,3 +624,6 @@ mod tests {
         assert_eq!(rest.len(), 2 + a_len);
     }
 }
+
+#[cfg(test)]
+mod prop;

@@ -1,5 +1,5 @@
 //! Transports put a framing in front of the one session state machine:
-//! plain TCP (protocol.md §2), the legacy encrypted port (§6) and TLS.
+//! plain TCP (protocol.md §2), the legacy encrypted port (§6), TLS and WebSocket.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -9,7 +9,9 @@ pub use crate::framing::Inbound;
 
 pub mod legacy;
 pub mod plain;
+pub mod prefixed;
 pub mod tls;
+pub mod websocket;
 
 /// Runs a handshake bounded by `limit`; failures are logged at debug with the
 /// peer (the server logs the refusal itself).

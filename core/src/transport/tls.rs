@@ -7,9 +7,11 @@ use std::io::{self, BufReader};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{crypto::ring, ServerConfig};
+use tokio_rustls::server::TlsStream;
 
 /// Accepts TLS connections with one certificate chain and key.
 pub struct TlsAcceptor {
@@ -38,11 +40,23 @@ impl TlsAcceptor {
         timeout: Duration,
         grace: Duration,
     ) -> io::Result<(Box<dyn MessageReader>, Box<dyn MessageWriter>)> {
-        let peer = stream.peer_addr().map_or_else(|_| "unknown".into(), |a| a.to_string());
-        let tls = super::handshake_within("TLS", &peer, timeout, self.inner.accept(stream)).await?;
-        let (rd, wr) = tokio::io::split(tls);
-        Ok((Box::new(StreamReader::new(rd, grace)), Box::new(PlainWriter::new(wr))))
+        Ok(halves(self.handshake(stream, timeout).await?, grace))
     }
+
+    /// Runs the TLS handshake only (dropped after `timeout`).
+    pub async fn handshake(&self, stream: TcpStream, timeout: Duration) -> io::Result<TlsStream<TcpStream>> {
+        let peer = stream.peer_addr().map_or_else(|_| "unknown".into(), |a| a.to_string());
+        super::handshake_within("TLS", &peer, timeout, self.inner.accept(stream)).await
+    }
+}
+
+/// The chat session halves over any established byte stream (TLS, maybe with replayed first bytes).
+pub fn halves<S>(stream: S, grace: Duration) -> (Box<dyn MessageReader>, Box<dyn MessageWriter>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (rd, wr) = tokio::io::split(stream);
+    (Box::new(StreamReader::new(rd, grace)), Box::new(PlainWriter::new(wr)))
 }
 
 fn open(path: &Path) -> Result<BufReader<File>, String> {

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// A port free on every loopback address in `ips`.
 pub fn free_port(ips: &[&str]) -> u16 {
@@ -105,7 +105,14 @@ pub async fn hosts(n: usize, caps: &[&str], fed_extra: &str) -> Vec<Host> {
 
 /// Sends one raw s2s request and returns the answer line as JSON.
 pub async fn s2s(addr: SocketAddr, body: &str) -> Value {
-    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s2s_from("127.0.0.1", addr, body).await
+}
+
+/// Like [`s2s`], from source address `src` (as a peer on that address would).
+pub async fn s2s_from(src: &str, addr: SocketAddr, body: &str) -> Value {
+    let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+    sock.bind(format!("{src}:0").parse().expect("source ip")).expect("bind source");
+    let mut s = sock.connect(addr).await.expect("connect");
     s.write_all(body.as_bytes()).await.expect("write");
     s.write_all(b"\n").await.expect("write");
     let mut line = String::new();
@@ -117,8 +124,9 @@ pub async fn s2s(addr: SocketAddr, body: &str) -> Value {
     serde_json::from_str(line.trim_end()).unwrap_or_else(|e| panic!("answer {line:?} is not JSON: {e}"))
 }
 
-/// A scripted peer on `ip:port` that answers like the reference server:
-/// every dialback `ok`, pings `ok`, status from `online`, and records all it gets.
+/// A scripted peer on `ip:port` that answers like the reference server, but
+/// consistently: a dialback `ok` only for ids it sent with [`FakePeer::request`],
+/// pings `ok`, status from `online`, and records all it gets.
 pub struct FakePeer {
     /// Its host name (= IP).
     pub name: String,
@@ -128,6 +136,8 @@ pub struct FakePeer {
     pub online: Arc<Mutex<bool>>,
     /// Answers to use instead of `{"status":"ok"}`, by request type.
     pub answers: Arc<Mutex<std::collections::HashMap<String, Value>>>,
+    /// Message ids it sent (and so confirms).
+    pub sent: Arc<Mutex<std::collections::HashSet<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -138,10 +148,11 @@ impl FakePeer {
         let received: Arc<Mutex<Vec<Value>>> = Arc::default();
         let online = Arc::new(Mutex::new(true));
         let answers: Arc<Mutex<std::collections::HashMap<String, Value>>> = Arc::default();
-        let (rec, on, ans) = (received.clone(), online.clone(), answers.clone());
+        let sent: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+        let (rec, on, ans, ids) = (received.clone(), online.clone(), answers.clone(), sent.clone());
         let task = tokio::spawn(async move {
             while let Ok((s, _)) = l.accept().await {
-                let (rec, on, ans) = (rec.clone(), on.clone(), ans.clone());
+                let (rec, on, ans, ids) = (rec.clone(), on.clone(), ans.clone(), ids.clone());
                 tokio::spawn(async move {
                     let mut rd = BufReader::new(s);
                     let mut line = String::new();
@@ -150,7 +161,11 @@ impl FakePeer {
                     }
                     let Ok(v) = serde_json::from_str::<Value>(line.trim_end()) else { return };
                     let answer = match v["type"].as_str() {
-                        Some("dialback_check") => json!({"type":"dialback_result","msg_id":v["msg_id"],"result":"ok"}),
+                        Some("dialback_check") => {
+                            let known = v["msg_id"].as_str().is_some_and(|i| ids.lock().unwrap().contains(i));
+                            let result = if known { "ok" } else { "fail" };
+                            json!({"type":"dialback_result","msg_id":v["msg_id"],"result":result})
+                        }
                         Some("status_request") => {
                             let online = *on.lock().unwrap();
                             let map: serde_json::Map<String, Value> = v["usernames"]
@@ -171,7 +186,7 @@ impl FakePeer {
                 });
             }
         });
-        FakePeer { name: ip.into(), received, online, answers, task }
+        FakePeer { name: ip.into(), received, online, answers, sent, task }
     }
 
     /// Waits up to 5 s for a received request matching `pred`.
@@ -187,9 +202,16 @@ impl FakePeer {
 
     /// A request from this peer, as the reference would build it.
     pub fn request(&self, mut body: Value) -> String {
+        let id = format!("{:064x}", rand::random::<u128>());
+        self.sent.lock().unwrap().insert(id.clone());
         body["from_host"] = self.name.clone().into();
-        body["msg_id"] = format!("{:064x}", rand::random::<u128>()).into();
+        body["msg_id"] = id.into();
         body.to_string()
+    }
+
+    /// Sends a request built by [`FakePeer::request`] to `addr` from this peer's own address.
+    pub async fn send(&self, addr: SocketAddr, body: Value) -> Value {
+        s2s_from(&self.name, addr, &self.request(body)).await
     }
 }
 

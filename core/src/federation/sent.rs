@@ -1,0 +1,248 @@
+//! What this server sent, so that a `dialback_check` about it can be judged.
+//!
+//! Every request we send with a `msg_id` is recorded under that id: the host it
+//! went TO, its type, a keyed hash of each field (so a check echoing a field can
+//! be compared without keeping the text) and a digest of all fields (which our
+//! own checks carry, so even long texts are compared). A record vouches at most
+//! `max_uses` times (retries), and only for a few minutes.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A fresh message id: 128 random bits as hex.
+pub fn new_msg_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Most ids remembered at once; the oldest go first beyond this.
+const MAX_SENT: usize = 200_000;
+
+/// Keys that frame a request rather than say something: never compared.
+const ENVELOPE: [&str; 5] = ["type", "from_host", "msg_id", "msg_type", "digest"];
+
+/// The fields of `msg` that say something, sorted by name.
+pub fn significant(msg: &Value) -> Vec<(&str, &Value)> {
+    let mut out: Vec<(&str, &Value)> = match msg.as_object() {
+        Some(m) => m.iter().map(|(k, v)| (k.as_str(), v)).filter(|(k, _)| !ENVELOPE.contains(k)).collect(),
+        None => Vec::new(),
+    };
+    out.sort_by(|a, b| a.0.cmp(b.0));
+    out
+}
+
+/// SHA-256 (hex) over every significant field of `msg`, in a canonical form both sides compute alike.
+pub fn digest(msg: &Value) -> String {
+    let mut h = Sha256::new();
+    for (k, v) in significant(msg) {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.to_string().as_bytes());
+        h.update([0]);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Why a check is refused (logged, never sent).
+pub type Refusal = &'static str;
+
+struct Record {
+    at: Instant,
+    host: String,
+    kind: String,
+    fields: Vec<u64>,
+    digest: String,
+    uses: u32,
+}
+
+#[derive(Default)]
+struct Sent {
+    order: VecDeque<(Instant, String)>,
+    ids: HashMap<String, Record>,
+}
+
+/// The requests this server sent recently.
+pub struct SentIds {
+    ttl: Duration,
+    max_uses: u32,
+    key: [u8; 32],
+    inner: Mutex<Sent>,
+}
+
+impl SentIds {
+    /// Remembers ids for `ttl`; each vouches at most `max_uses` times.
+    pub fn new(ttl: Duration, max_uses: u32) -> SentIds {
+        SentIds { ttl, max_uses: max_uses.max(1), key: rand::random(), inner: Mutex::default() }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Sent> {
+        crate::sync::lock(&self.inner)
+    }
+
+    fn field_hash(&self, k: &str, v: &Value) -> u64 {
+        let mut h = Sha256::new();
+        h.update(self.key);
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.to_string().as_bytes());
+        let out = h.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&out[..8]);
+        u64::from_le_bytes(first)
+    }
+
+    /// Remembers that we sent `msg` (which carries `msg_id` and `type`) to `host`.
+    pub fn record(&self, id: &str, host: &str, msg: &Value) {
+        let now = Instant::now();
+        let rec = Record {
+            at: now,
+            host: host.to_owned(),
+            kind: msg.get("type").and_then(Value::as_str).unwrap_or("").to_owned(),
+            fields: significant(msg).into_iter().map(|(k, v)| self.field_hash(k, v)).collect(),
+            digest: digest(msg),
+            uses: 0,
+        };
+        let mut s = self.lock();
+        s.order.push_back((now, id.to_owned()));
+        s.ids.insert(id.to_owned(), rec);
+        Self::expire(&mut s, now, self.ttl);
+    }
+
+    /// Judges a `dialback_check` against what we sent. On success returns the
+    /// host the message went to (the caller still checks the caller's address,
+    /// then calls [`SentIds::vouch`]).
+    pub fn judge(&self, check: &Value) -> Result<String, Refusal> {
+        let id = check.get("msg_id").and_then(Value::as_str).ok_or("no msg_id")?;
+        let s = self.lock();
+        let rec = s.ids.get(id).ok_or("unknown msg_id")?;
+        if rec.at.elapsed() > self.ttl {
+            return Err("expired msg_id");
+        }
+        if rec.uses >= self.max_uses {
+            return Err("msg_id already vouched for too often");
+        }
+        if check.get("from_host").and_then(Value::as_str) != Some(rec.host.as_str()) {
+            return Err("message was sent to another host");
+        }
+        match check.get("msg_type") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(t)) if t.is_empty() || *t == rec.kind => {}
+            Some(_) => return Err("message type differs"),
+        }
+        if let Some(d) = check.get("digest") {
+            if d.as_str() != Some(rec.digest.as_str()) {
+                return Err("digest differs");
+            }
+        }
+        for (k, v) in significant(check) {
+            if !rec.fields.contains(&self.field_hash(k, v)) {
+                return Err("a field differs from what we sent, or was not sent");
+            }
+        }
+        Ok(rec.host.clone())
+    }
+
+    /// Counts one vouching for `id`; false when it was used up meanwhile.
+    pub fn vouch(&self, id: &str) -> bool {
+        let mut s = self.lock();
+        match s.ids.get_mut(id) {
+            Some(r) if r.uses < self.max_uses => {
+                r.uses += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Drops expired ids.
+    pub fn prune(&self) {
+        let mut s = self.lock();
+        Self::expire(&mut s, Instant::now(), self.ttl);
+    }
+
+    fn expire(s: &mut Sent, now: Instant, ttl: Duration) {
+        while let Some((at, _)) = s.order.front() {
+            if now.duration_since(*at) <= ttl && s.order.len() <= MAX_SENT {
+                break;
+            }
+            let Some((at, id)) = s.order.pop_front() else { break };
+            // Only forget the id if this was its latest sending.
+            if s.ids.get(&id).is_some_and(|r| r.at == at) {
+                s.ids.remove(&id);
+            }
+        }
+    }
+
+    /// How many ids are remembered.
+    pub fn len(&self) -> usize {
+        self.lock().ids.len()
+    }
+
+    /// True when none is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sent() -> (SentIds, Value) {
+        let s = SentIds::new(Duration::from_secs(60), 2);
+        let m = json!({"type":"remote_pm","from_host":"me","msg_id":"abc","sender":"a","recipient":"b","message":"hi"});
+        s.record("abc", "peer", &m);
+        (s, m)
+    }
+
+    fn check(extra: Value) -> Value {
+        let mut c = json!({"type":"dialback_check","msg_id":"abc","msg_type":"remote_pm","from_host":"peer"});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    }
+
+    #[test]
+    fn a_check_must_match_host_type_and_fields() {
+        let (s, m) = sent();
+        assert_eq!(s.judge(&check(json!({"sender":"a","message":"hi"}))), Ok("peer".into()));
+        assert_eq!(s.judge(&check(json!({"digest": digest(&m)}))), Ok("peer".into()));
+        assert!(s.judge(&check(json!({"from_host":"other"}))).is_err());
+        assert!(s.judge(&check(json!({"msg_type":"room_join"}))).is_err());
+        assert!(s.judge(&check(json!({"message":"forged"}))).is_err());
+        assert!(s.judge(&check(json!({"room":"general"}))).is_err());
+        assert!(s.judge(&check(json!({"digest":"00"}))).is_err());
+        assert!(s.judge(&check(json!({"msg_id":"zzz"}))).is_err());
+    }
+
+    #[test]
+    fn vouching_is_bounded() {
+        let (s, _) = sent();
+        assert!(s.vouch("abc") && s.vouch("abc"));
+        assert!(!s.vouch("abc"));
+        assert!(s.judge(&check(json!({}))).is_err());
+    }
+
+    #[test]
+    fn ids_expire() {
+        let s = SentIds::new(Duration::ZERO, 3);
+        s.record("a", "h", &json!({"type":"x"}));
+        std::thread::sleep(Duration::from_millis(2));
+        s.prune();
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn digest_ignores_the_envelope_and_key_order() {
+        let a = json!({"type":"t","msg_id":"1","from_host":"h","b":1,"a":{"text":"x"}});
+        let b = json!({"a":{"text":"x"},"b":1});
+        assert_eq!(digest(&a), digest(&b));
+        assert_ne!(digest(&a), digest(&json!({"a":{"text":"y"},"b":1})));
+    }
+}
