@@ -1,11 +1,11 @@
 //! TOML configuration with defaults for every key, so no file is needed.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// `[server]`: listeners, host name, storage, admins.
@@ -20,14 +20,24 @@ pub struct Config {
     pub federation: FederationConfig,
     /// `[capabilities]`: which plugins to load.
     pub capabilities: CapabilitiesConfig,
+    /// `[metrics]`: the Prometheus endpoint.
+    pub metrics: MetricsConfig,
     /// `[web]`: the web app and WebSocket endpoint.
     pub web: WebConfig,
     /// `[cluster]`: several nodes serving one host (off by default).
     pub cluster: crate::cluster::ClusterConfig,
 }
 
+/// `[metrics]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address of the Prometheus `/metrics` endpoint, e.g. `127.0.0.1:9439`; empty = off.
+    pub listen: String,
+}
+
 /// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Advertised host name (federation, upload URLs).
@@ -54,6 +64,10 @@ pub struct ServerConfig {
     pub grace_ms: u64,
     /// Encrypted/TLS handshakes that take longer are dropped.
     pub handshake_timeout_ms: u64,
+    /// Log filter (`info`, `debug`, `dmconnect=debug,warn`); `RUST_LOG` wins when set. Reloadable.
+    pub log_level: String,
+    /// `text` or `json` (one JSON object per line, for log shippers).
+    pub log_format: String,
 }
 
 impl Default for ServerConfig {
@@ -71,12 +85,14 @@ impl Default for ServerConfig {
             sniff_ms: 100,
             grace_ms: 5,
             handshake_timeout_ms: 5000,
+            log_level: "info".into(),
+            log_format: "text".into(),
         }
     }
 }
 
 /// `[compat]`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct CompatConfig {
     /// `*Ping!*` and the greeting's trailing space, like the reference.
@@ -84,7 +100,7 @@ pub struct CompatConfig {
 }
 
 /// `[limits]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Connections at once from one IP; 0 = unlimited.
@@ -133,7 +149,7 @@ impl Default for LimitsConfig {
 }
 
 /// `[auth]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// argon2id memory cost in KiB.
@@ -161,7 +177,7 @@ impl Default for AuthConfig {
 }
 
 /// `[federation]` (see docs/federation.md).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FederationConfig {
     /// Accept and send server-to-server requests.
@@ -177,6 +193,7 @@ pub struct FederationConfig {
     /// A whole dialback check (connect, ask, answer) gives up after this long.
     pub dialback_timeout_ms: u64,
     /// Deprecated and ignored: every inbound message is now verified on its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dialback_cache_secs: Option<u64>,
     /// Message ids this server sent are confirmed to dialbacks for this long.
     pub sent_ids_secs: u64,
@@ -249,10 +266,11 @@ impl Default for FederationConfig {
 }
 
 /// `[capabilities]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CapabilitiesConfig {
     /// Where the `libdmcap_NAME.so` files are; default: the executable's directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
     /// Capabilities to load, in `/list_capabilities` order.
     pub enabled: Vec<String>,
@@ -272,7 +290,7 @@ impl Default for CapabilitiesConfig {
 }
 
 /// `[web]` (see docs/web-client.md).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebConfig {
     /// Serve the web app (`GET /`) and WebSocket sessions (`GET /ws`).
@@ -304,6 +322,11 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The settings as TOML that [`Config::parse`] reads back unchanged.
+    pub fn to_toml(&self) -> Result<String, String> {
+        toml::to_string(self).map_err(|e| format!("cannot print the settings: {e}"))
+    }
+
     /// Checks values that TOML types alone cannot.
     pub fn check(&self) -> Result<(), String> {
         let s = &self.server;
@@ -317,11 +340,21 @@ impl Config {
                 return Err(format!("[server] {key} = {v:?} is not an address like 0.0.0.0:42439"));
             }
         }
+        let m = &self.metrics.listen;
+        if !m.is_empty() && m.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!("[metrics] listen = {m:?} is not an address like 127.0.0.1:9439"));
+        }
         if !s.tls_listen.is_empty() && (s.tls_cert.is_empty() || s.tls_key.is_empty()) {
             return Err("[server] tls_listen needs tls_cert and tls_key".into());
         }
         if crate::names::check_room_name(&s.default_server).is_err() {
             return Err(format!("[server] default_server = {:?} is not a valid subserver name", s.default_server));
+        }
+        if !matches!(s.log_format.as_str(), "text" | "json") {
+            return Err(format!("[server] log_format = {:?}: use \"text\" or \"json\"", s.log_format));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&s.log_level) {
+            return Err(format!("[server] log_level = {:?}: {e}", s.log_level));
         }
         if s.grace_ms >= 40 {
             return Err("[server] grace_ms must be below 40 (WIRE §2: delayed ACKs)".into());
@@ -361,6 +394,35 @@ mod tests {
         assert!(Config::parse("[server]\nlisten = \"nope\"\n").is_err());
         assert!(Config::parse("[server]\nlisen = \"0.0.0.0:1\"\n").is_err());
         assert!(Config::parse("[server]\ngrace_ms = 40\n").is_err());
+    }
+
+    #[test]
+    fn printed_settings_read_back_the_same() {
+        let mut c = Config::default();
+        c.server.admins = vec!["root".into()];
+        c.capabilities.dir = Some("/usr/lib/dmconnect/capabilities".into());
+        c.federation.peers.insert("b.example".into(), "10.0.0.2:42439".into());
+        let mut t = toml::Table::new();
+        t.insert("max_size".into(), toml::Value::Integer(10));
+        c.capabilities.settings.insert("http_file_upload".into(), toml::Value::Table(t));
+        let text = c.to_toml().unwrap();
+        assert_eq!(Config::parse(&text).unwrap(), c, "{text}");
+        assert_eq!(Config::parse(&Config::default().to_toml().unwrap()).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_example_file_matches_the_defaults() {
+        let text = include_str!("../../examples/dmconnect.toml");
+        assert_eq!(Config::parse(text).unwrap(), Config::default());
+        // Every key of the defaults is spelled out (uncommented) in the example.
+        let example: toml::Table = toml::from_str(text).unwrap();
+        let defaults: toml::Table = toml::from_str(&Config::default().to_toml().unwrap()).unwrap();
+        for (section, keys) in &defaults {
+            let have = example.get(section).and_then(|v| v.as_table()).unwrap_or_else(|| panic!("[{section}] missing"));
+            for key in keys.as_table().unwrap().keys() {
+                assert!(have.contains_key(key), "[{section}] {key} missing from examples/dmconnect.toml");
+            }
+        }
     }
 
     #[test]

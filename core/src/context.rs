@@ -13,8 +13,6 @@ use std::sync::Arc;
 pub struct State {
     /// Set by a successful /login.
     pub account: Option<Arc<str>>,
-    /// True when the logged-in account is an administrator.
-    pub admin: bool,
     /// The subserver the session is in.
     pub room: Option<Arc<Room>>,
     /// Chat flood control, made on the first chat line (boxed: idle sessions stay small).

@@ -102,6 +102,18 @@ enum Door {
     Tls,
 }
 
+impl Door {
+    /// The `transport` metrics label.
+    fn label(self) -> crate::metrics::Label {
+        let name = match self {
+            Door::Plain => "plain",
+            Door::Encrypted => "encrypted",
+            Door::Tls => "tls",
+        };
+        crate::metrics::label("transport", name)
+    }
+}
+
 /// Opens storage, builds the hub, binds the listeners and starts serving.
 pub async fn start(cfg: Config) -> Result<Running, String> {
     let store = cfg.cluster.open_store(&cfg.server.data_dir).await?;
@@ -167,7 +179,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
             cfg.server.tls_cert.as_ref(),
             cfg.server.tls_key.as_ref(),
         )?;
-        TLS.set(acceptor).ok();
+        crate::transport::tls::install(acceptor);
         let l = bind(&cfg.server.tls_listen).await?;
         let addr = l.local_addr().map_err(|e| e.to_string())?;
         info!(%addr, "listening (TLS)");
@@ -176,8 +188,6 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
     }
     Ok(Running { plain: plain_addr, encrypted, tls, hub, tasks, sessions })
 }
-
-static TLS: std::sync::OnceLock<crate::transport::tls::TlsAcceptor> = std::sync::OnceLock::new();
 
 async fn bind(addr: &str) -> Result<TcpListener, String> {
     TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))
@@ -216,6 +226,7 @@ async fn idle_sweeper(hub: Arc<Hub>, limit: u64) {
         for s in hub.all_connections() {
             if s.idle_for() >= limit {
                 info!(session = s.id, peer = %s.peer, "idle timeout");
+                crate::metrics::count(&crate::metrics::M.disconnects, "reason", "idle");
                 s.kick.notify_one();
             }
         }
@@ -236,6 +247,7 @@ async fn accept_loop(listener: TcpListener, door: Door, ctx: Arc<Ctx>) {
         let slot = match ctx.limits.take(peer.ip()) {
             Ok(slot) => slot,
             Err(why) => {
+                crate::metrics::count(&crate::metrics::M.disconnects, "reason", "limits");
                 warn!(%peer, "connection refused: {why}");
                 // One line, without waiting: the encrypted and TLS ports cannot say
                 // anything before a handshake, so they just close.
@@ -254,7 +266,10 @@ async fn accept_loop(listener: TcpListener, door: Door, ctx: Arc<Ctx>) {
             // future is what stays resident for every idle connection.
             if let Some((reader, writer)) = Box::pin(prepare(stream, peer, door, &ctx)).await {
                 let _guard = ctx.sessions.guard();
+                let open = crate::metrics::M.connections.get_or_create(&door.label()).clone();
+                open.inc();
                 session::run(ctx.shared.clone(), peer, reader, writer).await;
+                open.dec();
             }
         });
     }
@@ -288,7 +303,7 @@ async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> 
             }
         },
         Door::Tls => {
-            let tls = match TLS.get()?.handshake(stream, ctx.handshake).await {
+            let tls = match crate::transport::tls::current()?.handshake(stream, ctx.handshake).await {
                 Ok(tls) => tls,
                 Err(e) => {
                     info!(%peer, "TLS handshake failed: {e}");

@@ -28,6 +28,7 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
     // Messages read while a command was still running (see below).
     let mut pending: VecDeque<Inbound> = VecDeque::new();
     let mut eof = false;
+    let mut kicked = false;
     debug!(session = session.id, %peer, "session started");
     session.send(shared.greeting());
     loop {
@@ -43,7 +44,10 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
             // this future small: no timer per idle session.
             let inbound = tokio::select! {
                 r = reader.next() => r,
-                _ = session.kick.notified() => break,
+                _ = session.kick.notified() => {
+                    kicked = true;
+                    break;
+                }
             };
             match inbound {
                 Some(m) => m,
@@ -59,6 +63,7 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
             }
             Inbound::Message(text) => {
                 session.touch();
+                crate::metrics::M.messages_in.inc();
                 let mut ctx = Ctx { shared: &shared, session: &session, state: &mut state };
                 // Boxed: a command's future is only allocated while it runs,
                 // which keeps idle sessions small.
@@ -87,6 +92,11 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
     session.outbox.close();
     // An overflowed client is not reading: do not wait for its writer at all.
     let overflowed = session.outbox.closed() == Closed::Overflow;
+    // Kicks (idle, ban, shutdown) are counted where they are decided.
+    if overflowed || !kicked {
+        let reason = if overflowed { "queue_full" } else { "client" };
+        crate::metrics::count(&crate::metrics::M.disconnects, "reason", reason);
+    }
     if overflowed || tokio::time::timeout(Duration::from_secs(2), &mut writer_task).await.is_err() {
         writer_task.abort();
     }
@@ -99,6 +109,7 @@ async fn write_loop(session: Arc<SessionHandle>, mut writer: Box<dyn MessageWrit
         match session.outbox.next_batch(&mut batch, 256).await {
             Closed::No => {
                 let res = writer.write(&batch).await;
+                crate::metrics::M.deliveries_out.inc_by(batch.len() as u64);
                 batch.clear();
                 // Idle sessions keep no buffers: thousands of them add up.
                 batch = Vec::new();

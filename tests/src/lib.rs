@@ -158,6 +158,7 @@ impl Builder {
             plain: "0.0.0.0:0".parse().expect("addr"),
             encrypted: None,
             tls: None,
+            metrics: None,
         };
         srv.spawn().await;
         srv
@@ -175,6 +176,7 @@ pub struct TestServer {
     plain: SocketAddr,
     encrypted: Option<SocketAddr>,
     tls: Option<SocketAddr>,
+    metrics: Option<SocketAddr>,
 }
 
 impl TestServer {
@@ -226,6 +228,7 @@ impl TestServer {
                 self.plain = addr("plain").expect("plain addr");
                 self.encrypted = addr("encrypted");
                 self.tls = addr("tls");
+                self.metrics = addr("metrics");
                 return;
             }
             if let Some(child) = self.child.as_mut() {
@@ -250,6 +253,10 @@ impl TestServer {
     /// The TLS port, if enabled.
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls
+    }
+    /// The metrics endpoint, if `[metrics] listen` was set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
     }
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
@@ -468,5 +475,57 @@ impl Client {
         self.expect(&format!("Joined server '{room}' successfully.")).await;
         let who = self.name.clone();
         self.expect(&format!("*** {who} has joined the server.")).await;
+    }
+}
+
+/// What a finished `dmconnect` command printed.
+pub struct CliOutput {
+    /// Exit status was zero.
+    pub ok: bool,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `dmconnect ARGS` with `stdin` and the environment `env`; the config-discovery
+/// variables are cleared first (and the system path pointed nowhere) unless `env` sets them.
+pub fn run_cli(args: &[&str], env: &[(&str, &str)], stdin: &str) -> CliOutput {
+    use std::io::Write;
+    let mut cmd = std::process::Command::new(server_binary());
+    cmd.args(args)
+        .env_remove("DMCONNECT_CONFIG")
+        .env("DMCONNECT_SYSTEM_CONFIG", "/nonexistent/dmconnect.toml")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn dmconnect");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("dmconnect ran");
+    CliOutput {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl TestServer {
+    /// Runs `dmconnect ARGS --config <this server's config>`; panics unless it succeeds.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.cli_result(args, stdin);
+        assert!(out.ok, "dmconnect {args:?} failed: {}", out.stderr);
+        out.stdout
+    }
+
+    /// Like [`TestServer::cli`], but returns the outcome whatever it is.
+    pub fn cli_result(&self, args: &[&str], stdin: &str) -> CliOutput {
+        let cfg = self.config_path.to_string_lossy().into_owned();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--config", &cfg]);
+        run_cli(&all, &[], stdin)
     }
 }

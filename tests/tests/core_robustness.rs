@@ -118,7 +118,7 @@ async fn cli_user_add_list_and_check_config() {
     )
     .unwrap();
     let mut child = std::process::Command::new(&bin)
-        .args(["user", "add", "opal", "--config"])
+        .args(["user", "add", "opal", "--create", "--config"])
         .arg(&cfg)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -1,6 +1,5 @@
 //! One loaded capability as the registry and HTTP serving share it: its info,
-//! its plugin and the bounded, timed way to call it. A leaf module: it imports
-//! nothing of the crate.
+//! its plugin and the bounded, timed (and counted) way to call it.
 
 use plugin_api::loader::{Info, Plugin};
 use std::sync::Arc;
@@ -43,6 +42,7 @@ impl Cap {
         limit: Duration,
         f: impl FnOnce(&Plugin) -> Result<T, String> + Send + 'static,
     ) -> Result<T, CallError> {
+        let started = std::time::Instant::now();
         let plugin = self.plugin.clone();
         let slots = self.slots.clone();
         let run = async move {
@@ -57,7 +57,14 @@ impl Cap {
                 Err(e) => Err(CallError::Failed(e.to_string())),
             }
         };
-        tokio::time::timeout(limit, run).await.unwrap_or(Err(CallError::TimedOut))
+        let res = tokio::time::timeout(limit, run).await.unwrap_or(Err(CallError::TimedOut));
+        let result = match &res {
+            Ok(_) => "ok",
+            Err(CallError::Failed(_)) => "failed",
+            Err(CallError::TimedOut) => "timeout",
+        };
+        crate::metrics::capability_call(&self.info.name, result, started.elapsed());
+        res
     }
 }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// `[cluster]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterConfig {
     /// Off: SQLite in `data_dir`, one process.

@@ -22,7 +22,7 @@ const ADMIN_LINES: &[&str] = &[
 /// One line per core command, `COMMAND ARGS - DESCRIPTION`.
 pub fn apply(ctx: &mut Ctx<'_>) {
     let mut lines: Vec<&str> = LINES.to_vec();
-    if ctx.state.admin {
+    if ctx.hub().is_admin(&ctx.account()) {
         lines.extend_from_slice(ADMIN_LINES);
     }
     ctx.reply(&lines.join("\n"));

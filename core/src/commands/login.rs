@@ -34,18 +34,20 @@ impl Login<'_> {
         };
         match account {
             Some(a) if ok && a.banned => {
+                crate::metrics::count(&crate::metrics::M.logins, "result", "banned");
                 ctx.reply(replies::BANNED);
                 ctx.reply(ctx.shared.greeting());
             }
             Some(a) if ok => {
+                crate::metrics::count(&crate::metrics::M.logins, "result", "ok");
                 ctx.state.account = Some(a.name.as_str().into());
-                ctx.state.admin = ctx.hub().is_admin(&a.name);
                 ctx.hub().login(ctx.session, &a.name);
                 tracing::info!(session = ctx.session.id, peer = %ctx.session.peer, account = %a.name, "login");
                 let servers = replies::available_servers(&ctx.hub().room_names(), crate::limits::LIST_NAMES);
                 ctx.reply(&format!("{}\n{servers}\n{}", replies::LOGGED_IN, replies::SELECT_SERVER));
             }
             _ => {
+                crate::metrics::count(&crate::metrics::M.logins, "result", "failed");
                 ctx.reply(replies::BAD_LOGIN);
                 ctx.reply(ctx.shared.greeting());
             }

@@ -39,8 +39,6 @@ pub use pm::Pm;
 pub use register::Register;
 pub use unban::Unban;
 
-use crate::context::State;
-
 /// Who sends a message: it decides which commands exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -52,13 +50,17 @@ pub enum Role {
     Admin,
 }
 
-impl State {
-    /// The role of this connection now.
-    pub fn role(&self) -> Role {
-        match (&self.account, self.admin) {
-            (None, _) => Role::Guest,
-            (Some(_), false) => Role::User,
-            (Some(_), true) => Role::Admin,
+impl Ctx<'_> {
+    /// The role this message is parsed with. Whether the account is an
+    /// administrator is asked only for the admin commands' words (it can change
+    /// while the session runs), so chat costs nothing extra.
+    pub fn role_for(&self, text: &str) -> Role {
+        let Some(account) = &self.state.account else { return Role::Guest };
+        let word = text.split(' ').next().unwrap_or("");
+        if matches!(word, "/ban" | "/unban" | "/delete_server") && self.hub().is_admin(account) {
+            Role::Admin
+        } else {
+            Role::User
         }
     }
 }
@@ -177,7 +179,7 @@ pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
     if ctx.state.account.is_some() && flood::is_chat(text) && !flood::throttle(ctx).await {
         return;
     }
-    Command::parse(text, ctx.state.role()).apply(ctx).await;
+    Command::parse(text, ctx.role_for(text)).apply(ctx).await;
 }
 
 /// Keep-alives (protocol.md §2): a message of only slashes is one; otherwise each

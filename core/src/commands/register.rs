@@ -48,7 +48,10 @@ async fn register(ctx: &Ctx<'_>, name: String, password: String) {
         Err(refusal) => return ctx.reply(refusal),
     };
     match store.run(move |s| s.add_account_checked(&name, &skeleton, &hash)).await {
-        Ok(true) => ctx.reply(replies::REGISTERED),
+        Ok(true) => {
+            crate::metrics::M.registrations.inc();
+            ctx.reply(replies::REGISTERED)
+        }
         Ok(false) => ctx.reply(replies::NAME_TAKEN),
         Err(e) => ctx.storage_failed(&e),
     }

@@ -301,31 +301,37 @@ async fn exchange(
     msg: &Value,
     answer: Duration,
 ) -> Result<Value, Failure> {
-    let _permit = match timeout(s.connect, peer.permits.acquire()).await {
-        Ok(Ok(p)) => p,
-        _ => return Err(Failure::Busy),
-    };
-    let mut stream = connect(s, resolver, host).await?;
-    let _ = stream.set_nodelay(true);
-    // One write: the reference reads a request with a single peek/recv.
-    let mut line = serde_json::to_vec(msg).map_err(|e| Failure::BadAnswer(e.to_string()))?;
-    line.push(b'\n');
-    let talk = async {
-        stream.write_all(&line).await.map_err(|_| Failure::Closed)?;
-        read_line(&mut stream, s.max_bytes).await.map_err(|_| Failure::Closed)
-    };
-    let got = match timeout(answer, talk).await {
-        Ok(r) => r?,
-        Err(_) => return Err(Failure::Timeout),
-    };
-    if got.is_empty() {
-        return Err(Failure::Closed);
+    // An async block: its early returns are failures, counted below like the rest.
+    let res = async {
+        let _permit = match timeout(s.connect, peer.permits.acquire()).await {
+            Ok(Ok(p)) => p,
+            _ => return Err(Failure::Busy),
+        };
+        let mut stream = connect(s, resolver, host).await?;
+        let _ = stream.set_nodelay(true);
+        // One write: the reference reads a request with a single peek/recv.
+        let mut line = serde_json::to_vec(msg).map_err(|e| Failure::BadAnswer(e.to_string()))?;
+        line.push(b'\n');
+        let talk = async {
+            stream.write_all(&line).await.map_err(|_| Failure::Closed)?;
+            read_line(&mut stream, s.max_bytes).await.map_err(|_| Failure::Closed)
+        };
+        let got = match timeout(answer, talk).await {
+            Ok(r) => r?,
+            Err(_) => return Err(Failure::Timeout),
+        };
+        if got.is_empty() {
+            return Err(Failure::Closed);
+        }
+        match serde_json::from_slice::<Value>(&got) {
+            Ok(v) if v.is_object() => Ok(v),
+            Ok(_) => Err(Failure::BadAnswer("not a JSON object".into())),
+            Err(e) => Err(Failure::BadAnswer(e.to_string())),
+        }
     }
-    match serde_json::from_slice::<Value>(&got) {
-        Ok(v) if v.is_object() => Ok(v),
-        Ok(_) => Err(Failure::BadAnswer("not a JSON object".into())),
-        Err(e) => Err(Failure::BadAnswer(e.to_string())),
-    }
+    .await;
+    crate::metrics::federation("out", if res.is_ok() { "ok" } else { "failed" });
+    res
 }
 
 /// Reads up to one `\n` (excluded) or EOF; longer than `max` is an error.

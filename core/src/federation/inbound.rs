@@ -46,7 +46,10 @@ pub async fn serve(node: Option<&Node>, mut stream: TcpStream, peer: SocketAddr)
     let limit = Duration::from_millis(node.cfg.inbound_timeout_ms.max(10));
     let max = node.out.settings().max_bytes;
     let answer = match timeout(limit, read_line(&mut stream, max)).await {
-        Ok(Ok(line)) => handle(node, &line, peer).await,
+        Ok(Ok(line)) => {
+            crate::metrics::federation("in", "ok");
+            handle(node, &line, peer).await
+        }
         Ok(Err(_)) => msg::error(&format!("invalid request: longer than {max} bytes")),
         Err(_) => msg::error("invalid request: not received in time"),
     };
@@ -235,6 +238,7 @@ async fn verify(node: &Node, from: &str, id: &str, kind: &str, v: &Value, ip: Ip
             false
         }
     };
+    crate::metrics::count(&crate::metrics::M.dialbacks, "result", if ok { "ok" } else { "failed" });
     if ok {
         limits.refund(from, ip);
     } else {

@@ -71,6 +71,11 @@ impl Hub {
         }
     }
 
+    /// How many accounts and sessions are online (metrics).
+    pub fn online_counts(&self) -> (usize, usize) {
+        (rd(&self.directory.online).len(), rd(&self.directory.sessions).len())
+    }
+
     /// Is any session of this account logged in?
     pub fn is_online(&self, account: &str) -> bool {
         rd(&self.directory.online).contains_key(account) || self.bus().online_elsewhere(account)

@@ -8,6 +8,7 @@ use crate::bus::{Bus, NoBus};
 use crate::caps::{Capabilities, NoCapabilities};
 use crate::remote::{Federation, NoFederation};
 use crate::store::{Store, StoreError};
+use crate::sync::{rd, wr};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
@@ -40,6 +41,8 @@ pub(super) struct Directory {
 /// The shared state of the server.
 pub struct Hub {
     settings: HubSettings,
+    /// Effective administrators: `[server] admins` plus the database's (reloadable).
+    admins: RwLock<Vec<String>>,
     pub(super) store: Store,
     listen_port: AtomicU16,
     next_id: AtomicU64,
@@ -55,8 +58,11 @@ impl Hub {
     pub fn new(settings: HubSettings, store: Store) -> Result<Arc<Hub>, StoreError> {
         store.add_room(&settings.default_room)?;
         let rooms = Rooms::new(store.rooms()?);
+        let mut admins = settings.admins.clone();
+        admins.extend(store.admins()?);
         Ok(Arc::new(Hub {
             settings,
+            admins: RwLock::new(admins),
             store,
             listen_port: AtomicU16::new(0),
             next_id: AtomicU64::new(1),
@@ -135,6 +141,11 @@ impl Hub {
 
     /// Is this account an administrator?
     pub fn is_admin(&self, account: &str) -> bool {
-        self.settings.admins.iter().any(|a| a == account)
+        rd(&self.admins).iter().any(|a| a == account)
+    }
+
+    /// Replaces the effective administrators (reload, `dmconnect admin`).
+    pub fn set_admins(&self, admins: Vec<String>) {
+        *wr(&self.admins) = admins;
     }
 }

@@ -144,6 +144,19 @@ impl std::ops::Deref for Store {
 }
 
 impl Store {
+    /// The SQLite database file inside a data directory.
+    pub fn db_path(dir: &Path) -> std::path::PathBuf {
+        dir.join("dmconnect.db")
+    }
+
+    /// Opens an existing SQLite `DIR/dmconnect.db`; never creates one (command-line tools).
+    pub fn open_existing(dir: &Path) -> Result<Store> {
+        if !Self::db_path(dir).is_file() {
+            return Err(StoreError(format!("no database at {}", Self::db_path(dir).display())));
+        }
+        Self::open(dir)
+    }
+
     /// Opens (creating and migrating if needed) SQLite at `DIR/dmconnect.db`.
     pub fn open(dir: &Path) -> Result<Store> {
         let backend: Arc<dyn Backend> = Arc::new(sqlite::Sqlite::open(dir)?);

@@ -21,7 +21,7 @@ impl Sqlite {
     /// Opens (creating and migrating if needed) `DIR/dmconnect.db`.
     pub(crate) fn open(dir: &Path) -> Result<Sqlite> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::new(format!("{}: {e}", dir.display())))?;
-        let mut conn = Connection::open(dir.join("dmconnect.db"))?;
+        let mut conn = Connection::open(super::Store::db_path(dir))?;
         // WAL + FULL: a success reply is only sent after the commit reached the disk.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;

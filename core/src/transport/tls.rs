@@ -50,6 +50,19 @@ impl TlsAcceptor {
     }
 }
 
+/// The acceptor new TLS connections use; swapped on reload (open sessions keep theirs).
+static CURRENT: std::sync::RwLock<Option<Arc<TlsAcceptor>>> = std::sync::RwLock::new(None);
+
+/// Makes `acceptor` the one for new connections.
+pub fn install(acceptor: TlsAcceptor) {
+    *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(acceptor));
+}
+
+/// The acceptor for a new connection, if TLS is on.
+pub fn current() -> Option<Arc<TlsAcceptor>> {
+    CURRENT.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
 /// The chat session halves over any established byte stream (TLS, maybe with replayed first bytes).
 pub fn halves<S>(stream: S, grace: Duration) -> (Box<dyn MessageReader>, Box<dyn MessageWriter>)
 where
