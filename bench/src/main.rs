@@ -40,6 +40,9 @@ struct Global {
     /// Server address (loopback).
     #[arg(long, global = true, default_value = "127.0.0.1:42439")]
     addr: SocketAddr,
+    /// More nodes of the same host (cluster mode); clients are spread over all addresses by name.
+    #[arg(long = "also-addr", global = true)]
+    also_addr: Vec<SocketAddr>,
     /// Server PID, for CPU time and RSS from /proc.
     #[arg(long, global = true)]
     pid: Option<u32>,
@@ -214,6 +217,7 @@ async fn run(cli: Cli, fds: u64) -> ExitCode {
     let mut opts = Opts {
         proto: g.proto,
         addr: g.addr,
+        also: g.also_addr.clone(),
         server: stats::Server { pid: g.pid },
         setup_concurrency: g.setup_concurrency,
         prefix: g.prefix.clone(),

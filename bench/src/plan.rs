@@ -16,6 +16,8 @@ pub struct Opts {
     pub proto: Proto,
     /// Server address.
     pub addr: SocketAddr,
+    /// More nodes of the same host (cluster mode).
+    pub also: Vec<SocketAddr>,
     /// Server process for CPU/RSS.
     pub server: Server,
     /// Connections being set up at once.
@@ -24,6 +26,17 @@ pub struct Opts {
     pub prefix: String,
     /// Initial read buffer per connection.
     pub buf_size: usize,
+}
+
+impl Opts {
+    /// The node a client connects to: spread over `addr` and `also` by its name.
+    pub fn addr_for(&self, name: &str) -> SocketAddr {
+        let n = name.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
+        match n % (1 + self.also.len()) {
+            0 => self.addr,
+            i => self.also[i - 1],
+        }
+    }
 }
 
 /// Where a sender's messages go.

@@ -24,6 +24,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[web]`: the web app and WebSocket endpoint.
     pub web: WebConfig,
+    /// `[cluster]`: several nodes serving one host (off by default).
+    pub cluster: crate::cluster::ClusterConfig,
 }
 
 /// `[metrics]`.
@@ -403,7 +405,7 @@ impl Config {
         if self.auth.argon2_memory_kib < 8 || self.auth.argon2_iterations == 0 {
             return Err("[auth] argon2_memory_kib must be >= 8 and argon2_iterations >= 1".into());
         }
-        Ok(())
+        self.cluster.check()
     }
 }
 

@@ -2,9 +2,11 @@
 //! capabilities loaded from plugins and federation between hosts.
 
 pub mod auth;
+pub mod bus;
 pub mod cap_calls;
 pub mod capabilities;
 pub mod caps;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod context;

@@ -7,7 +7,6 @@ use crate::context::Shared;
 use crate::federation::node::Node;
 use crate::hub::{Hub, HubSettings};
 use crate::shutdown::{Sessions, Watch};
-use crate::store::Store;
 use crate::sync::lock;
 use crate::transport::plain::{TcpReader, TcpWriter};
 use crate::transport::{MessageReader, MessageWriter};
@@ -117,7 +116,7 @@ impl Door {
 
 /// Opens storage, builds the hub, binds the listeners and starts serving.
 pub async fn start(cfg: Config) -> Result<Running, String> {
-    let store = Store::open(&cfg.server.data_dir).map_err(|e| e.to_string())?;
+    let store = cfg.cluster.open_store(&cfg.server.data_dir).await?;
     let auth = Auth::new(&cfg.auth)?;
     let settings = HubSettings {
         host: cfg.server.host.clone(),
@@ -126,6 +125,9 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
         data_dir: cfg.server.data_dir.clone(),
     };
     let hub = Hub::new(settings, store).map_err(|e| e.to_string())?;
+    if cfg.cluster.enabled {
+        hub.set_bus(crate::cluster::nats::start(&cfg.cluster, &hub).await?);
+    }
     let plain = bind(&cfg.server.listen).await?;
     let plain_addr = plain.local_addr().map_err(|e| e.to_string())?;
     hub.set_listen_port(plain_addr.port());

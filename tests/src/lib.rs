@@ -15,6 +15,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
+pub mod cluster;
+
 /// How long `recv` waits for a line.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
 

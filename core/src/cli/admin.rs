@@ -47,7 +47,8 @@ pub fn user(g: &Global, action: UserAction) -> Result<(), String> {
     match action {
         UserAction::Add { name, password_stdin, create } => {
             let name = normalise_account(&name)?;
-            let store = if create { db(Store::open(env.data_dir()))? } else { env.store()? };
+            let store =
+                if create && !env.cfg.cluster.enabled { db(Store::open(env.data_dir()))? } else { env.store()? };
             let hash = Auth::new(&env.cfg.auth)?.hash_blocking(&read_password(password_stdin)?)?;
             if !db(store.add_account(&name, &hash))? {
                 return Err(format!("account {name:?} already exists"));

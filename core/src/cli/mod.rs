@@ -109,6 +109,11 @@ impl Env {
 
     /// Opens the existing database; refuses to create an empty one in the wrong place.
     pub fn store(&self) -> Result<Store, String> {
+        if self.cfg.cluster.enabled {
+            // Cluster mode: the shared PostgreSQL database, never a local file.
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            return rt.block_on(self.cfg.cluster.open_store(self.data_dir()));
+        }
         let dir = self.data_dir();
         if !Store::db_path(dir).is_file() {
             let from = if self.data_dir_flag { "--data-dir".to_owned() } else { self.source.to_string() };

@@ -33,6 +33,9 @@ impl Pm<'_> {
                 if user == *me {
                     return ctx.reply(replies::PM_SELF);
                 }
+                if let Some(why) = hub.bus().trouble() {
+                    return ctx.reply(&why);
+                }
                 if !hub.is_online(&user) {
                     let u = user.clone();
                     match hub.store().run(move |s| s.account_exists(&u)).await {

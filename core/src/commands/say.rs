@@ -17,6 +17,10 @@ pub async fn say(ctx: &mut Ctx<'_>, text: &str, is_act: bool) {
     }
     let account = ctx.account();
     let hub = ctx.hub();
+    // A line the other nodes of a cluster would miss is refused, not half-delivered.
+    if let Some(why) = hub.bus().trouble() {
+        return ctx.reply(&why);
+    }
     match &room.home {
         None => hub.say(&room, &account, None, text, is_act),
         // Awaited so a session's lines stay in order; the home host echoes it back as a room event.

@@ -5,6 +5,7 @@
 use super::handle::{line, SessionHandle};
 use super::room::Room;
 use super::state::Hub;
+use crate::bus::UserMsg;
 use crate::caps::DeliveryKind;
 use crate::sync::{lock, rd, wr};
 use std::net::IpAddr;
@@ -37,7 +38,7 @@ impl Hub {
             list.push(session.clone());
             list.len() == 1
         };
-        if first {
+        if first && !self.bus().online_elsewhere(account) {
             self.caps().presence(account, None, true);
         }
     }
@@ -65,7 +66,7 @@ impl Hub {
                 None => false,
             }
         };
-        if last {
+        if last && !self.bus().online_elsewhere(account) {
             self.caps().presence(account, None, false);
         }
     }
@@ -77,6 +78,11 @@ impl Hub {
 
     /// Is any session of this account logged in?
     pub fn is_online(&self, account: &str) -> bool {
+        rd(&self.directory.online).contains_key(account) || self.bus().online_elsewhere(account)
+    }
+
+    /// Is any session of this account logged in on this node?
+    pub fn is_online_here(&self, account: &str) -> bool {
         rd(&self.directory.online).contains_key(account)
     }
 
@@ -88,6 +94,7 @@ impl Hub {
     /// Distinct peer IPs of an account's sessions, sorted.
     pub fn session_ips(&self, account: &str) -> Vec<IpAddr> {
         let mut ips: Vec<IpAddr> = self.sessions_of(account).iter().map(|s| s.peer.ip()).collect();
+        ips.extend(self.bus().ips_elsewhere(account));
         ips.sort();
         ips.dedup();
         ips
@@ -112,9 +119,18 @@ impl Hub {
         session.is_some_and(|s| s.send(text))
     }
 
-    /// Delivers a private message to every session of a local account, asking the
-    /// delivery filter. False if the account has no session.
+    /// Delivers a private message to every session of a local account on any
+    /// node, asking the delivery filter. False if the account has no session.
     pub fn deliver_pm(&self, from: &str, to: &str, text: &str) -> bool {
+        let elsewhere = self.bus().online_elsewhere(to);
+        if elsewhere {
+            self.bus().user(to, UserMsg::Pm { from: from.into(), text: text.into() });
+        }
+        self.deliver_pm_here(from, to, text) || elsewhere
+    }
+
+    /// [`Hub::deliver_pm`] to this node's sessions only.
+    pub fn deliver_pm_here(&self, from: &str, to: &str, text: &str) -> bool {
         let sessions = self.sessions_of(to);
         if sessions.is_empty() {
             return false;
@@ -123,8 +139,14 @@ impl Hub {
         true
     }
 
-    /// Kicks every session of an account (ban).
+    /// Kicks every session of an account on every node (ban).
     pub fn kick_account(&self, account: &str, text: &str) {
+        self.bus().user(account, UserMsg::Kick { text: text.into() });
+        self.kick_here(account, text);
+    }
+
+    /// Kicks every session of an account on this node.
+    pub fn kick_here(&self, account: &str, text: &str) {
         for s in self.sessions_of(account) {
             s.kick_with(text);
         }

@@ -5,9 +5,11 @@
 //!
 //! The hub never awaits while holding a lock and never writes to a socket: it
 //! only pushes pre-formatted bytes into session outboxes. It knows the
-//! optional parts only through the leaf traits [`crate::caps::Capabilities`] and
-//! [`crate::remote::Federation`], so they depend on it and never the other way round.
+//! optional parts only through the leaf traits [`crate::caps::Capabilities`],
+//! [`crate::remote::Federation`] and [`crate::bus::Bus`], so they depend on it
+//! and never the other way round. `cluster.rs` applies what other nodes say.
 
+mod cluster;
 mod delivery;
 mod directory;
 mod handle;
@@ -15,6 +17,7 @@ mod room;
 mod rooms;
 mod state;
 
+pub use cluster::NodeRooms;
 pub use handle::{line, SessionHandle};
 pub use room::{Member, Room};
 pub use state::{Hub, HubSettings};

@@ -15,7 +15,10 @@ pub struct Member {
     pub name: Arc<str>,
     /// `None` for this host's accounts, else the user's home host.
     pub origin: Option<Arc<str>>,
+    /// Sessions on this node.
     pub(super) sessions: u32,
+    /// Other cluster nodes with sessions of this account here.
+    pub(super) nodes: Vec<Arc<str>>,
 }
 
 impl Member {

@@ -7,6 +7,7 @@
 use super::handle::{line, SessionHandle};
 use super::room::{Member, Room};
 use super::state::Hub;
+use crate::bus::RoomMsg;
 use crate::caps::{Caller, DeliveryKind};
 use crate::remote::{qualified, RoomEvent};
 use crate::replies;
@@ -48,17 +49,29 @@ impl Hub {
         if !self.store.run(move |s| s.add_room_by(&n, &c)).await? {
             return Ok(false);
         }
+        self.add_local_room(name);
+        self.bus().room(name, RoomMsg::Created);
+        Ok(true)
+    }
+
+    /// Adds a stored subserver to the list (created here or on another node).
+    pub(super) fn add_local_room(&self, name: &str) {
         let mut rooms = wr(&self.rooms.0);
         if !rooms.order.iter().any(|r| &*r.name == name) {
             rooms.order.push(Room::new(name, None));
         }
-        Ok(true)
     }
 
     /// Deletes a local subserver; its sessions stay connected but are no longer in it.
     pub async fn delete_room(&self, name: &str) -> Result<bool, StoreError> {
         let n = name.to_owned();
         let existed = self.store.run(move |s| s.delete_room(&n)).await?;
+        self.bus().room(name, RoomMsg::Deleted);
+        Ok(self.drop_local_room(name) || existed)
+    }
+
+    /// Takes a subserver off the list and empties it; true if it was listed.
+    pub(super) fn drop_local_room(&self, name: &str) -> bool {
         let room = {
             let mut rooms = wr(&self.rooms.0);
             let pos = rooms.order.iter().position(|r| &*r.name == name);
@@ -74,7 +87,7 @@ impl Hub {
             st.sessions.clear();
             st.members.clear();
         }
-        Ok(existed || room.is_some())
+        room.is_some()
     }
 
     /// This host's view of a remote subserver, created on first use (after a successful join).
@@ -98,14 +111,15 @@ impl Hub {
         let mut st = room.write();
         st.sessions.push(session.clone());
         session.send(reply);
-        let first = match st.position(&account, None) {
+        // `first`: across the cluster (notices); `first_here`: on this node (tell the others).
+        let (first, first_here) = match st.position(&account, None) {
             Some(i) => {
                 st.members[i].sessions += 1;
-                false
+                (false, st.members[i].sessions == 1)
             }
             None => {
-                st.members.push(Member { name: account.clone(), origin: None, sessions: 1 });
-                true
+                st.members.push(Member { name: account.clone(), origin: None, sessions: 1, nodes: Vec::new() });
+                (true, true)
             }
         };
         if room.home.is_none() && self.caps().room_joins() {
@@ -116,6 +130,9 @@ impl Hub {
                 room: Some(room.name.to_string()),
             };
             self.caps().room_joined(&room.name, caller);
+        }
+        if first_here && room.home.is_none() {
+            self.bus().room(&room.name, RoomMsg::Joined { account: account.to_string() });
         }
         // A remote subserver's home host announces joins back to us as room events.
         if first && room.home.is_none() {
@@ -142,6 +159,12 @@ impl Hub {
         if st.members[pos].sessions > 0 {
             return false;
         }
+        if room.home.is_none() {
+            self.bus().room(&room.name, RoomMsg::Left { account: account.to_string() });
+            if !st.members[pos].nodes.is_empty() {
+                return true; // still here through another node: no notice
+            }
+        }
         st.members.remove(pos);
         match &room.home {
             None => {
@@ -166,7 +189,7 @@ impl Hub {
         if st.position(user, Some(origin)).is_some() {
             return false;
         }
-        st.members.push(Member { name: user.into(), origin: Some(origin.into()), sessions: 1 });
+        st.members.push(Member { name: user.into(), origin: Some(origin.into()), sessions: 1, nodes: Vec::new() });
         let who = qualified(user, Some(origin));
         self.deliver(&st.sessions, DeliveryKind::Join, &who, &notice(DeliveryKind::Join, &who));
         self.record(room, DeliveryKind::Join, &who, "");
@@ -198,6 +221,10 @@ impl Hub {
             self.deliver(&st.sessions, kind, &who, &msg);
             // Under the room's lock, so history keeps the order members saw.
             self.record(room, kind, &who, text);
+            // Under the read lock: the other nodes get this room's lines in the order we showed them.
+            let said =
+                RoomMsg::Said { user: user.into(), origin: origin.map(Into::into), text: text.into(), act: is_act };
+            self.bus().room(&room.name, said);
             st.remote_hosts()
         };
         let origin = origin.unwrap_or(self.host());

@@ -4,6 +4,7 @@
 
 use super::handle::SessionHandle;
 use super::room::Rooms;
+use crate::bus::{Bus, NoBus};
 use crate::caps::{Capabilities, NoCapabilities};
 use crate::remote::{Federation, NoFederation};
 use crate::store::{Store, StoreError};
@@ -49,6 +50,7 @@ pub struct Hub {
     pub(super) rooms: Rooms,
     caps: OnceLock<Arc<dyn Capabilities>>,
     federation: OnceLock<Arc<dyn Federation>>,
+    bus: OnceLock<Arc<dyn Bus>>,
 }
 
 impl Hub {
@@ -68,6 +70,7 @@ impl Hub {
             rooms,
             caps: OnceLock::new(),
             federation: OnceLock::new(),
+            bus: OnceLock::new(),
         }))
     }
 
@@ -119,6 +122,16 @@ impl Hub {
     /// Installs federation (once, at startup).
     pub fn set_federation(&self, f: Arc<dyn Federation>) {
         let _ = self.federation.set(f);
+    }
+
+    /// The other nodes of a cluster (`NoBus` on a single node).
+    pub fn bus(&self) -> &dyn Bus {
+        self.bus.get().map_or(&NoBus, |b| b.as_ref())
+    }
+
+    /// Installs the cluster bus (once, at startup).
+    pub fn set_bus(&self, bus: Arc<dyn Bus>) {
+        let _ = self.bus.set(bus);
     }
 
     /// A fresh session id.

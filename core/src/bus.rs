@@ -1,0 +1,85 @@
+//! Leaf: what the hub tells the other nodes of a cluster, as the [`Bus`] trait
+//! (`NoBus` on a single node). The NATS implementation is in `cluster/`;
+//! what arrives from other nodes goes back in through `hub/cluster.rs`.
+
+use serde::{Deserialize, Serialize};
+
+/// Something that happened in a local subserver, for the other nodes' members.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum RoomMsg {
+    /// A chat line or action by `user` (`origin`: a federated user's host).
+    Said {
+        /// Account name.
+        user: String,
+        /// Home host of a federated user; `None` for this host's accounts.
+        origin: Option<String>,
+        /// The text.
+        text: String,
+        /// `/act` rather than chat.
+        act: bool,
+    },
+    /// The publishing node's first session of `account` joined.
+    Joined {
+        /// Account name.
+        account: String,
+    },
+    /// The publishing node's last session of `account` left.
+    Left {
+        /// Account name.
+        account: String,
+    },
+    /// The subserver was created.
+    Created,
+    /// The subserver was deleted.
+    Deleted,
+}
+
+/// Something for the sessions of one account, wherever they are.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum UserMsg {
+    /// A private message from `from`.
+    Pm {
+        /// `user` or `user@host`.
+        from: String,
+        /// The text.
+        text: String,
+    },
+    /// Close every session with this last line (ban).
+    Kick {
+        /// The last line.
+        text: String,
+    },
+}
+
+/// The other nodes of this host.
+pub trait Bus: Send + Sync {
+    /// Tells every other node about a subserver event (one message, whatever the member count).
+    fn room(&self, room: &str, msg: RoomMsg);
+    /// Sends to the sessions of `account` on every other node.
+    fn user(&self, account: &str, msg: UserMsg);
+    /// Is `account` logged in on another node?
+    fn online_elsewhere(&self, account: &str) -> bool;
+    /// Distinct peer IPs of `account`'s sessions on other nodes.
+    fn ips_elsewhere(&self, account: &str) -> Vec<std::net::IpAddr>;
+    /// Why cross-node work cannot be done correctly now (`None`: the bus is up).
+    fn trouble(&self) -> Option<String>;
+}
+
+/// A single node: nobody else to tell.
+pub struct NoBus;
+
+impl Bus for NoBus {
+    fn room(&self, _: &str, _: RoomMsg) {}
+    fn user(&self, _: &str, _: UserMsg) {}
+    fn online_elsewhere(&self, _: &str) -> bool {
+        false
+    }
+    fn ips_elsewhere(&self, _: &str) -> Vec<std::net::IpAddr> {
+        Vec::new()
+    }
+    fn trouble(&self) -> Option<String> {
+        None
+    }
+}

@@ -1,0 +1,256 @@
+//! The bus over NATS. Subjects, under `dmc.<host>`:
+//! `room.<room>` (a [`RoomMsg`], one per event whatever the member count),
+//! `user.<account>` (a [`UserMsg`]), `node.<node_id>` (a heartbeat carrying
+//! the node's logged-in accounts and room members). A node delivers its own
+//! events locally at once and skips its own messages (header `Dmc-Node`).
+//! One publisher task keeps this node's messages in order.
+
+use super::ClusterConfig;
+use crate::bus::{Bus, RoomMsg, UserMsg};
+use crate::hub::{Hub, NodeRooms};
+use async_nats::connection::State;
+use async_nats::{Client, HeaderMap, Message};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+const NODE_HEADER: &str = "Dmc-Node";
+/// Messages waiting for the publisher task; beyond this the bus counts as down.
+const QUEUE: usize = 65_536;
+
+#[derive(Serialize, Deserialize)]
+struct RoomEnvelope {
+    room: String,
+    msg: RoomMsg,
+}
+
+#[derive(Serialize, Deserialize)]
+struct UserEnvelope {
+    account: String,
+    msg: UserMsg,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct Beat {
+    rooms: NodeRooms,
+    /// Logged-in accounts and their distinct IPs.
+    online: BTreeMap<String, Vec<IpAddr>>,
+}
+
+struct Peer {
+    seen: Instant,
+    online: BTreeMap<String, Vec<IpAddr>>,
+}
+
+/// This node's end of the bus.
+pub struct NatsBus {
+    node: Arc<str>,
+    prefix: String,
+    client: Client,
+    out: mpsc::Sender<(String, Bytes)>,
+    peers: Mutex<HashMap<String, Peer>>,
+}
+
+/// A subject token for any name: plain names as they are, others hex-coded after `~`.
+fn token(name: &str) -> String {
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return name.to_owned();
+    }
+    let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("~{hex}")
+}
+
+/// Connects, subscribes and starts the publisher, receiver and heartbeat tasks.
+pub async fn start(cfg: &ClusterConfig, hub: &Arc<Hub>) -> Result<Arc<NatsBus>, String> {
+    let node: Arc<str> = cfg.node_id.as_str().into();
+    let client = async_nats::ConnectOptions::new()
+        .name(format!("dmconnect-{node}"))
+        .connection_timeout(Duration::from_millis(cfg.nats_timeout_ms))
+        .event_callback(|ev| async move {
+            match ev {
+                async_nats::Event::Connected => tracing::info!("cluster bus: {ev}"),
+                _ => tracing::warn!("cluster bus: {ev}"),
+            }
+        })
+        .connect(cfg.nats_url.as_str())
+        .await
+        .map_err(|e| format!("[cluster] nats_url {}: {e}", cfg.nats_url))?;
+    let prefix = format!("dmc.{}", token(hub.host()));
+    let sub = client.subscribe(format!("{prefix}.>")).await.map_err(|e| format!("[cluster] nats subscribe: {e}"))?;
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let bus = Arc::new(NatsBus { node, prefix, client, out: tx, peers: Mutex::default() });
+    tokio::spawn(publish_loop(bus.client.clone(), bus.node.clone(), rx));
+    tokio::spawn(receive_loop(Arc::downgrade(&bus), Arc::downgrade(hub), sub));
+    let (beat, timeout) = (Duration::from_millis(cfg.heartbeat_ms), Duration::from_millis(cfg.node_timeout_ms));
+    tokio::spawn(heartbeat_loop(Arc::downgrade(&bus), Arc::downgrade(hub), beat, timeout));
+    tracing::info!(node = %bus.node, url = %cfg.nats_url, "cluster bus connected");
+    Ok(bus)
+}
+
+async fn publish_loop(client: Client, node: Arc<str>, mut rx: mpsc::Receiver<(String, Bytes)>) {
+    while let Some((subject, payload)) = rx.recv().await {
+        let mut headers = HeaderMap::new();
+        headers.insert(NODE_HEADER, &*node);
+        if let Err(e) = client.publish_with_headers(subject, headers, payload).await {
+            tracing::warn!("cluster bus: publish failed: {e}");
+        }
+    }
+}
+
+async fn receive_loop(bus: Weak<NatsBus>, hub: Weak<Hub>, mut sub: async_nats::Subscriber) {
+    while let Some(m) = sub.next().await {
+        let (Some(bus), Some(hub)) = (bus.upgrade(), hub.upgrade()) else { return };
+        bus.receive(&hub, m);
+    }
+}
+
+async fn heartbeat_loop(bus: Weak<NatsBus>, hub: Weak<Hub>, every: Duration, timeout: Duration) {
+    let mut tick = tokio::time::interval(every);
+    let mut was_up = true;
+    loop {
+        tick.tick().await;
+        let (Some(bus), Some(hub)) = (bus.upgrade(), hub.upgrade()) else { return };
+        let up = bus.client.connection_state() == State::Connected;
+        if up && !was_up {
+            // We heard nothing while cut off: give every peer a fresh timeout.
+            crate::sync::lock(&bus.peers).values_mut().for_each(|p| p.seen = Instant::now());
+            tracing::info!("cluster bus: back; reloading subservers");
+            let h = hub.clone();
+            tokio::spawn(async move {
+                if let Err(e) = h.reload_rooms().await {
+                    tracing::warn!("cluster: cannot reload subservers: {e}");
+                }
+            });
+        }
+        was_up = up;
+        let beat = Beat { rooms: hub.node_rooms(), online: hub.online_here() };
+        bus.publish(format!("{}.node.{}", bus.prefix, token(&bus.node)), &beat);
+        if up {
+            bus.sweep(&hub, timeout);
+        }
+    }
+}
+
+impl NatsBus {
+    fn publish(&self, subject: String, body: &impl Serialize) {
+        let Ok(json) = serde_json::to_vec(body) else { return };
+        if self.out.try_send((subject, json.into())).is_err() {
+            tracing::warn!("cluster bus: publish queue full, message dropped");
+        }
+    }
+
+    /// Forgets nodes silent for longer than `timeout`: their sessions leave.
+    fn sweep(&self, hub: &Hub, timeout: Duration) {
+        let dead: Vec<String> = {
+            let mut peers = crate::sync::lock(&self.peers);
+            let dead: Vec<String> =
+                peers.iter().filter(|(_, p)| p.seen.elapsed() > timeout).map(|(n, _)| n.clone()).collect();
+            dead.iter().for_each(|n| drop(peers.remove(n)));
+            dead
+        };
+        for node in dead {
+            tracing::warn!(%node, "cluster: node silent for {} ms, its sessions are gone", timeout.as_millis());
+            hub.sync_node(&node, &NodeRooms::new());
+            self.set_online(hub, &node, None);
+        }
+    }
+
+    /// Records who is online on `node` (`None`: it is gone); presence observers
+    /// hear about accounts whose cluster-wide state changed.
+    fn set_online(&self, hub: &Hub, node: &str, now: Option<BTreeMap<String, Vec<IpAddr>>>) {
+        let (came, went) = {
+            let mut peers = crate::sync::lock(&self.peers);
+            let old = match now {
+                Some(online) => {
+                    let peer = Peer { seen: Instant::now(), online };
+                    let old = peers.insert(node.to_owned(), peer);
+                    if old.is_none() {
+                        tracing::info!(%node, "cluster: node up");
+                    }
+                    old
+                }
+                None => peers.remove(node),
+            };
+            let old = old.map(|p| p.online).unwrap_or_default();
+            let new = peers.get(node).map(|p| &p.online);
+            let elsewhere = |a: &str| peers.iter().any(|(n, p)| n != node && p.online.contains_key(a));
+            let came: Vec<String> = new
+                .into_iter()
+                .flat_map(|m| m.keys())
+                .filter(|a| !old.contains_key(*a) && !elsewhere(a))
+                .cloned()
+                .collect();
+            let went: Vec<String> =
+                old.keys().filter(|a| !new.is_some_and(|m| m.contains_key(*a)) && !elsewhere(a)).cloned().collect();
+            (came, went)
+        };
+        came.iter().for_each(|a| hub.presence_elsewhere(a, true));
+        went.iter().for_each(|a| hub.presence_elsewhere(a, false));
+    }
+
+    fn receive(&self, hub: &Hub, m: Message) {
+        let from = m.headers.as_ref().and_then(|h| h.get(NODE_HEADER)).map(|v| v.as_str().to_owned());
+        let Some(from) = from.filter(|f| **f != *self.node) else { return };
+        let Some(rest) = m.subject.as_str().strip_prefix(&self.prefix) else { return };
+        let kind = rest.trim_start_matches('.').split('.').next().unwrap_or("");
+        match kind {
+            "room" => match serde_json::from_slice::<RoomEnvelope>(&m.payload) {
+                Ok(e) => hub.bus_room(&from, &e.room, e.msg),
+                Err(e) => tracing::warn!(%from, "cluster bus: bad room message: {e}"),
+            },
+            "user" => match serde_json::from_slice::<UserEnvelope>(&m.payload) {
+                Ok(e) => hub.bus_user(&e.account, e.msg),
+                Err(e) => tracing::warn!(%from, "cluster bus: bad user message: {e}"),
+            },
+            "node" => match serde_json::from_slice::<Beat>(&m.payload) {
+                Ok(b) => {
+                    self.set_online(hub, &from, Some(b.online));
+                    hub.sync_node(&from, &b.rooms);
+                }
+                Err(e) => tracing::warn!(%from, "cluster bus: bad heartbeat: {e}"),
+            },
+            _ => {}
+        }
+    }
+}
+
+impl Bus for NatsBus {
+    fn room(&self, room: &str, msg: RoomMsg) {
+        let subject = format!("{}.room.{}", self.prefix, token(room));
+        self.publish(subject, &RoomEnvelope { room: room.into(), msg });
+    }
+
+    fn user(&self, account: &str, msg: UserMsg) {
+        let subject = format!("{}.user.{}", self.prefix, token(account));
+        self.publish(subject, &UserEnvelope { account: account.into(), msg });
+    }
+
+    fn online_elsewhere(&self, account: &str) -> bool {
+        crate::sync::lock(&self.peers).values().any(|p| p.online.contains_key(account))
+    }
+
+    fn ips_elsewhere(&self, account: &str) -> Vec<IpAddr> {
+        let peers = crate::sync::lock(&self.peers);
+        peers.values().filter_map(|p| p.online.get(account)).flatten().copied().collect()
+    }
+
+    fn trouble(&self) -> Option<String> {
+        (self.client.connection_state() != State::Connected)
+            .then(|| "The cluster is unreachable from this node right now; please try again shortly.".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_are_safe_subject_parts() {
+        assert_eq!(super::token("general"), "general");
+        assert_eq!(super::token("a.b"), "~612e62");
+        assert_eq!(super::token(""), "~");
+    }
+}

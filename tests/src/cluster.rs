@@ -1,0 +1,67 @@
+//! Cluster tests' setup: nodes of one host sharing a fresh PostgreSQL
+//! database on the `DMC_PG_URL` server and the NATS server at `DMC_NATS_URL`
+//! (`.ci/run` starts both with `scripts/cluster-services.sh`).
+
+use crate::TestServer;
+use std::time::Duration;
+
+/// How often test nodes beat, and when a silent one counts as dead.
+pub const HEARTBEAT_MS: u64 = 200;
+/// See [`HEARTBEAT_MS`].
+pub const NODE_TIMEOUT_MS: u64 = 1000;
+
+/// What the nodes of one test cluster share.
+pub struct Services {
+    /// A fresh database.
+    pub db: String,
+    /// The NATS server.
+    pub nats: String,
+    /// The host name: tests run in parallel on one NATS, and the host keeps their subjects apart.
+    pub host: String,
+}
+
+/// A fresh database on the `DMC_PG_URL` server and the NATS URL, or `None`
+/// after a printed note when unset (a failure when `DMC_REQUIRE_CLUSTER=1`).
+pub async fn services(tag: &str) -> Option<Services> {
+    let (Ok(url), Ok(nats)) = (std::env::var("DMC_PG_URL"), std::env::var("DMC_NATS_URL")) else {
+        assert!(
+            std::env::var("DMC_REQUIRE_CLUSTER").as_deref() != Ok("1"),
+            "DMC_REQUIRE_CLUSTER=1 but DMC_PG_URL/DMC_NATS_URL are unset (scripts/cluster-services.sh start DIR)"
+        );
+        eprintln!("note: DMC_PG_URL/DMC_NATS_URL unset; skipping cluster test {tag}");
+        return None;
+    };
+    let db = format!("dmc_e2e_{tag}_{}", rand::random::<u32>());
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("DMC_PG_URL reachable");
+    tokio::spawn(conn);
+    client.batch_execute(&format!("CREATE DATABASE {db}")).await.expect("create database");
+    let (base, _) = url.rsplit_once('/').expect("DMC_PG_URL ends in /DATABASE");
+    Some(Services { db: format!("{base}/{db}"), nats, host: format!("{db}.test") })
+}
+
+/// The `[cluster]` table of node `n`.
+pub fn cluster_toml(n: u8, db: &str, nats: &str) -> String {
+    format!(
+        "[cluster]\nenabled = true\nnode_id = \"node{n}\"\npostgres_url = {db:?}\nnats_url = {nats:?}\n\
+         heartbeat_ms = {HEARTBEAT_MS}\nnode_timeout_ms = {NODE_TIMEOUT_MS}\n"
+    )
+}
+
+/// Node `n` of the test cluster: on 127.0.0.`n+1`, administrator `root`.
+pub fn builder(n: u8, svc: &Services) -> crate::Builder {
+    TestServer::builder()
+        .listen_ip(&format!("127.0.0.{}", n + 1))
+        .server_key("host", &format!("{:?}", svc.host))
+        .server_key("admins", "[\"root\"]")
+        .toml(&cluster_toml(n, &svc.db, &svc.nats))
+}
+
+/// Starts node `n` of the test cluster (see [`builder`]).
+pub async fn node(n: u8, svc: &Services) -> TestServer {
+    builder(n, svc).start().await
+}
+
+/// Time for one heartbeat round to reach every node (presence, members).
+pub async fn settle() {
+    tokio::time::sleep(Duration::from_millis(2 * HEARTBEAT_MS + 100)).await;
+}
