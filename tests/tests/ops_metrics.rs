@@ -68,12 +68,15 @@ async fn counters_move_as_a_session_runs() {
     drop(alice);
     for _ in 0..100 {
         let s = scrape(m).await;
-        if value(&s, "dmconnect_disconnects_total", &[("reason", "client")]) == 2.0 {
-            assert_eq!(value(&s, "dmconnect_connections", &[("transport", "plain")]), 0.0);
+        // The disconnect counter and the connection gauge move at two points of the
+        // teardown, so wait until both have.
+        if value(&s, "dmconnect_disconnects_total", &[("reason", "client")]) == 2.0
+            && value(&s, "dmconnect_connections", &[("transport", "plain")]) == 0.0
+        {
             assert!(get(m, "/other").await.starts_with("HTTP/1.1 404"));
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    panic!("disconnects were not counted");
+    panic!("disconnects were not counted, or connections not released");
 }
