@@ -47,6 +47,8 @@ pub struct Shared {
     pub queue: (usize, usize),
     /// Abuse budgets (`[limits]`).
     pub budgets: Arc<Budgets>,
+    /// Upload budgets (`[limits]` `upload*`).
+    pub uploads: Arc<crate::uploads::Uploads>,
 }
 
 impl Shared {

@@ -90,6 +90,19 @@ pub trait Capability: Send + Sync + 'static {
 
     /// A session joined the local `room` (after its join reply). Must be quick. Since 0.1.1.
     fn room_joined(&self, _room: &str, _caller: &Caller) {}
+
+    /// True if HTTP request bodies should be streamed to a file and handed to
+    /// [`Capability::http_body_file`] instead of [`Capability::http`] (read once, at load). Since 0.1.2.
+    fn http_body_to_file(&self) -> bool {
+        false
+    }
+
+    /// Handles an HTTP request whose body the server saved to `body_file` (the request's
+    /// `body` is empty). Move or copy what it keeps: the server deletes `body_file`
+    /// after this returns. Since 0.1.2.
+    fn http_body_file(&self, _request: HttpRequest, _body_file: &std::path::Path) -> HttpResponse {
+        HttpResponse::text(500, "Internal Server Error")
+    }
 }
 
 /// What a capability constructor may return: the capability, or `Result<capability, error>`.
