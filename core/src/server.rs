@@ -123,6 +123,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
         default_room: cfg.server.default_server.clone(),
         admins: cfg.server.admins.clone(),
         data_dir: cfg.server.data_dir.clone(),
+        max_remote_members: cfg.limits.max_remote_members_per_room,
     };
     let hub = Hub::new(settings, store).map_err(|e| e.to_string())?;
     if cfg.cluster.enabled {

@@ -9,7 +9,7 @@
 //! change. New trait methods go at the END of a `#[sabi_trait]`, after the
 //! `last_prefix_field`, and always have a default body: a plugin built before
 //! they existed has no vtable entry for them and the default runs instead.
-//! Every such addition bumps the patch version of plugin-api (0.1.0 -> 0.1.1).
+//! Every such addition bumps the patch version of plugin-api (0.1.0 -> 0.1.1 -> 0.1.2).
 
 // `#[sabi_trait]` expands to impls inside a generated const item.
 #![allow(non_local_definitions)]
