@@ -182,6 +182,7 @@ async fn uploads_need_a_token_when_required() {
     let prefix = format!("Upload URL (valid for 120 seconds): http://files.test:{}/upload?token=", srv.addr().port());
     let token = line.strip_prefix(&prefix).unwrap_or_else(|| panic!("{line:?}")).to_owned();
 
+    let addr = srv.addr();
     let post = |path: String| {
         let body = multipart(BOUNDARY, "a.txt", b"hi");
         let mut req = format!(
@@ -191,7 +192,7 @@ async fn uploads_need_a_token_when_required() {
         )
         .into_bytes();
         req.extend_from_slice(&body);
-        async move { cap_support::http_raw(srv.addr(), &req).await }
+        async move { cap_support::http_raw(addr, &req).await }
     };
     let r = post(format!("/upload?token={token}")).await;
     assert_eq!(r.status, 200, "{r:?}");
