@@ -143,10 +143,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
         legacy: cfg.compat.legacy,
         queue: (cfg.limits.outbound_queue_messages, cfg.limits.outbound_queue_bytes),
         budgets: Arc::new(crate::limits::Budgets::new(&cfg.limits)),
-        uploads: Arc::new(crate::uploads::Uploads::new(
-            &cfg.limits,
-            cfg.capabilities.files_root(&cfg.server.data_dir),
-        )),
+        uploads: Arc::new(crate::uploads::Uploads::new(&cfg.limits, cfg.capabilities.files_root(&cfg.server.data_dir))),
     };
     shared.uploads.clean_incoming(Duration::from_secs(3600));
     let web = crate::http::Web { shared: shared.clone(), cfg: cfg.web.clone(), sessions: sessions.watch() };

@@ -171,7 +171,13 @@ impl Uploads {
     }
 
     /// Receives a body into a temporary file under the files directory.
-    pub async fn to_file(&self, t: &mut Ticket, body: Incoming, max: u64, limit: Duration) -> Result<TempBody, Refusal> {
+    pub async fn to_file(
+        &self,
+        t: &mut Ticket,
+        body: Incoming,
+        max: u64,
+        limit: Duration,
+    ) -> Result<TempBody, Refusal> {
         let dir = self.root.join(INCOMING);
         tokio::fs::create_dir_all(&dir).await.map_err(|e| self.io_failed(&dir, e))?;
         let temp = TempBody { path: dir.join(format!("{:016x}.part", rand::random::<u64>())) };
@@ -184,7 +190,13 @@ impl Uploads {
     }
 
     /// Receives a body into memory (for capabilities that take it that way).
-    pub async fn to_memory(&self, t: &mut Ticket, body: Incoming, max: u64, limit: Duration) -> Result<Vec<u8>, Refusal> {
+    pub async fn to_memory(
+        &self,
+        t: &mut Ticket,
+        body: Incoming,
+        max: u64,
+        limit: Duration,
+    ) -> Result<Vec<u8>, Refusal> {
         match self.receive(t, body, max, limit, Sink::Memory(Vec::new()), false).await? {
             Sink::Memory(v) => Ok(v),
             Sink::File(_) => Ok(Vec::new()),
@@ -211,7 +223,14 @@ impl Uploads {
         }
     }
 
-    async fn pump(&self, t: &mut Ticket, mut body: Incoming, max: u64, mut sink: Sink, to_disk: bool) -> Result<Sink, Refusal> {
+    async fn pump(
+        &self,
+        t: &mut Ticket,
+        mut body: Incoming,
+        max: u64,
+        mut sink: Sink,
+        to_disk: bool,
+    ) -> Result<Sink, Refusal> {
         let mut got: u64 = 0;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| refusal(StatusCode::BAD_REQUEST, &format!("Bad request body: {e}")))?;
@@ -243,7 +262,8 @@ impl Uploads {
     pub fn clean_incoming(&self, age: Duration) {
         let Ok(entries) = std::fs::read_dir(self.root.join(INCOMING)) else { return };
         for e in entries.flatten() {
-            let old = e.metadata().and_then(|m| m.modified()).ok().and_then(|m| m.elapsed().ok()).is_some_and(|a| a >= age);
+            let old =
+                e.metadata().and_then(|m| m.modified()).ok().and_then(|m| m.elapsed().ok()).is_some_and(|a| a >= age);
             if old {
                 let _ = std::fs::remove_file(e.path());
             }

@@ -23,7 +23,12 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(120);
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Answers one request for a path a capability declared (the core's router found it).
-pub(crate) async fn handle(inner: &Loaded, req: Request<Incoming>, peer: SocketAddr, uploads: &Uploads) -> Response<Body> {
+pub(crate) async fn handle(
+    inner: &Loaded,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    uploads: &Uploads,
+) -> Response<Body> {
     let Some(cap) = inner.http_route(req.uri().path()) else { return plain(StatusCode::NOT_FOUND, "Not Found") };
     let max = cap.info.http_max_body;
     let declared =

@@ -2,8 +2,8 @@
 //! other hosts as members of our subservers, protocol.md §9 `room_*`) and the
 //! visiting side (events of a remote subserver shown to our sessions).
 
-use crate::caps::DeliveryKind;
 use super::messages::reason;
+use crate::caps::DeliveryKind;
 use crate::hub::{Added, Hub};
 use crate::remote::{qualified, RoomEvent};
 use crate::replies;
