@@ -6,7 +6,7 @@ use super::room::{Member, Room};
 use super::state::Hub;
 use crate::bus::{RoomMsg, UserMsg};
 use crate::caps::DeliveryKind;
-use crate::remote::qualified;
+use crate::remote::{qualified, RoomEvent};
 use crate::replies;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -31,7 +31,16 @@ impl Hub {
                 } else {
                     (DeliveryKind::Chat, replies::chat(&who, &text))
                 };
-                self.show(&r, kind, &who, &line);
+                // Like a local line: shown, recorded once on this node, and passed on
+                // to the member hosts this node serves (federation).
+                let hosts = {
+                    let st = r.read();
+                    self.deliver(&st.sessions, kind, &who, &line);
+                    self.record(&r, kind, &who, &text);
+                    st.remote_hosts()
+                };
+                let origin = origin.as_deref().unwrap_or(self.host());
+                self.fan_out(&r, hosts, || RoomEvent::said(&user, origin, &text, act));
             }
             RoomMsg::Joined { account } => {
                 if let Some(r) = self.room(room) {
@@ -118,9 +127,8 @@ impl Hub {
     }
 
     /// Records that `node` has (or no longer has) sessions of `account` in `room`;
-    /// join and leave notices only when the account's cluster-wide presence changes.
-    /// Member hosts (federation) hear only about what happens on the node that
-    /// serves them (see docs/cluster.md).
+    /// join and leave notices only when the account's cluster-wide presence changes,
+    /// shown here, recorded (history) and passed on to the member hosts this node serves.
     fn node_presence(&self, room: &Arc<Room>, account: &str, node: &str, present: bool) {
         let mut st = room.write();
         let pos = st.position(account, None);
@@ -149,6 +157,14 @@ impl Hub {
             (None, false) => return,
         };
         self.deliver(&st.sessions, kind, account, &text);
+        self.record(room, kind, account, "");
+        let hosts = st.remote_hosts();
+        drop(st);
+        let host = self.host();
+        self.fan_out(room, hosts, || match kind {
+            DeliveryKind::Join => RoomEvent::joined(account, host),
+            _ => RoomEvent::left(account, host),
+        });
     }
 }
 

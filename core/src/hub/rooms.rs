@@ -232,7 +232,7 @@ impl Hub {
     }
 
     /// Hands a line of a local subserver to the capabilities that record room lines (once per line).
-    fn record(&self, room: &Room, kind: DeliveryKind, who: &str, text: &str) {
+    pub(super) fn record(&self, room: &Room, kind: DeliveryKind, who: &str, text: &str) {
         let caps = self.caps();
         if caps.room_lines() {
             caps.room_line(&room.name, kind, who, text);
