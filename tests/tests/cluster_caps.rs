@@ -100,8 +100,8 @@ async fn a_status_subscription_made_on_one_node_notifies_sessions_on_another() {
     alice_b.expect("bob is offline.").await;
     // Exactly once each: the next line is the marker's answer.
     for c in [&mut alice, &mut alice_b] {
-        c.send("/status-check bob").await;
-        c.expect("bob is offline.").await;
+        c.send("/status-sub-list").await;
+        c.expect("Subscriptions list: bob").await;
     }
 }
 

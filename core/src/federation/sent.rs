@@ -246,6 +246,16 @@ mod tests {
     }
 
     #[test]
+    fn checks_forwarded_by_another_node() {
+        let (s, _) = sent();
+        assert_eq!(s.vouch_for_node(&check(json!({"msg_id":"zzz"}))), None, "not ours");
+        assert_eq!(s.vouch_for_node(&check(json!({"message":"forged"}))), Some(false));
+        assert_eq!(s.vouch_for_node(&check(json!({"sender":"a"}))), Some(true));
+        assert_eq!(s.vouch_for_node(&check(json!({}))), Some(true));
+        assert_eq!(s.vouch_for_node(&check(json!({}))), Some(false), "used up");
+    }
+
+    #[test]
     fn ids_expire() {
         let s = SentIds::new(Duration::ZERO, 3);
         s.record("a", "h", &json!({"type":"x"}));
