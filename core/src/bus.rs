@@ -19,15 +19,22 @@ pub enum RoomMsg {
         /// `/act` rather than chat.
         act: bool,
     },
-    /// The publishing node's first session of `account` joined.
+    /// The publishing node's first session of `account` joined (`origin` none), or
+    /// a user of host `origin` joined through the publishing node (federation).
     Joined {
         /// Account name.
         account: String,
+        /// Home host of a federated member.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
     },
-    /// The publishing node's last session of `account` left.
+    /// The publishing node's last session of `account` left, or a federated member left.
     Left {
         /// Account name.
         account: String,
+        /// Home host of a federated member.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
     },
     /// The subserver was created.
     Created,

@@ -1,6 +1,7 @@
-//! Federation with a cluster: a separate host reaches the cluster through one
-//! node (its `peers` entry), while users on every node talk to it; a dialback
-//! about a message another node sent is answered by the node that sent it.
+//! Federation with a cluster: two separate hosts reach the cluster through
+//! different nodes (their `peers` entries) while users on every node talk to
+//! them; a dialback about a message another node sent is answered by the node
+//! that sent it.
 //! Skipped unless `DMC_PG_URL` and `DMC_NATS_URL` are set (see tests/tests/cluster.rs).
 
 mod federation_support;
@@ -13,13 +14,15 @@ use serde_json::json;
 #[tokio::test]
 async fn a_separate_host_talks_with_users_on_both_nodes() {
     let Some(svc) = services("fed").await else { return };
-    let port = free_port(&["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
+    let port = free_port(&["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"]);
     let node = |n: u8| -> dmconnect_e2e::Builder {
         builder(n, &svc).listen_port(port).server_key("sniff_ms", "50").toml(&fed_toml(port, ""))
     };
     let (a, b): (TestServer, TestServer) = (node(0).start().await, node(1).start().await);
     // The other host knows the cluster by one address: node B's.
     let x = Host::start("127.0.0.3", port, &[], &format!("peers = {{ {:?} = \"127.0.0.2:{port}\" }}", svc.host)).await;
+    // And another by node A's.
+    let y = Host::start("127.0.0.4", port, &[], &format!("peers = {{ {:?} = \"127.0.0.1:{port}\" }}", svc.host)).await;
     let at_cluster = |u: &str| format!("{u}@{}", svc.host);
 
     let mut alice = Client::login_new(a.addr(), "alice", "pw").await;
@@ -39,18 +42,47 @@ async fn a_separate_host_talks_with_users_on_both_nodes() {
     xena.expect(&format!("Private message sent to {}.", at_cluster("alice"))).await;
     alice.expect(&format!("(Private) {}: hi alice", x.at("xena"))).await;
 
-    // A room of the cluster, joined through node B; lines said on node A reach the member host.
+    // A room of the cluster, joined through node B: a member on both nodes.
     let room = format!("general@{}", svc.host);
     xena.join(&room).await;
-    bob.expect(&format!("*** {} has joined the server.", x.at("xena"))).await;
+    let (xena_at, yann_at) = (x.at("xena"), y.at("yann"));
+    for c in [&mut alice, &mut bob] {
+        c.expect(&format!("*** {xena_at} has joined the server.")).await;
+    }
     alice.send("welcome").await;
     alice.expect("alice: welcome").await;
     bob.expect("alice: welcome").await;
     xena.expect(&format!("{}: welcome", at_cluster("alice"))).await;
     xena.send("thanks").await;
     xena.expect("xena: thanks").await;
-    bob.expect(&format!("{}: thanks", x.at("xena"))).await;
-    alice.expect(&format!("{}: thanks", x.at("xena"))).await;
+    bob.expect(&format!("{xena_at}: thanks")).await;
+    alice.expect(&format!("{xena_at}: thanks")).await;
+
+    // A third host reaches the cluster through node A: everyone hears everyone, once.
+    let mut yann = y.user("yann").await;
+    yann.join(&room).await;
+    for c in [&mut alice, &mut bob, &mut xena] {
+        c.expect(&format!("*** {yann_at} has joined the server.")).await;
+    }
+    yann.send("hi from y").await;
+    yann.expect("yann: hi from y").await;
+    for c in [&mut alice, &mut bob, &mut xena] {
+        c.expect(&format!("{yann_at}: hi from y")).await;
+    }
+    let members = format!("Members in 'general': alice, bob, {xena_at}, {yann_at}");
+    for c in [&mut alice, &mut bob] {
+        c.send("/members").await;
+        c.expect(&members).await;
+    }
+    drop(xena);
+    for c in [&mut alice, &mut bob, &mut yann] {
+        c.expect(&format!("*** {xena_at} has left the server.")).await;
+    }
+    bob.send("marker").await;
+    for c in [&mut alice, &mut bob] {
+        c.expect("bob: marker").await;
+    }
+    yann.expect(&format!("{}: marker", at_cluster("bob"))).await;
 
     // A check about an id nobody in the cluster sent fails, whichever node gets it.
     let check =
