@@ -125,6 +125,7 @@ impl<C: Capability> FfiCapability for Adapter<C> {
             let bit = |on: bool, b: u64| if on { b } else { 0 };
             bit(self.cap.wants_room_lines(), HOOK_ROOM_LINES)
                 | bit(self.cap.wants_room_joins(), HOOK_ROOM_JOINS)
+                | bit(self.cap.wants_kv_changes(), HOOK_KV_CHANGES)
                 | bit(self.cap.http_body_to_file(), HOOK_HTTP_BODY_FILE)
         })
     }
@@ -150,6 +151,10 @@ impl<C: Capability> FfiCapability for Adapter<C> {
     fn room_joined(&self, room: RStr<'_>, caller: FfiCaller) -> FfiResult<()> {
         let caller = caller_from(caller);
         guard(|| self.cap.room_joined(room.as_str(), &caller))
+    }
+
+    fn kv_changed(&self, key: RStr<'_>) -> FfiResult<()> {
+        guard(|| self.cap.kv_changed(key.as_str()))
     }
 
     fn http_body_file(&self, request: FfiHttpRequest, body_file: RStr<'_>) -> FfiResult<FfiHttpResponse> {
