@@ -132,7 +132,8 @@ pub fn dice_v2() -> PathBuf {
     let old_manifest = std::fs::read_to_string(root.join("examples/dice/Cargo.toml")).expect("dice manifest");
     build(Fixture {
         tag: "dice-0.2.0".into(),
-        trees: vec![(root.join("examples/dice"), "dice")],
+        // plugin-api is copied only to be hashed: a changed plugin-api rebuilds the fixture.
+        trees: vec![(root.join("examples/dice"), "dice"), (api, "plugin-api-hashed")],
         edits: vec![
             ("dice/Cargo.toml", old_manifest, manifest),
             ("dice/src/lib.rs", "Roll dice (default 1d6)".into(), "Roll dice, version two".into()),
