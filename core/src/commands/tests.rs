@@ -140,7 +140,7 @@ fn shared(tag: &str) -> Shared {
     let cfg =
         AuthConfig { argon2_memory_kib: 8, argon2_iterations: 1, max_concurrent_hashes: 1, ..AuthConfig::default() };
     let budgets = Arc::new(crate::limits::Budgets::new(&crate::config::LimitsConfig::default()));
-    Shared { hub: hub(tag), auth: Auth::new(&cfg).unwrap(), legacy: false, queue: (64, 1 << 20), budgets }
+    Shared { hub: hub(tag), auth: Auth::new(&cfg).unwrap(), legacy: false, budgets }
 }
 
 #[tokio::test]
