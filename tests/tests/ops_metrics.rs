@@ -81,9 +81,12 @@ async fn counters_move_as_a_session_runs() {
     panic!("disconnects were not counted, or connections not released");
 }
 
+/// A metric's name, the labels it must have, and the value wanted.
+type Want<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+
 /// Polls until every `(metric, labels, value)` holds (counters and gauges move at
 /// different points of a session's teardown).
-async fn wait_for(m: SocketAddr, want: &[(&str, &[(&str, &str)], f64)]) {
+async fn wait_for(m: SocketAddr, want: &[Want<'_>]) {
     let mut s = scrape(m).await;
     for _ in 0..150 {
         if want.iter().all(|(name, labels, v)| value(&s, name, labels) == *v) {
