@@ -44,7 +44,7 @@ pub struct ServerConfig {
     pub host: String,
     /// Plain DMconnect port (also s2s JSON and HTTP).
     pub listen: String,
-    /// Legacy encrypted port (WIRE §5); empty disables.
+    /// Legacy encrypted port (protocol.md §6); empty disables.
     pub encrypted_listen: String,
     /// TLS port; empty disables. Needs `tls_cert` and `tls_key`.
     pub tls_listen: String,
@@ -58,9 +58,9 @@ pub struct ServerConfig {
     pub default_server: String,
     /// Accounts allowed to /ban and /delete_server.
     pub admins: Vec<String>,
-    /// How long the main port waits for a first byte before greeting (WIRE §7).
+    /// How long the main port waits for a first byte before greeting (protocol.md §7).
     pub sniff_ms: u64,
-    /// How long a bare packet waits for more bytes before it counts as complete (WIRE §2).
+    /// How long a bare packet waits for more bytes before it counts as complete (protocol.md §2).
     pub grace_ms: u64,
     /// Encrypted/TLS handshakes that take longer are dropped.
     pub handshake_timeout_ms: u64,
@@ -412,7 +412,7 @@ impl Config {
             return Err(format!("[server] log_level = {:?}: {e}", s.log_level));
         }
         if s.grace_ms >= 40 {
-            return Err("[server] grace_ms must be below 40 (WIRE §2: delayed ACKs)".into());
+            return Err("[server] grace_ms must be below 40 (protocol.md §2: delayed ACKs)".into());
         }
         if self.limits.outbound_queue_messages == 0 || self.limits.outbound_queue_bytes < 64 * 1024 {
             return Err("[limits] outbound queue must hold at least 1 message and 64 KiB".into());

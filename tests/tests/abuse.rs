@@ -204,7 +204,7 @@ async fn a_lone_cr_is_not_a_line_end() {
     let srv = TestServer::start().await;
     let mut c = Client::connect(srv.addr()).await;
     c.expect(GREETING).await;
-    // One message (WIRE §2 splits on LF only): the CR would end up in the password.
+    // One message (protocol.md §2 splits on LF only): the CR would end up in the password.
     c.send_bare("/register crx pw\r/login crx pw\r").await;
     c.expect("Error: Passwords cannot contain control characters.").await;
     c.expect(GREETING).await;

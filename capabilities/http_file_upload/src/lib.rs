@@ -1,4 +1,4 @@
-//! The `http_file_upload` capability (WIRE §7): `POST /upload` (multipart) on
+//! The `http_file_upload` capability (docs/protocol.md §8): `POST /upload` (multipart) on
 //! the main port stores a file, `GET /file/ID/NAME` downloads it, files expire
 //! after the TTL. `/http_file_upload-info` tells users how.
 //!

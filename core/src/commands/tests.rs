@@ -45,6 +45,8 @@ fn before_login_only_register_and_login_exist() {
     assert_eq!(C::parse("/login bob ", Guest), login_usage);
     assert_eq!(C::parse("/help", Guest), C::Greet);
     assert_eq!(C::parse("hello", Guest), C::Greet);
+    assert_eq!(C::parse("GET /app.js HTTP/1.1", Guest), C::HttpRequest);
+    assert_eq!(C::parse("GET /app.js HTTP/1.1", User), C::Chat(Chat("GET /app.js HTTP/1.1")));
     assert_eq!(C::parse("/loginbob pw", Guest), C::Greet);
 }
 
@@ -144,7 +146,6 @@ fn shared(tag: &str) -> Shared {
         hub: hub(tag),
         auth: Auth::new(&cfg).unwrap(),
         legacy: false,
-        queue: (64, 1 << 20),
         budgets,
         uploads: Arc::new(crate::uploads::Uploads::new(&Default::default(), std::env::temp_dir())),
     }
