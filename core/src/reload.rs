@@ -24,6 +24,7 @@ pub struct Reloader {
     current: Mutex<Config>,
     hub: Arc<Hub>,
     budgets: Arc<Budgets>,
+    uploads: Arc<crate::uploads::Uploads>,
     log: Option<LogHandle>,
 }
 
@@ -37,8 +38,8 @@ impl Reloader {
         running: &crate::server::Running,
         log: Option<LogHandle>,
     ) -> Arc<Reloader> {
-        let (hub, budgets) = (running.hub.clone(), running.budgets.clone());
-        Arc::new(Reloader { source, overrides, current: Mutex::new(current), hub, budgets, log })
+        let (hub, budgets, uploads) = (running.hub.clone(), running.budgets.clone(), running.uploads.clone());
+        Arc::new(Reloader { source, overrides, current: Mutex::new(current), hub, budgets, uploads, log })
     }
 
     fn current(&self) -> Config {
@@ -107,6 +108,8 @@ impl Reloader {
             return Vec::new();
         }
         self.budgets.apply(&new.limits);
+        self.uploads.apply(&new.limits);
+        self.hub.set_max_remote_members(new.limits.max_remote_members_per_room);
         let mut changes: Vec<String> = changed_keys(old, new)
             .into_iter()
             .filter(|(k, ..)| k.starts_with("limits."))

@@ -34,6 +34,8 @@ pub struct Running {
     pub hub: Arc<Hub>,
     /// The `[limits]` budgets every check reads (a reload changes them).
     pub budgets: Arc<crate::limits::Budgets>,
+    /// The upload budgets (a reload changes them).
+    pub uploads: Arc<crate::uploads::Uploads>,
     tasks: JoinSet<()>,
     sessions: Sessions,
 }
@@ -148,6 +150,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
         uploads: Arc::new(crate::uploads::Uploads::new(&cfg.limits, cfg.capabilities.files_root(&cfg.server.data_dir))),
     };
     shared.uploads.clean_incoming(Duration::from_secs(3600));
+    let uploads = shared.uploads.clone();
     let web = crate::http::Web { shared: shared.clone(), cfg: cfg.web.clone(), sessions: sessions.watch() };
     let ctx = Arc::new(Ctx {
         web: Arc::new(web),
@@ -185,7 +188,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
         tls = Some(addr);
         tasks.spawn(accept_loop(l, Door::Tls, ctx.clone()));
     }
-    Ok(Running { plain: plain_addr, encrypted, tls, hub, budgets, tasks, sessions })
+    Ok(Running { plain: plain_addr, encrypted, tls, hub, budgets, uploads, tasks, sessions })
 }
 
 async fn bind(addr: &str) -> Result<TcpListener, String> {

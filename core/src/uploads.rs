@@ -41,8 +41,8 @@ struct Usage {
 pub struct Uploads {
     root: PathBuf,
     per_ip: KeyedRate<IpAddr>,
-    quota: u64,
-    inflight_cap: u64,
+    quota: AtomicU64,
+    inflight_cap: AtomicU64,
     inflight: Arc<AtomicU64>,
     usage: Mutex<Usage>,
 }
@@ -120,11 +120,19 @@ impl Uploads {
         Uploads {
             root,
             per_ip: KeyedRate::per_hour(cfg.uploads_per_ip_per_hour),
-            quota: cfg.upload_quota_bytes,
-            inflight_cap: cfg.upload_inflight_bytes,
+            quota: AtomicU64::new(cfg.upload_quota_bytes),
+            inflight_cap: AtomicU64::new(cfg.upload_inflight_bytes),
             inflight: Arc::default(),
             usage: Mutex::default(),
         }
+    }
+
+    /// Reloaded budgets: bodies already admitted keep going; each address keeps
+    /// what is left of its hourly budget, up to the new one.
+    pub fn apply(&self, cfg: &LimitsConfig) {
+        self.per_ip.set_per_hour(cfg.uploads_per_ip_per_hour);
+        self.quota.store(cfg.upload_quota_bytes, Ordering::Relaxed);
+        self.inflight_cap.store(cfg.upload_inflight_bytes, Ordering::Relaxed);
     }
 
     /// Bytes of bodies being received now.
@@ -136,7 +144,7 @@ impl Uploads {
     /// address's hourly budget and holds the declared bytes in flight. `to_disk`
     /// bodies must also fit the disk quota.
     pub async fn admit(&self, ip: IpAddr, declared: Option<u64>, to_disk: bool) -> Result<Ticket, Refusal> {
-        let mut t = Ticket { inflight: self.inflight.clone(), cap: self.inflight_cap, held: 0 };
+        let mut t = Ticket { inflight: self.inflight.clone(), cap: self.inflight_cap.load(Ordering::Relaxed), held: 0 };
         if !t.hold(declared.unwrap_or(0)) {
             return Err(too_busy());
         }
@@ -152,7 +160,8 @@ impl Uploads {
     /// Does what is on disk plus everything in flight (this body's held bytes too)
     /// fit under `upload_quota_bytes`?
     async fn fits(&self) -> bool {
-        if self.quota == 0 {
+        let quota = self.quota.load(Ordering::Relaxed);
+        if quota == 0 {
             return true;
         }
         let stale = self.lock_usage().at.is_none_or(|at| at.elapsed() >= RESCAN);
@@ -163,7 +172,7 @@ impl Uploads {
             *u = Usage { scanned, at: Some(Instant::now()), added: 0 };
         }
         let u = self.lock_usage();
-        u.scanned + u.added + self.inflight() <= self.quota
+        u.scanned + u.added + self.inflight() <= quota
     }
 
     fn lock_usage(&self) -> std::sync::MutexGuard<'_, Usage> {
@@ -288,4 +297,32 @@ fn dir_bytes(dir: &Path, top: bool) -> u64 {
         }
     }
     sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_reload_changes_the_budgets_of_a_running_server() {
+        let root = std::env::temp_dir().join(format!("dmc-uploads-apply-{}", std::process::id()));
+        let up = Uploads::new(&LimitsConfig::default(), root.clone());
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        assert!(up.admit(ip, Some(1000), false).await.is_ok());
+
+        let mut cfg = LimitsConfig { uploads_per_ip_per_hour: 1, upload_inflight_bytes: 10, ..LimitsConfig::default() };
+        up.apply(&cfg);
+        let busy = up.admit(ip, Some(20), false).await.err().map(|r| r.0);
+        assert_eq!(busy, Some(StatusCode::SERVICE_UNAVAILABLE));
+        let first = up.admit(ip, Some(5), false).await;
+        assert!(first.is_ok());
+        let second = up.admit(ip, Some(5), false).await.err().map(|r| r.0);
+        assert_eq!(second, Some(StatusCode::TOO_MANY_REQUESTS));
+
+        cfg.uploads_per_ip_per_hour = 0;
+        cfg.upload_inflight_bytes = 0;
+        up.apply(&cfg);
+        assert!(up.admit(ip, Some(1 << 30), false).await.is_ok());
+        let _ = std::fs::remove_dir_all(root);
+    }
 }

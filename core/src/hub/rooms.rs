@@ -201,7 +201,7 @@ impl Hub {
         if st.position(user, Some(origin)).is_some() {
             return Added::Already;
         }
-        let cap = self.settings().max_remote_members;
+        let cap = self.max_remote_members();
         if cap != 0 && st.members.iter().filter(|m| m.origin.is_some()).count() >= cap {
             return Added::Full;
         }

@@ -11,7 +11,7 @@ use crate::store::{Store, StoreError};
 use crate::sync::{rd, wr};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// Settings the hub needs from the config.
@@ -43,6 +43,8 @@ pub(super) struct Directory {
 /// The shared state of the server.
 pub struct Hub {
     settings: HubSettings,
+    /// `max_remote_members_per_room`, changed by a reload.
+    max_remote_members: AtomicUsize,
     /// Effective administrators: `[server] admins` plus the database's (reloadable).
     admins: RwLock<Vec<String>>,
     pub(super) store: Store,
@@ -63,6 +65,7 @@ impl Hub {
         let mut admins = settings.admins.clone();
         admins.extend(store.admins()?);
         Ok(Arc::new(Hub {
+            max_remote_members: AtomicUsize::new(settings.max_remote_members),
             settings,
             admins: RwLock::new(admins),
             store,
@@ -79,6 +82,16 @@ impl Hub {
     /// The settings this hub runs with.
     pub fn settings(&self) -> &HubSettings {
         &self.settings
+    }
+
+    /// Members of other hosts allowed per local subserver (0 = unlimited).
+    pub fn max_remote_members(&self) -> usize {
+        self.max_remote_members.load(Ordering::Relaxed)
+    }
+
+    /// A reloaded `max_remote_members_per_room`; members already in stay.
+    pub fn set_max_remote_members(&self, n: usize) {
+        self.max_remote_members.store(n, Ordering::Relaxed);
     }
 
     /// Advertised host name.
