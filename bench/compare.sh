@@ -78,8 +78,10 @@ if [ ${#need_install[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_install[@]}" >/dev/null
 fi
 
-echo "== building (release)"
-(cd "$ROOT" && cargo build --release -q -p dmconnect -p dmconnect-bench -p dmcap-history)
+if [ "${BUILD:-1}" = 1 ]; then   # BUILD=0: use the release binaries already built
+    echo "== building (release)"
+    (cd "$ROOT" && cargo build --release -q -p dmconnect -p dmconnect-bench -p dmcap-history)
+fi
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 DM=$TARGET/release/dmconnect
 BENCH=$TARGET/release/dmbench
@@ -367,7 +369,11 @@ scenario_args() {
     esac
 }
 
-SCENARIOS=${SCENARIOS//growth/$GROWTH}
+expanded=
+for scen in $SCENARIOS; do
+    if [ "$scen" = growth ]; then expanded+=" $GROWTH"; else expanded+=" $scen"; fi
+done
+SCENARIOS=$expanded
 # Each scenario runs on a freshly started server, servers interleaved, so that RSS and
 # CPU numbers belong to that scenario alone.
 for scen in $SCENARIOS; do

@@ -88,6 +88,24 @@ async fn flooder_writer(proto: Proto, wr: crate::conn::Writer, size: usize, stop
     }
 }
 
+/// Waits until every paced line sent has reached every member, or nothing moved for
+/// `stall` ([`Load::drain`] cannot tell: the flood's deliveries count there too).
+async fn drain_paced(load: &Load, stall: Duration) {
+    let s = &load.shared;
+    let paced = || s.phase_delivered[0].load(Relaxed) + s.phase_delivered[1].load(Relaxed);
+    let (mut last, mut since) = (paced(), Instant::now());
+    while since.elapsed() < stall {
+        let (now, done) = (paced(), s.senders_done.load(Relaxed) >= s.senders.len());
+        if done && now >= s.expected.load(Relaxed) {
+            return;
+        }
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// flood: see the module doc. `send` paces the paced senders (rate over all of them).
 pub async fn flood(opts: &Opts, cfg: FloodCfg, send: SendCfg) -> Result<Outcome, String> {
     let members = cfg.readers + cfg.paced;
@@ -118,7 +136,7 @@ pub async fn flood(opts: &Opts, cfg: FloodCfg, send: SendCfg) -> Result<Outcome,
     // The flooder may be blocked in a write the server does not read (flood control).
     writer.abort();
     let flood_secs = t_flood.elapsed().as_secs_f64();
-    load.drain(Duration::from_secs(2)).await;
+    drain_paced(&load, Duration::from_secs(2)).await;
     let cpu = opts.server.cpu() - cpu0;
     let rss = opts.server.rss();
     let (ready, errors, closed) = (load.ready(), load.errors(), load.shared.closed.load(Relaxed));
