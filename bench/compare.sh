@@ -97,7 +97,10 @@ CLUSTER_DIR=
 cleanup() {
     local p
     for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    if [ -n "$CLUSTER_DIR" ]; then "$ROOT/scripts/cluster-services.sh" stop "$CLUSTER_DIR" >/dev/null 2>&1 || true; fi
+    if [ -n "$CLUSTER_DIR" ]; then
+        "$ROOT/scripts/cluster-services.sh" stop "$CLUSTER_DIR" >/dev/null 2>&1 || true
+        rm -rf "$CLUSTER_DIR"
+    fi
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -285,8 +288,10 @@ start_dm() {
 # PostgreSQL + NATS for dmconnect-cluster, once per run (scripts/cluster-services.sh).
 start_cluster_services() {
     [ -z "$CLUSTER_DIR" ] || return 0
-    CLUSTER_DIR=$TMP/cluster
-    "$ROOT/scripts/cluster-services.sh" start "$CLUSTER_DIR" >/dev/null
+    # Outside $TMP (mode 700): PostgreSQL runs as its own user and must reach its directory.
+    CLUSTER_DIR=$(mktemp -d /tmp/dmbench-cluster.XXXXXX)
+    chmod 755 "$CLUSTER_DIR"
+    "$ROOT/scripts/cluster-services.sh" start "$CLUSTER_DIR" >/dev/null || return 1
     # shellcheck disable=SC1091
     source "$CLUSTER_DIR/env"
 }
@@ -303,7 +308,7 @@ start_server() {
             if [ "$1" = dmconnect-ws ]; then PROTO=ws; fi
             ;;
         dmconnect-cluster)
-            start_cluster_services
+            start_cluster_services || return 1
             start_dm "$TMP/node1" cluster 127.0.0.1 n1 || return 1
             ADDR=$DM_ADDR
             start_dm "$TMP/node2" cluster 127.0.0.2 n2 || return 1

@@ -96,6 +96,12 @@ fn fmt_num(v: &Value) -> String {
 /// Builds the table from JSON lines; `ours` is the label divided by each peer.
 pub fn render(text: &str, ours: &str) -> String {
     let recs: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    // Without a record of `ours` (e.g. only dmconnect-limits ran), the first label leads.
+    let ours = if recs.iter().any(|r| r["label"].as_str() == Some(ours)) {
+        ours
+    } else {
+        recs.first().and_then(|r| r["label"].as_str()).unwrap_or(ours)
+    };
     let mut labels: Vec<String> = vec![ours.to_string()];
     let mut keys: Vec<(String, String)> = Vec::new();
     for r in &recs {
