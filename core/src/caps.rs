@@ -49,6 +49,8 @@ pub trait Capabilities: Send + Sync {
     }
     /// A session joined a local room (after its join reply was queued).
     fn room_joined(&self, _room: &str, _caller: Caller) {}
+    /// Another node of the cluster changed `key` in capability `cap`'s storage.
+    fn kv_changed(&self, _cap: &str, _key: &str) {}
     /// `/reload_capability NAME`: loads a new copy of its file; one line for the admin.
     async fn reload(&self, name: &str) -> String {
         format!("Capability {name} not reloaded: it is not loaded.")

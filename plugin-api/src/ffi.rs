@@ -187,12 +187,21 @@ pub trait FfiCapability: Send + Sync {
     fn room_joined(&self, _room: RStr<'_>, _caller: FfiCaller) -> FfiResult<()> {
         ROk(())
     }
+
+    // --- 0.1.2 (cluster): defaults as above. ---
+
+    /// Another node of this host changed `key` of this capability's storage (bit [`HOOK_KV_CHANGES`]).
+    fn kv_changed(&self, _key: RStr<'_>) -> FfiResult<()> {
+        ROk(())
+    }
 }
 
 /// [`FfiCapability::hooks`] bit: call [`FfiCapability::room_line`].
 pub const HOOK_ROOM_LINES: u64 = 1;
 /// [`FfiCapability::hooks`] bit: call [`FfiCapability::room_joined`].
 pub const HOOK_ROOM_JOINS: u64 = 2;
+/// [`FfiCapability::hooks`] bit: call [`FfiCapability::kv_changed`] (0.1.2).
+pub const HOOK_KV_CHANGES: u64 = 4;
 
 /// What a method added to [`FfiHost`] answers when the server predates it.
 pub const OLD_SERVER: &str = "this server's plugin-api is too old for this call";

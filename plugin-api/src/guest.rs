@@ -135,8 +135,10 @@ impl<C: Capability> FfiCapability for Adapter<C> {
 
     fn hooks(&self) -> FfiResult<u64> {
         guard(|| {
-            let lines = if self.cap.wants_room_lines() { HOOK_ROOM_LINES } else { 0 };
-            lines | if self.cap.wants_room_joins() { HOOK_ROOM_JOINS } else { 0 }
+            let bit = |on: bool, b: u64| if on { b } else { 0 };
+            bit(self.cap.wants_room_lines(), HOOK_ROOM_LINES)
+                | bit(self.cap.wants_room_joins(), HOOK_ROOM_JOINS)
+                | bit(self.cap.wants_kv_changes(), HOOK_KV_CHANGES)
         })
     }
 
@@ -161,6 +163,10 @@ impl<C: Capability> FfiCapability for Adapter<C> {
     fn room_joined(&self, room: RStr<'_>, caller: FfiCaller) -> FfiResult<()> {
         let caller = caller_from(caller);
         guard(|| self.cap.room_joined(room.as_str(), &caller))
+    }
+
+    fn kv_changed(&self, key: RStr<'_>) -> FfiResult<()> {
+        guard(|| self.cap.kv_changed(key.as_str()))
     }
 }
 

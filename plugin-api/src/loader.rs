@@ -303,6 +303,7 @@ fn info_from(i: FfiInfo, hooks: u64) -> Info {
         tick_secs: i.tick_secs,
         room_lines: hooks & HOOK_ROOM_LINES != 0,
         room_joins: hooks & HOOK_ROOM_JOINS != 0,
+        kv_changes: hooks & HOOK_KV_CHANGES != 0,
     }
 }
 
@@ -409,6 +410,11 @@ impl Plugin {
     /// A session joined a local room (only for a plugin whose info has `room_joins`).
     pub fn room_joined(&self, room: &str, caller: &Caller) -> Result<(), String> {
         result(self.obj.room_joined(rs(room), ffi_caller(caller)))
+    }
+
+    /// Another node changed one of its storage keys (only for a plugin whose info has `kv_changes`).
+    pub fn kv_changed(&self, key: &str) -> Result<(), String> {
+        result(self.obj.kv_changed(rs(key)))
     }
 }
 

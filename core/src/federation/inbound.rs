@@ -98,7 +98,7 @@ async fn handle(node: &Node, line: &[u8], peer: SocketAddr) -> Value {
         "s2s_ping" => return msg::ok(),
         "dialback_check" => {
             return match parse::<msg::DialbackCheck>(&v) {
-                Ok(_) => dialback::answer(&node.sent, &node.out, &v, peer.ip()).await,
+                Ok(_) => dialback::answer(&node.sent, &node.out, hub.bus(), &v, peer.ip()).await,
                 Err(e) => e,
             }
         }

@@ -132,7 +132,7 @@ impl Hub {
             self.caps().room_joined(&room.name, caller);
         }
         if first_here && room.home.is_none() {
-            self.bus().room(&room.name, RoomMsg::Joined { account: account.to_string() });
+            self.bus().room(&room.name, RoomMsg::Joined { account: account.to_string(), origin: None });
         }
         // A remote subserver's home host announces joins back to us as room events.
         if first && room.home.is_none() {
@@ -160,7 +160,7 @@ impl Hub {
             return false;
         }
         if room.home.is_none() {
-            self.bus().room(&room.name, RoomMsg::Left { account: account.to_string() });
+            self.bus().room(&room.name, RoomMsg::Left { account: account.to_string(), origin: None });
             if !st.members[pos].nodes.is_empty() {
                 return true; // still here through another node: no notice
             }
@@ -183,7 +183,7 @@ impl Hub {
     }
 
     /// Adds `user@origin` (a user of another host) to a local subserver with a join
-    /// notice to its sessions; false if already a member.
+    /// notice to its sessions (on every node of a cluster); false if already a member.
     pub fn add_member(&self, room: &Room, user: &str, origin: &str) -> bool {
         let mut st = room.write();
         if st.position(user, Some(origin)).is_some() {
@@ -193,6 +193,7 @@ impl Hub {
         let who = qualified(user, Some(origin));
         self.deliver(&st.sessions, DeliveryKind::Join, &who, &notice(DeliveryKind::Join, &who));
         self.record(room, DeliveryKind::Join, &who, "");
+        self.bus().room(&room.name, RoomMsg::Joined { account: user.into(), origin: Some(origin.into()) });
         true
     }
 
@@ -204,6 +205,7 @@ impl Hub {
         let who = qualified(user, Some(origin));
         self.deliver(&st.sessions, DeliveryKind::Leave, &who, &notice(DeliveryKind::Leave, &who));
         self.record(room, DeliveryKind::Leave, &who, "");
+        self.bus().room(&room.name, RoomMsg::Left { account: user.into(), origin: Some(origin.into()) });
         true
     }
 
@@ -232,7 +234,7 @@ impl Hub {
     }
 
     /// Hands a line of a local subserver to the capabilities that record room lines (once per line).
-    fn record(&self, room: &Room, kind: DeliveryKind, who: &str, text: &str) {
+    pub(super) fn record(&self, room: &Room, kind: DeliveryKind, who: &str, text: &str) {
         let caps = self.caps();
         if caps.room_lines() {
             caps.room_line(&room.name, kind, who, text);
