@@ -142,6 +142,8 @@ write_dmconnect_conf() {
         echo 'max_connections = 0             # default 20,000: unlimited'
         echo 'max_rooms = 0                   # the scenarios create many rooms from few accounts'
         echo 'max_rooms_per_account = 0'
+        echo 'login_failures_per_ip = 0       # every attempt is charged until it succeeds: thousands at'
+        echo 'login_failures_per_account = 0  #   once from 127.0.0.1 would be serialised'
         if [ "$mode" = full ]; then
             echo "chat_lines_per_sec = $FULL_CHAT_RATE  # flood control runs on every line, never delays"
             echo "chat_burst = $FULL_CHAT_RATE"
