@@ -17,18 +17,24 @@ use tracing::debug;
 /// Messages buffered while one command runs; past this, TCP pushes back.
 const MAX_PENDING: usize = 64;
 
-/// Runs one client session to its end.
-pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageReader>, writer: Box<dyn MessageWriter>) {
+/// Runs one client session to its end; `transport` labels it in the metrics.
+pub async fn run(
+    shared: Shared,
+    peer: SocketAddr,
+    transport: &'static str,
+    mut reader: Box<dyn MessageReader>,
+    writer: Box<dyn MessageWriter>,
+) {
+    let mut tracked = crate::metrics::Tracked::open(transport);
     let hub = shared.hub.clone();
-    let session =
-        Arc::new(SessionHandle::new(hub.next_session_id(), peer, Outbox::new(shared.queue.0, shared.queue.1)));
+    let (msgs, bytes) = shared.budgets.queue();
+    let session = Arc::new(SessionHandle::new(hub.next_session_id(), peer, Outbox::new(msgs, bytes)));
     hub.connect(&session);
     let mut writer_task = tokio::spawn(write_loop(session.clone(), writer));
     let mut state = State::default();
     // Messages read while a command was still running (see below).
     let mut pending: VecDeque<Inbound> = VecDeque::new();
     let mut eof = false;
-    let mut kicked = false;
     debug!(session = session.id, %peer, "session started");
     session.send(shared.greeting());
     loop {
@@ -44,10 +50,7 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
             // this future small: no timer per idle session.
             let inbound = tokio::select! {
                 r = reader.next() => r,
-                _ = session.kick.notified() => {
-                    kicked = true;
-                    break;
-                }
+                _ = session.kick.notified() => break,
             };
             match inbound {
                 Some(m) => m,
@@ -82,6 +85,7 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
                 }
             }
         }
+        tracked.logged_in(state.account.is_some());
         if state.quit || session.outbox.closed() == Closed::Overflow {
             break;
         }
@@ -92,11 +96,8 @@ pub async fn run(shared: Shared, peer: SocketAddr, mut reader: Box<dyn MessageRe
     session.outbox.close();
     // An overflowed client is not reading: do not wait for its writer at all.
     let overflowed = session.outbox.closed() == Closed::Overflow;
-    // Kicks (idle, ban, shutdown) are counted where they are decided.
-    if overflowed || !kicked {
-        let reason = if overflowed { "queue_full" } else { "client" };
-        crate::metrics::count(&crate::metrics::M.disconnects, "reason", reason);
-    }
+    let reason = if overflowed { "queue_full" } else { session.end_reason().unwrap_or("client") };
+    crate::metrics::count(&crate::metrics::M.disconnects, "reason", reason);
     if overflowed || tokio::time::timeout(Duration::from_secs(2), &mut writer_task).await.is_err() {
         writer_task.abort();
     }

@@ -101,6 +101,19 @@ pub trait Capability: Send + Sync + 'static {
     /// Runs on a blocking thread, within a second of the change; never called on a
     /// single node (nobody else writes there). Since 0.1.2.
     fn kv_changed(&self, _key: &str) {}
+
+    /// True if HTTP request bodies should be streamed to a file and handed to
+    /// [`Capability::http_body_file`] instead of [`Capability::http`] (read once, at load). Since 0.1.3.
+    fn http_body_to_file(&self) -> bool {
+        false
+    }
+
+    /// Handles an HTTP request whose body the server saved to `body_file` (the request's
+    /// `body` is empty). Move or copy what it keeps: the server deletes `body_file`
+    /// after this returns. Since 0.1.3.
+    fn http_body_file(&self, _request: HttpRequest, _body_file: &std::path::Path) -> HttpResponse {
+        HttpResponse::text(500, "Internal Server Error")
+    }
 }
 
 /// What a capability constructor may return: the capability, or `Result<capability, error>`.

@@ -6,7 +6,7 @@
 //! subscriptions: `presence_subscribe` / `presence_unsubscribe` (subscriber host
 //! → target host) and `presence_update` (target host → subscriber host).
 //!
-//! Texts WIRE leaves open: an unknown local account gets `User does not exist.`
+//! Texts the protocol leaves open: an unknown local account gets `User does not exist.`
 //! (as `/pm` does) from `/status-check` and `/status-sub-add`; an unreachable
 //! host gets `Failed to check the status of USER@HOST.` / `Failed to subscribe to USER@HOST.`
 //!

@@ -209,8 +209,9 @@ impl Capabilities for Registry {
         &self,
         req: hyper::Request<hyper::body::Incoming>,
         peer: SocketAddr,
+        uploads: &crate::uploads::Uploads,
     ) -> hyper::Response<crate::http_reply::Body> {
-        super::http::handle(&self.snapshot(), req, peer).await
+        super::http::handle(&self.snapshot(), req, peer, uploads).await
     }
 
     fn room_lines(&self) -> bool {

@@ -14,9 +14,12 @@ pub fn is_chat(text: &str) -> bool {
 /// not read meanwhile (TCP pushes back on the sender), and nobody else waits.
 /// False when the session is to be disconnected instead.
 pub async fn throttle(ctx: &mut Ctx<'_>) -> bool {
-    let (per_sec, burst) = ctx.shared.budgets.chat;
-    if ctx.state.flood.is_none() {
-        ctx.state.flood = Flood::new(per_sec, burst).map(Box::new);
+    // Read at every line: a reload changes the rate of open sessions too.
+    let (per_sec, burst) = ctx.shared.budgets.chat();
+    match ctx.state.flood.as_mut() {
+        Some(_) if per_sec == 0 => ctx.state.flood = None,
+        Some(flood) => flood.follow(per_sec, burst),
+        None => ctx.state.flood = Flood::new(per_sec, burst).map(Box::new),
     }
     let Some(flood) = ctx.state.flood.as_mut() else { return true };
     match flood.step(std::time::Instant::now()) {
@@ -31,6 +34,7 @@ pub async fn throttle(ctx: &mut Ctx<'_>) -> bool {
         FloodStep::Disconnect => {
             tracing::info!(session = ctx.session.id, peer = %ctx.session.peer, "disconnected for flooding");
             ctx.reply(replies::FLOOD_KICK);
+            ctx.session.end("flood");
             ctx.state.quit = true;
             false
         }

@@ -93,7 +93,7 @@ pub(super) async fn run_session(web: &Web, on_upgrade: OnUpgrade, peer: SocketAd
     let stream = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
     let (reader, writer) = ws::halves(stream);
     let _guard = web.sessions.guard();
-    crate::session::run(web.shared.clone(), peer, reader, writer).await;
+    crate::session::run(web.shared.clone(), peer, "websocket", reader, writer).await;
 }
 
 #[cfg(test)]
