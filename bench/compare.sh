@@ -8,8 +8,19 @@
 #        SERVERS="dmconnect dmconnect-ws" SCENARIOS="fanout-flat fanout-rate" bench/compare.sh
 #          (dmconnect-ws: the same server, every client a WebSocket session at /ws)
 #        OUT=bench/results/$(date +%F).txt bench/compare.sh
+#        SCENARIOS=growth bench/compare.sh    (cost-growth matrix: room sizes, room counts, idle 1k..19k)
+#        SERVERS="dmconnect dmconnect-full" SCENARIOS=fanout-flat bench/compare.sh
+#          (dmconnect-full: history capability + [metrics] + [limits] flood control on, not biting)
+#        SERVERS=dmconnect-limits SCENARIOS="login-attack flood" bench/compare.sh
+#          (dmconnect-limits: [limits] and [auth] as shipped, except the per-IP setup limits)
+#        SERVERS="dmconnect dmconnect-cluster" SCENARIOS="fanout-flat fanout-rate" bench/compare.sh
+#          (dmconnect-cluster: two nodes on 127.0.0.1 and 127.0.0.2 over PostgreSQL + NATS,
+#           the room's members spread over both; NATS messages per line counted)
+# Servers: dmconnect dmconnect-ws dmconnect-full dmconnect-limits dmconnect-cluster ngircd inspircd.
+# Scenarios: see scenario_args below; the word `growth` expands to the whole cost-growth matrix.
 # Every parameter below can be overridden from the environment. Needs root only to
-# install ngircd/inspircd from Debian when they are missing. Loopback only.
+# install ngircd/inspircd (PostgreSQL/nats-server for the cluster) from Debian when they
+# are missing. Loopback only.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -33,6 +44,17 @@ ROOT=$(dirname "$HERE")
 : "${SLOW_RATE:=2000}"          # slow-reader: messages/s into the room
 : "${SLOW_SIZE:=400}"           # slow-reader: bytes per message (IRC lines stop at 512)
 : "${SLOW_SECS:=10}"            # slow-reader: seconds the slow member does not read
+: "${ATTACKERS:=60}"            # login-attack: connections guessing one password
+: "${ATTACK_IPS:=1}"            # login-attack: source addresses they use (127.0.0.10, ...)
+: "${ATTACK_SECS:=10}"          # login-attack: seconds the attack runs
+: "${FLOOD_READERS:=50}"        # flood: members that only read
+: "${FLOOD_PACED:=4}"           # flood: paced senders (each under chat_lines_per_sec = 5)
+: "${FLOOD_RATE:=8}"            # flood: paced lines/s, all paced senders together
+: "${FLOOD_SECS:=10}"           # flood: seconds the flooder floods
+: "${GROWTH_RATE:=200}"         # growth: lines/s into all rooms together (the same at every point)
+: "${GROWTH_SECS:=10}"          # growth: seconds of chat per point
+: "${GROWTH_SENDERS:=10}"       # growth-room-N: senders in the one room
+: "${FULL_CHAT_RATE:=1000000}"  # dmconnect-full: chat_lines_per_sec (checked on every line, never biting)
 : "${OUT:=}"                    # also write everything printed to this file
 
 NG_PORT=16667
@@ -56,20 +78,29 @@ if [ ${#need_install[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_install[@]}" >/dev/null
 fi
 
-echo "== building (release)"
-(cd "$ROOT" && cargo build --release -q -p dmconnect -p dmconnect-bench)
+if [ "${BUILD:-1}" = 1 ]; then   # BUILD=0: use the release binaries already built
+    echo "== building (release)"
+    (cd "$ROOT" && cargo build --release -q -p dmconnect -p dmconnect-bench -p dmcap-history)
+fi
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 DM=$TARGET/release/dmconnect
 BENCH=$TARGET/release/dmbench
 
-# Servers inherit this: 10,000 sessions need more than the usual 1,024 descriptors.
+# Servers inherit this: 19,000 sessions need more than the usual 1,024 descriptors (each
+# process has its own limit, so the generator and the server each need ~19,000).
 ulimit -n "$(ulimit -Hn)"
 
 TMP=$(mktemp -d /tmp/dmbench.XXXXXX)
 RESULTS=$TMP/results.jsonl
-SERVER_PID=
+SERVER_PIDS=()
+CLUSTER_DIR=
 cleanup() {
-    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
+    local p
+    for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    if [ -n "$CLUSTER_DIR" ]; then
+        "$ROOT/scripts/cluster-services.sh" stop "$CLUSTER_DIR" >/dev/null 2>&1 || true
+        rm -rf "$CLUSTER_DIR"
+    fi
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -84,27 +115,60 @@ echo "== versions: dmconnect $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/n
 # Every setting that differs from the package defaults is there so that the servers are
 # measured, not their anti-flood policy; each one is commented.
 
+# write_dmconnect_conf FILE MODE [LISTEN_IP NODE]
+#   plain:   core chat only, every anti-abuse limit off (measures the server, like the peers' configs)
+#   full:    plain + the history capability + [metrics] + [limits] flood control on (at
+#            FULL_CHAT_RATE, so it is checked on every line without delaying the benchmark)
+#   limits:  [limits] and [auth] as shipped, except the per-IP limits that only bite because
+#            every client comes from 127.0.0.1 (login-attack, flood)
+#   cluster: plain + [cluster] on PostgreSQL and NATS (DMC_PG_URL, DMC_NATS_URL), node NODE
 write_dmconnect_conf() {
-    cat >"$1" <<EOF
-[server]
-listen = "127.0.0.1:0"          # loopback, any free port (read back from the ready file)
-encrypted_listen = ""           # legacy encrypted port not needed
-[limits]
-max_connections_per_ip = 0      # default 64: all load comes from 127.0.0.1
-max_connections = 0             # default 20,000: unlimited
-idle_timeout_secs = 0           # idle sessions must not be closed during the idle scenario
-chat_lines_per_sec = 0          # the scenarios flood on purpose: no per-session flood control
-registrations_per_ip_per_hour = 0  # every user registers from 127.0.0.1
-max_rooms = 0                   # the scenarios create many rooms from few accounts
-max_rooms_per_account = 0
-[auth]
-argon2_memory_kib = 256         # BENCHMARK ONLY: default 19 MiB x 2 passes makes 10,000
-argon2_iterations = 1           #   registrations take minutes; never use this in production
-[capabilities]
-enabled = []                    # no plugins: core chat only, like the IRC servers
-[federation]
-enabled = false                 # no server-to-server traffic
-EOF
+    local f=$1 mode=$2 ip=${3:-127.0.0.1} node=${4:-}
+    {
+        echo '[server]'
+        echo "listen = \"$ip:0\"                # loopback, any free port (read back from the ready file)"
+        echo 'encrypted_listen = ""           # legacy encrypted port not needed'
+        echo '[federation]'
+        echo 'enabled = false                 # no server-to-server traffic'
+        echo '[limits]'
+        echo 'max_connections_per_ip = 0      # default 64: all load comes from 127.0.0.1'
+        echo 'registrations_per_ip_per_hour = 0  # default 20: every user registers from 127.0.0.1'
+        echo 'idle_timeout_secs = 0           # idle sessions must not be closed during a run'
+        if [ "$mode" = limits ]; then
+            echo '[capabilities]'
+            echo 'enabled = []'
+            return
+        fi
+        echo 'max_connections = 0             # default 20,000: unlimited'
+        echo 'max_rooms = 0                   # the scenarios create many rooms from few accounts'
+        echo 'max_rooms_per_account = 0'
+        echo 'login_failures_per_ip = 0       # every attempt is charged until it succeeds: thousands at'
+        echo 'login_failures_per_account = 0  #   once from 127.0.0.1 would be serialised'
+        if [ "$mode" = full ]; then
+            echo "chat_lines_per_sec = $FULL_CHAT_RATE  # flood control runs on every line, never delays"
+            echo "chat_burst = $FULL_CHAT_RATE"
+            echo '[metrics]'
+            echo 'listen = "127.0.0.1:0"          # the Prometheus endpoint on, counters counting'
+            echo '[capabilities]'
+            echo 'enabled = ["history"]           # every room line recorded (bundled libdmcap_history.so)'
+        else
+            echo 'chat_lines_per_sec = 0          # the scenarios flood on purpose: no flood control'
+            echo '[capabilities]'
+            echo 'enabled = []                    # no plugins: core chat only, like the IRC servers'
+        fi
+        echo '[auth]'
+        echo 'argon2_memory_kib = 256         # BENCHMARK ONLY: default 19 MiB x 2 passes makes 10,000'
+        echo 'argon2_iterations = 1           #   registrations take minutes; never use this in production'
+        echo 'max_queued_hashes_per_ip = 1000000  # default 8: every login comes from 127.0.0.1'
+        echo 'max_queued_hashes = 1000000     # default 1,024: 19,000 sessions log in within a minute'
+        if [ "$mode" = cluster ]; then
+            echo '[cluster]'
+            echo 'enabled = true'
+            echo "node_id = \"$node\""
+            echo "postgres_url = \"$DMC_PG_URL\""
+            echo "nats_url = \"$DMC_NATS_URL\""
+        fi
+    } >"$f"
 }
 
 write_ngircd_conf() {
@@ -200,32 +264,71 @@ wait_port() { # port: wait until something listens there
     return 1
 }
 
-# Starts server $1; sets SERVER_PID, PROTO and ADDR.
+# Server CPU seconds (utime + stime) of processes $@, from /proc/PID/stat.
+cpu_secs() {
+    local hz total=0 p f
+    hz=$(getconf CLK_TCK)
+    for p in "$@"; do
+        [ -r "/proc/$p/stat" ] || continue
+        # Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
+        f=$(sed 's/^.*) //' "/proc/$p/stat")
+        total=$((total + $(echo "$f" | awk '{print $12 + $13}')))
+    done
+    awk -v t="$total" -v hz="$hz" 'BEGIN{printf "%.2f", t / hz}'
+}
+
+# Starts one dmconnect process: start_dm DIR MODE [LISTEN_IP NODE]; appends to SERVER_PIDS, sets DM_ADDR.
+start_dm() {
+    local d=$1
+    rm -rf "$d" && mkdir -p "$d"
+    write_dmconnect_conf "$d/dm.toml" "$2" "${3:-127.0.0.1}" "${4:-}"
+    "$DM" serve --config "$d/dm.toml" --data-dir "$d/data" --ready-file "$d/ready" >"$d/log" 2>&1 &
+    SERVER_PIDS+=($!)
+    for _ in $(seq 150); do [ -s "$d/ready" ] && break; sleep 0.1; done
+    DM_ADDR=$(sed -n 's/.*"plain":"\([^"]*\)".*/\1/p' "$d/ready" 2>/dev/null)
+    [ -n "$DM_ADDR" ] || { echo "dmconnect did not start:"; cat "$d/log"; return 1; }
+}
+
+# PostgreSQL + NATS for dmconnect-cluster, once per run (scripts/cluster-services.sh).
+start_cluster_services() {
+    [ -z "$CLUSTER_DIR" ] || return 0
+    # Outside $TMP (mode 700): PostgreSQL runs as its own user and must reach its directory.
+    CLUSTER_DIR=$(mktemp -d /tmp/dmbench-cluster.XXXXXX)
+    chmod 755 "$CLUSTER_DIR"
+    "$ROOT/scripts/cluster-services.sh" start "$CLUSTER_DIR" >/dev/null || return 1
+    # shellcheck disable=SC1091
+    source "$CLUSTER_DIR/env"
+}
+
+# Starts server $1; sets SERVER_PIDS, PROTO, ADDR and EXTRA (more dmbench flags).
 start_server() {
+    EXTRA=
     case $1 in
-        dmconnect | dmconnect-ws)
-            local d=$TMP/dmconnect
-            rm -rf "$d" && mkdir -p "$d"
-            write_dmconnect_conf "$d/dm.toml"
-            "$DM" serve --config "$d/dm.toml" --data-dir "$d/data" --ready-file "$d/ready" >"$d/log" 2>&1 &
-            SERVER_PID=$!
-            for _ in $(seq 100); do [ -s "$d/ready" ] && break; sleep 0.1; done
-            ADDR=$(sed -n 's/.*"plain":"\([^"]*\)".*/\1/p' "$d/ready")
-            [ -n "$ADDR" ] || { echo "dmconnect did not start:"; cat "$d/log"; return 1; }
-            PROTO=dm
+        dmconnect | dmconnect-ws | dmconnect-full | dmconnect-limits)
+            local mode=plain
+            case $1 in dmconnect-full) mode=full ;; dmconnect-limits) mode=limits ;; esac
+            start_dm "$TMP/dmconnect" "$mode" || return 1
+            ADDR=$DM_ADDR PROTO=dm
             if [ "$1" = dmconnect-ws ]; then PROTO=ws; fi
+            ;;
+        dmconnect-cluster)
+            start_cluster_services || return 1
+            start_dm "$TMP/node1" cluster 127.0.0.1 n1 || return 1
+            ADDR=$DM_ADDR
+            start_dm "$TMP/node2" cluster 127.0.0.2 n2 || return 1
+            PROTO=dm EXTRA="--also-addr $DM_ADDR --nats $DMC_NATS_URL"
             ;;
         ngircd)
             write_ngircd_conf "$TMP/ngircd.conf"
             ngircd -n -f "$TMP/ngircd.conf" >"$TMP/ngircd.log" 2>&1 &
-            SERVER_PID=$!
+            SERVER_PIDS+=($!)
             wait_port $NG_PORT
             ADDR=127.0.0.1:$NG_PORT PROTO=irc
             ;;
         inspircd)
             write_inspircd_conf "$TMP/inspircd.conf"
             /usr/sbin/inspircd --nofork --runasroot --config "$TMP/inspircd.conf" >"$TMP/inspircd.out" 2>&1 &
-            SERVER_PID=$!
+            SERVER_PIDS+=($!)
             wait_port $INSP_PORT
             ADDR=127.0.0.1:$INSP_PORT PROTO=irc
             ;;
@@ -234,15 +337,25 @@ start_server() {
 }
 
 stop_server() {
-    [ -n "$SERVER_PID" ] || return 0
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
+    local p
+    for p in "${SERVER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${SERVER_PIDS[@]}"; do
+        for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    SERVER_PIDS=()
 }
 
+# The whole cost-growth matrix (issue: how cost grows), one word.
+GROWTH="growth-room-10 growth-room-100 growth-room-1000 growth-room-5000 growth-rooms-1 growth-rooms-100
+        growth-rooms-1000 idle-1000 idle-5000 idle-10000 idle-19000"
+
+# Messages per sender so that N senders at GROWTH_RATE in total chat for GROWTH_SECS.
+per_sender() { echo $(( (GROWTH_RATE * GROWTH_SECS + $1 - 1) / $1 )); }
+
 scenario_args() {
+    local n
     case $1 in
         fanout-flat) echo "fanout --clients $CLIENTS --senders $SENDERS --messages $MESSAGES --window $WINDOW" ;;
         fanout-rate) echo "fanout --clients $CLIENTS --senders $SENDERS --messages $RATE_MESSAGES --rate $RATE" ;;
@@ -250,28 +363,52 @@ scenario_args() {
         pm) echo "pm --pairs $PAIRS --messages $PM_MESSAGES --window $WINDOW" ;;
         login-storm) echo "login-storm --clients $CLIENTS --senders $SENDERS --rate $STORM_RATE --logins $STORM_LOGINS" ;;
         slow-reader) echo "slow-reader --clients $SLOW_CLIENTS --senders $SENDERS --rate $SLOW_RATE --size $SLOW_SIZE --slow-secs $SLOW_SECS" ;;
+        login-attack) echo "login-attack --attackers $ATTACKERS --attack-ips $ATTACK_IPS --secs $ATTACK_SECS" ;;
+        flood) echo "flood --readers $FLOOD_READERS --paced $FLOOD_PACED --rate $FLOOD_RATE --secs $FLOOD_SECS" ;;
+        growth-room-*)
+            n=${1#growth-room-}
+            echo "fanout --rooms 1 --clients $n --senders $GROWTH_SENDERS --rate $GROWTH_RATE --messages $(per_sender "$GROWTH_SENDERS")"
+            ;;
+        growth-rooms-*)
+            n=${1#growth-rooms-}
+            echo "fanout --rooms $n --clients 10 --senders 1 --rate $GROWTH_RATE --messages $(per_sender "$n")"
+            ;;
+        idle-*) echo "idle --sessions ${1#idle-} --room-size 100" ;;
         *) echo "unknown scenario $1" >&2; return 1 ;;
     esac
 }
 
+expanded=
+for scen in $SCENARIOS; do
+    if [ "$scen" = growth ]; then expanded+=" $GROWTH"; else expanded+=" $scen"; fi
+done
+SCENARIOS=$expanded
 # Each scenario runs on a freshly started server, servers interleaved, so that RSS and
 # CPU numbers belong to that scenario alone.
 for scen in $SCENARIOS; do
     args=$(scenario_args "$scen")
     echo "== $scen: dmbench $args"
     for srv in $SERVERS; do
+        if [ "$scen" = login-attack ] && [ "${srv#dmconnect}" = "$srv" ]; then
+            echo "$srv: login-attack skipped (no accounts to attack)"
+            continue
+        fi
         wait_quiet
+        echo "   [$srv] $(uptime | sed 's/^ *//')"
         if ! start_server "$srv"; then
             echo "$srv: did not start; skipped"
             stop_server
             continue
         fi
         t0=$SECONDS
+        cpu0=$(cpu_secs "${SERVER_PIDS[@]}")
         # shellcheck disable=SC2086
-        if ! timeout 900 "$BENCH" --proto "$PROTO" --addr "$ADDR" --pid "$SERVER_PID" --label "$srv" --tag "$scen" \
-            --setup-concurrency "$SETUP_CONCURRENCY" --json "$RESULTS" $args | grep -v '^{'; then
+        if ! timeout 900 "$BENCH" --proto "$PROTO" --addr "$ADDR" --pid "${SERVER_PIDS[0]}" --label "$srv" \
+            --tag "$scen" --setup-concurrency "$SETUP_CONCURRENCY" --json "$RESULTS" $EXTRA $args | grep -v '^{'; then
             echo "$srv: $scen failed"
         fi
+        cpu1=$(cpu_secs "${SERVER_PIDS[@]}")
+        echo "   [$srv] server CPU over the whole run incl. setup (all processes): $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b - a}') s"
         stop_server
         echo "   ($((SECONDS - t0)) s including setup)"
     done

@@ -5,7 +5,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use memchr::memchr;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -51,7 +51,21 @@ impl Conn {
     /// Connects; `rcvbuf` shrinks the kernel receive buffer (slow reader).
     /// With `ws`, the connection is upgraded to a WebSocket at `/ws` first.
     pub async fn connect(addr: SocketAddr, buf_size: usize, rcvbuf: Option<u32>, ws: bool) -> io::Result<Conn> {
+        Conn::connect_from(addr, None, buf_size, rcvbuf, ws).await
+    }
+
+    /// [`Conn::connect`] from source address `from` (e.g. 127.0.0.2: another client IP on loopback).
+    pub async fn connect_from(
+        addr: SocketAddr,
+        from: Option<IpAddr>,
+        buf_size: usize,
+        rcvbuf: Option<u32>,
+        ws: bool,
+    ) -> io::Result<Conn> {
         let sock = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        if let Some(ip) = from {
+            sock.bind(SocketAddr::new(ip, 0))?;
+        }
         if let Some(n) = rcvbuf {
             sock.set_recv_buffer_size(n)?;
         }

@@ -1,8 +1,11 @@
 //! `dmbench`: load generator for DMconnect and IRC servers (same workloads, two protocols).
 
+mod attack;
 mod client;
 mod conn;
+mod flood;
 mod load;
+mod nats;
 mod payload;
 mod plan;
 mod proto;
@@ -61,6 +64,9 @@ struct Global {
     /// Prefix of account names and nicks.
     #[arg(long, global = true, default_value = "b")]
     prefix: String,
+    /// Cluster runs: count the bus messages at this NATS server (`nats://127.0.0.1:4222`; fanout only).
+    #[arg(long, global = true)]
+    nats: Option<String>,
     /// Worker threads of the generator's runtime; 0 = one per core.
     #[arg(long, global = true, default_value_t = 0)]
     threads: usize,
@@ -96,6 +102,41 @@ enum Cmd {
         /// Messages per sender.
         #[arg(long, default_value_t = 2000)]
         messages: u64,
+        #[command(flatten)]
+        send: Send,
+    },
+    /// N connections guess one account's password while real users log in (DMconnect only).
+    LoginAttack {
+        /// Attacking connections.
+        #[arg(long, default_value_t = 60)]
+        attackers: usize,
+        /// Source addresses the attackers use (127.0.0.10, .11, …; real users use .2 and .3).
+        #[arg(long, default_value_t = 1)]
+        attack_ips: usize,
+        /// Seconds the attack runs.
+        #[arg(long, default_value_t = 10.0)]
+        secs: f64,
+        /// Milliseconds a real user waits between two logins.
+        #[arg(long, default_value_t = 200)]
+        pause_ms: u64,
+    },
+    /// Paced senders and readers in one room; then one member floods it flat out (--rate 0 means 8).
+    Flood {
+        /// Members that only read.
+        #[arg(long, default_value_t = 50)]
+        readers: usize,
+        /// Paced senders (keep each under the server's chat_lines_per_sec).
+        #[arg(long, default_value_t = 4)]
+        paced: usize,
+        /// Seconds of paced chat before the flood.
+        #[arg(long, default_value_t = 3.0)]
+        baseline_secs: f64,
+        /// Seconds the flood lasts.
+        #[arg(long, default_value_t = 10.0)]
+        secs: f64,
+        /// Bytes per flood line.
+        #[arg(long, default_value_t = 64)]
+        flood_size: usize,
         #[command(flatten)]
         send: Send,
     },
@@ -230,14 +271,35 @@ async fn run(cli: Cli, fds: u64) -> ExitCode {
     match &mut cmd {
         Cmd::LoginStorm { send, .. } if send.rate <= 0.0 => send.rate = 500.0,
         Cmd::SlowReader { send, .. } if send.rate <= 0.0 => send.rate = 2000.0,
+        Cmd::Flood { send, .. } if send.rate <= 0.0 => send.rate = 8.0,
         _ => {}
     }
     let (name, params, out): (&str, serde_json::Value, Result<Outcome, String>) = match cmd {
         Cmd::Fanout { rooms, clients, senders, messages, send } => (
             "fanout",
             json!({"rooms": rooms, "clients": clients, "senders": senders, "messages": messages,
-                   "rate": send.rate, "window": send.window, "size": send.size}),
-            scenarios::fanout(&opts, rooms, clients, senders, cfg(send, Some(messages))).await,
+                   "rate": send.rate, "window": send.window, "size": send.size, "nodes": 1 + g.also_addr.len()}),
+            scenarios::fanout(&opts, rooms, clients, senders, cfg(send, Some(messages)), g.nats.as_deref()).await,
+        ),
+        Cmd::LoginAttack { attackers, attack_ips, secs: s, pause_ms } => (
+            "login-attack",
+            json!({"attackers": attackers, "attack_ips": attack_ips, "secs": s, "pause_ms": pause_ms}),
+            attack::login_attack(
+                &opts,
+                attack::AttackCfg { attackers, attack_ips, secs: secs(s), pause: Duration::from_millis(pause_ms) },
+            )
+            .await,
+        ),
+        Cmd::Flood { readers, paced, baseline_secs, secs: s, flood_size, send } => (
+            "flood",
+            json!({"readers": readers, "paced": paced, "baseline_secs": baseline_secs, "secs": s,
+                   "flood_size": flood_size, "rate": send.rate, "size": send.size}),
+            flood::flood(
+                &opts,
+                flood::FloodCfg { readers, paced, baseline: secs(baseline_secs), secs: secs(s), flood_size },
+                cfg(send, None),
+            )
+            .await,
         ),
         Cmd::Idle { sessions, room_size, hold_secs } => {
             opts.buf_size = 2048;

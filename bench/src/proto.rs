@@ -4,7 +4,7 @@ use crate::conn::Conn;
 use std::io;
 
 /// Password every benchmark account uses.
-const PASSWORD: &str = "benchpass";
+pub const PASSWORD: &str = "benchpass";
 
 /// Which protocol a run speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]

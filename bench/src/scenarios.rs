@@ -1,4 +1,4 @@
-//! The five workloads. Each returns its parameters and results as JSON plus a summary line.
+//! The basic workloads (login-attack and flood live in their own modules). Each returns its parameters and results as JSON plus a summary line.
 
 use crate::client::retry;
 use crate::conn::Conn;
@@ -28,7 +28,7 @@ fn own_cpu() -> f64 {
 }
 
 /// `rooms` × `clients` members; the first `senders` of each room send.
-fn room_plans(opts: &Opts, rooms: usize, clients: usize, senders: usize) -> Vec<ClientPlan> {
+pub fn room_plans(opts: &Opts, rooms: usize, clients: usize, senders: usize) -> Vec<ClientPlan> {
     let mut v = Vec::with_capacity(rooms * clients);
     for r in 0..rooms {
         let room = format!("r{r}");
@@ -74,7 +74,8 @@ async fn measure(opts: &Opts, load: Load) -> (Value, Latency) {
     (v, l)
 }
 
-fn round(x: f64) -> f64 {
+/// Rounds to three decimals for the records.
+pub fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
@@ -99,10 +100,21 @@ pub async fn fanout(
     clients: usize,
     senders: usize,
     cfg: SendCfg,
+    nats: Option<&str>,
 ) -> Result<Outcome, String> {
     let load = Load::start(opts, room_plans(opts, rooms, clients, senders.min(clients)), cfg).await?;
-    let (r, l) = measure(opts, load).await;
-    let line = throughput_line(&r, "deliveries", &l.short());
+    let bus = match nats {
+        Some(url) => Some(crate::nats::subscribe(url).await.map_err(|e| format!("NATS {url}: {e}"))?),
+        None => None,
+    };
+    let before = bus.as_ref().map(|b| b.snapshot());
+    let (mut r, l) = measure(opts, load).await;
+    let mut line = throughput_line(&r, "deliveries", &l.short());
+    if let (Some(b), Some(before)) = (bus, before) {
+        let d = crate::nats::delta(before, b.snapshot(), r["sent"].as_u64().unwrap_or(0));
+        line += &format!(" | nats room msgs/line={}", d["room_msgs_per_line"]);
+        r["nats"] = d;
+    }
     Ok(Outcome { results: r, line })
 }
 
@@ -122,6 +134,7 @@ pub async fn pm(opts: &Opts, pairs: usize, cfg: SendCfg) -> Result<Outcome, Stri
 pub async fn idle(opts: &Opts, sessions: usize, room_size: usize, hold: Duration) -> Result<Outcome, String> {
     let rss0 = opts.server.rss();
     let parts0 = opts.server.rss_parts();
+    let setup_cpu0 = opts.server.cpu();
     let rooms = sessions.div_ceil(room_size.max(1));
     let mut plans = room_plans(opts, rooms, room_size.max(1), 0);
     plans.truncate(sessions);
@@ -143,6 +156,7 @@ pub async fn idle(opts: &Opts, sessions: usize, room_size: usize, hold: Duration
         "rss_before_kib": rss0, "rss_after_setup_kib": rss1, "rss_kib": rss2,
         "rss_per_session_kib": round(per),
         "anon_growth_kib": parts2.0.saturating_sub(parts0.0), "file_growth_kib": parts2.1.saturating_sub(parts0.1), "idle_cpu_pct": round(100.0 * idle_cpu / hold.as_secs_f64()),
+        "server_cpu_s": round(opts.server.cpu() - setup_cpu0),
     });
     let line = format!(
         "sessions={ready} rss={:.1}MiB (before {:.1}MiB) per_session={per:.2}KiB setup={setup_secs:.1}s",
@@ -298,6 +312,7 @@ pub async fn slow_reader(
     plans.push(ClientPlan { name: format!("{}slow", opts.prefix), room: Some("r0".into()), target: None, slow: true });
     let load = Load::start(opts, plans, cfg).await?;
     let server = opts.server;
+    let cpu0 = server.cpu();
     let t0 = Instant::now();
     let sampler = tokio::spawn(async move {
         let mut v: Vec<(f64, u64)> = Vec::new();
@@ -313,6 +328,7 @@ pub async fn slow_reader(
     tokio::time::sleep(slow_for).await;
     load.stop_sending();
     let samples = sampler.await.unwrap_or_default();
+    let cpu = server.cpu() - cpu0;
     let ready = load.ready();
     let errors = load.errors();
     let t = load.finish().await;
@@ -326,7 +342,7 @@ pub async fn slow_reader(
     let r = json!({
         "ready": ready, "errors": errors, "baseline": l0, "slow": l1, "p99_ratio": ratio,
         "rss_at_slow_start_kib": at_start, "rss_max_kib": max, "rss_end_kib": end,
-        "rss_growth_kib": max.saturating_sub(at_start), "slow_reader_dropped": dropped,
+        "rss_growth_kib": max.saturating_sub(at_start), "slow_reader_dropped": dropped, "server_cpu_s": round(cpu),
         "rss_samples": samples,
     });
     let line = format!(

@@ -8,11 +8,13 @@ fn metrics(scenario: &str) -> &'static [(&'static str, &'static str)] {
         "fanout" => &[
             ("deliveries_per_s", "deliveries/s ↑"),
             ("deliveries_per_cpu_s", "deliveries per server CPU-s ↑"),
+            ("server_cpu_s", "server CPU-s ↓"),
             ("server_cpu_pct", "server CPU % of one core"),
             ("latency.p50_ms", "latency p50 ms ↓"),
             ("latency.p99_ms", "latency p99 ms ↓"),
             ("latency.max_ms", "latency max ms ↓"),
             ("lost", "lost deliveries ↓"),
+            ("nats.room_msgs_per_line", "NATS room msgs per line (cluster)"),
             ("gen_cpu_s", "load generator CPU-s"),
             ("other_cpu_s", "other CPU-s on the machine"),
         ],
@@ -28,6 +30,28 @@ fn metrics(scenario: &str) -> &'static [(&'static str, &'static str)] {
             ("ready", "sessions reached ↑"),
             ("rss_kib", "server RSS KiB ↓"),
             ("rss_per_session_kib", "RSS per session KiB ↓"),
+            ("server_cpu_s", "server CPU-s (setup + hold) ↓"),
+        ],
+        "login-attack" => &[
+            ("owner.latency.p50_ms", "owner's login p50 ms ↓"),
+            ("owner.latency.p99_ms", "owner's login p99 ms ↓"),
+            ("owner.latency.max_ms", "owner's login max ms ↓"),
+            ("owner.refused", "owner's logins refused ↓"),
+            ("second_account.latency.p99_ms", "second account's login p99 ms ↓"),
+            ("attempts_per_s", "attacker attempts answered/s"),
+            ("attacker_disconnects", "attacker disconnects"),
+            ("server_cpu_s", "server CPU-s"),
+            ("rss_after_kib", "server RSS KiB after ↓"),
+        ],
+        "flood" => &[
+            ("baseline.p99_ms", "paced p99 ms before the flood ↓"),
+            ("flood.p99_ms", "paced p99 ms during the flood ↓"),
+            ("paced_lost", "paced lines lost ↓"),
+            ("flood_sent", "flood lines written by the flooder"),
+            ("flood_lines_per_reader", "flood lines each reader got"),
+            ("members_closed", "members disconnected ↓"),
+            ("flooder_closed", "flooder disconnected"),
+            ("server_cpu_s", "server CPU-s"),
         ],
         "login-storm" => &[
             ("baseline.p99_ms", "chat p99 ms without storm ↓"),
@@ -41,6 +65,7 @@ fn metrics(scenario: &str) -> &'static [(&'static str, &'static str)] {
             ("p99_ratio", "p99 ratio ↓"),
             ("rss_growth_kib", "server RSS growth KiB ↓"),
             ("slow_reader_dropped", "slow reader dropped"),
+            ("server_cpu_s", "server CPU-s"),
         ],
         _ => &[],
     }
@@ -71,6 +96,12 @@ fn fmt_num(v: &Value) -> String {
 /// Builds the table from JSON lines; `ours` is the label divided by each peer.
 pub fn render(text: &str, ours: &str) -> String {
     let recs: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    // Without a record of `ours` (e.g. only dmconnect-limits ran), the first label leads.
+    let ours = if recs.iter().any(|r| r["label"].as_str() == Some(ours)) {
+        ours
+    } else {
+        recs.first().and_then(|r| r["label"].as_str()).unwrap_or(ours)
+    };
     let mut labels: Vec<String> = vec![ours.to_string()];
     let mut keys: Vec<(String, String)> = Vec::new();
     for r in &recs {

@@ -132,3 +132,37 @@ async fn websocket_sessions_count_the_same() {
     let r = &bench_proto(&srv, "ws", &["pm", "--pairs", "3", "--messages", "10"])["results"];
     assert_eq!(r["delivered"], 3 * 2 * 10);
 }
+
+#[tokio::test]
+async fn login_attack_reports_the_real_users_latency() {
+    // Default [limits]: login failure budgets and fair hashing on.
+    let srv = TestServer::builder().start().await;
+    let r = &bench(&srv, &["login-attack", "--attackers", "4", "--secs", "1.5", "--pause-ms", "50"])["results"];
+    assert!(r["attempts_answered"].as_u64().unwrap_or(0) > 0, "{r}");
+    assert!(r["owner"]["logins_ok"].as_u64().unwrap_or(0) > 0, "{r}");
+    assert!(r["second_account"]["logins_ok"].as_u64().unwrap_or(0) > 0, "{r}");
+    assert_eq!(r["owner"]["errors"], 0, "{r}");
+    assert!(r["owner"]["latency"]["p99_ms"].as_f64().unwrap_or(0.0) > 0.0, "{r}");
+}
+
+#[tokio::test]
+async fn flood_is_held_back_by_default_limits() {
+    let srv = TestServer::builder().start().await;
+    let args = ["flood", "--readers", "5", "--paced", "2", "--rate", "4", "--baseline-secs", "0.5", "--secs", "1.5"];
+    let r = &bench(&srv, &args)["results"];
+    assert_eq!(r["ready"], 7, "{r}");
+    assert_eq!(r["paced_lost"], 0, "{r}");
+    assert_eq!(r["members_closed"], 0, "{r}");
+    assert!(r["flooder_told_too_fast"].as_u64().unwrap_or(0) >= 1, "{r}");
+    // chat_burst 20 plus 5 lines/s for ~2 s, with slack: far below what was sent.
+    let per_reader = r["flood_lines_per_reader"].as_f64().unwrap_or(f64::MAX);
+    assert!(per_reader <= 45.0, "{r}");
+    assert!(r["flood_sent"].as_u64().unwrap_or(0) as f64 > per_reader, "{r}");
+    assert!(r["flood"]["count"].as_u64().unwrap_or(0) > 0, "{r}");
+
+    // Limits off: the flood reaches the readers.
+    let srv = server().await;
+    let r = &bench(&srv, &args)["results"];
+    assert!(r["flood_lines_per_reader"].as_f64().unwrap_or(0.0) > 45.0, "{r}");
+    assert!(r["paced_delivered"].as_u64().unwrap_or(0) > 0, "{r}");
+}
