@@ -3,7 +3,7 @@
 FROM rust:1-bookworm AS builder
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p dmconnect -p dmcap-status -p dmcap-ignore -p dmcap-sessions -p dmcap-http-file-upload
+RUN cargo build --release --locked -p dmconnect -p dmcap-status -p dmcap-ignore -p dmcap-sessions -p dmcap-http-file-upload -p dmcap-history
 
 FROM debian:bookworm-slim
 RUN useradd --system --home-dir /var/lib/dmconnect --shell /usr/sbin/nologin dmconnect \
@@ -12,7 +12,7 @@ RUN useradd --system --home-dir /var/lib/dmconnect --shell /usr/sbin/nologin dmc
 COPY --from=builder /src/target/release/dmconnect /usr/bin/dmconnect
 COPY --from=builder /src/target/release/libdmcap_status.so /src/target/release/libdmcap_ignore.so \
      /src/target/release/libdmcap_sessions.so /src/target/release/libdmcap_http_file_upload.so \
-     /usr/lib/dmconnect/capabilities/
+     /src/target/release/libdmcap_history.so /usr/lib/dmconnect/capabilities/
 COPY packaging/dmconnect.toml /etc/dmconnect/dmconnect.toml
 USER dmconnect
 WORKDIR /var/lib/dmconnect

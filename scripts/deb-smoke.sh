@@ -11,7 +11,8 @@ listing=$(dpkg-deb -c "$deb" | awk '{print $NF}')
 for want in ./usr/bin/dmconnect ./etc/dmconnect/dmconnect.toml \
     ./usr/lib/dmconnect/capabilities/libdmcap_status.so ./usr/lib/dmconnect/capabilities/libdmcap_ignore.so \
     ./usr/lib/dmconnect/capabilities/libdmcap_sessions.so \
-    ./usr/lib/dmconnect/capabilities/libdmcap_http_file_upload.so; do
+    ./usr/lib/dmconnect/capabilities/libdmcap_http_file_upload.so \
+    ./usr/lib/dmconnect/capabilities/libdmcap_history.so; do
     grep -qx -- "$want" <<<"$listing" || { echo "missing from the package: $want"; exit 1; }
 done
 grep -q 'systemd/system/dmconnect.service$' <<<"$listing" || { echo "missing: the systemd unit"; exit 1; }
