@@ -331,6 +331,8 @@ pub struct Budgets {
     pub max_rooms: usize,
     /// `max_rooms_per_account`.
     pub max_rooms_per_account: usize,
+    /// `slow_reader_secs`; `None` when off.
+    pub slow_reader: Option<Duration>,
 }
 
 impl Budgets {
@@ -345,6 +347,7 @@ impl Budgets {
             chat: (cfg.chat_lines_per_sec, cfg.chat_burst),
             max_rooms: cfg.max_rooms,
             max_rooms_per_account: cfg.max_rooms_per_account,
+            slow_reader: (cfg.slow_reader_secs > 0).then(|| Duration::from_secs(cfg.slow_reader_secs)),
         }
     }
 
