@@ -143,9 +143,10 @@ async fn write_loop(session: Arc<SessionHandle>, mut writer: Box<dyn MessageWrit
         match session.outbox.next_batch(&mut batch, 256).await {
             Closed::No => {
                 session.progressed();
+                let progress = || session.progressed();
                 let res = match slow {
-                    Some(limit) => watched(&session, writer.write(&batch), limit).await,
-                    None => writer.write(&batch).await,
+                    Some(limit) => watched(&session, writer.write(&batch, &progress), limit).await,
+                    None => writer.write(&batch, &progress).await,
                 };
                 crate::metrics::M.deliveries_out.inc_by(batch.len() as u64);
                 batch.clear();

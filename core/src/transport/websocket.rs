@@ -5,7 +5,7 @@
 //! between its lines. Binary frames are read like text frames (their bytes must
 //! be UTF-8). Pings are answered by tungstenite while reading.
 
-use super::{Inbound, MessageReader, MessageWriter};
+use super::{Inbound, MessageReader, MessageWriter, Progress};
 use crate::framing::split_complete;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -87,11 +87,13 @@ fn frame(msg: &Bytes) -> io::Result<Message> {
 
 #[async_trait]
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> MessageWriter for WsWriter<S> {
-    async fn write(&mut self, batch: &[Bytes]) -> io::Result<()> {
+    async fn write(&mut self, batch: &[Bytes], progress: Progress<'_>) -> io::Result<()> {
         for msg in batch {
             self.tx.feed(frame(msg)?).await.map_err(io::Error::other)?;
         }
-        self.tx.flush().await.map_err(io::Error::other)
+        self.tx.flush().await.map_err(io::Error::other)?;
+        progress();
+        Ok(())
     }
 
     async fn shutdown(&mut self) {
