@@ -80,7 +80,7 @@ async fn run_scoped(
                 crate::metrics::M.messages_in.inc();
                 let gate = commands::gate(&mut Ctx { shared: &shared, session: &session, state: &mut state }, &text);
                 if let Gate::Wait(wait) = gate {
-                    if !pause(&session, tokio::time::sleep(wait)).await {
+                    if !Box::pin(pause(&session, tokio::time::sleep(wait))).await {
                         kicked = true;
                         break;
                     }
@@ -103,7 +103,7 @@ async fn run_scoped(
                         }
                     }
                 }
-                if pushback::pending() && !pause(&session, pushback::wait()).await {
+                if pushback::pending() && !Box::pin(pause(&session, pushback::wait())).await {
                     kicked = true;
                     break;
                 }
@@ -130,6 +130,7 @@ async fn run_scoped(
 }
 
 /// Waits for `until` without reading from the client; false if the session was kicked meanwhile.
+/// Callers box it: only a waiting session should carry its timer, not every idle one.
 async fn pause(session: &SessionHandle, until: impl std::future::Future<Output = ()>) -> bool {
     tokio::select! {
         _ = until => true,
@@ -145,7 +146,7 @@ async fn write_loop(session: Arc<SessionHandle>, mut writer: Box<dyn MessageWrit
                 session.progressed();
                 let progress = || session.progressed();
                 let res = match slow {
-                    Some(limit) => watched(&session, writer.write(&batch, &progress), limit).await,
+                    Some(limit) => Box::pin(watched(&session, writer.write(&batch, &progress), limit)).await,
                     None => writer.write(&batch, &progress).await,
                 };
                 crate::metrics::M.deliveries_out.inc_by(batch.len() as u64);
