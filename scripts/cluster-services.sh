@@ -4,6 +4,8 @@
 #   scripts/cluster-services.sh start DIR        install if missing, start both, write DIR/env
 #   scripts/cluster-services.sh stop DIR         stop both (DIR is left for inspection)
 #   scripts/cluster-services.sh restart-nats DIR stop NATS and start it again on the same port
+#   scripts/cluster-services.sh stop-pg DIR      stop PostgreSQL only (outage tests)
+#   scripts/cluster-services.sh start-pg DIR     start it again on the same port
 #
 # DIR/env exports DMC_PG_URL, DMC_NATS_URL and DMC_CLUSTER_DIR; `source` it.
 # Both listen on 127.0.0.1 only, PostgreSQL with trust auth: never use this in production.
@@ -11,7 +13,7 @@ set -euo pipefail
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|restart-nats DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|restart-nats|stop-pg|start-pg DIR" >&2; exit 2; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -56,6 +58,17 @@ start_nats() {
     return 1
 }
 
+start_pg() {
+    local port=$1
+    # fsync off: a throwaway test database, speed matters more than surviving a power cut.
+    as_pg "$(pg_bin)/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -w \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/pg -c fsync=off -c max_connections=300" start >/dev/null
+}
+
+stop_pg() {
+    if [ -f "$dir/pg/data/postmaster.pid" ]; then as_pg "$(pg_bin)/pg_ctl" -D "$dir/pg/data" -m fast -w stop >/dev/null || true; fi
+}
+
 stop_nats() {
     [ -f "$dir/nats.pid" ] || return 0
     local pid
@@ -74,9 +87,8 @@ start)
     [ "$(id -u)" = 0 ] && chown postgres "$dir/pg"
     pg_port=$(free_port)
     as_pg "$bin/initdb" -D "$dir/pg/data" -A trust -U dmc -E UTF8 --locale=C >"$dir/pg/initdb.log"
-    # fsync off: a throwaway test database, speed matters more than surviving a power cut.
-    as_pg "$bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -w \
-        -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $dir/pg -c fsync=off -c max_connections=300" start >/dev/null
+    start_pg "$pg_port"
+    echo "$pg_port" >"$dir/pg.port"
     nats_port=$(free_port)
     start_nats "$nats_port"
     cat >"$dir/env" <<ENV
@@ -88,9 +100,15 @@ ENV
     cat "$dir/env"
     ;;
 stop)
-    bin=$(pg_bin)
-    if [ -f "$dir/pg/data/postmaster.pid" ]; then as_pg "$bin/pg_ctl" -D "$dir/pg/data" -m fast -w stop >/dev/null || true; fi
+    stop_pg
     stop_nats
+    ;;
+stop-pg)
+    stop_pg
+    ;;
+start-pg)
+    dir=$(cd "$dir" && pwd)
+    start_pg "$(cat "$dir/pg.port")"
     ;;
 restart-nats)
     stop_nats

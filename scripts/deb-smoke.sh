@@ -18,11 +18,27 @@ grep -q 'systemd/system/dmconnect.service$' <<<"$listing" || { echo "missing: th
 if grep -Eq 'dice|panicky' <<<"$listing"; then echo "test or example plugins in the package"; exit 1; fi
 dpkg-deb -I "$deb" conffiles | grep -qx /etc/dmconnect/dmconnect.toml || { echo "config is no conffile"; exit 1; }
 
+# The packaged unit as systemd reads it, offline: `systemd-analyze verify` with
+# ExecStart pointed at the unpacked binary; any warning (typo, bad value) fails.
+verify_unit() {
+    local unit out
+    unit=$(find "$1" -name dmconnect.service -path '*systemd/system*' | head -n 1)
+    if ! command -v systemd-analyze > /dev/null; then
+        echo "systemd-analyze not installed: unit not verified"
+        return
+    fi
+    sed "s|/usr/bin/dmconnect|$1/usr/bin/dmconnect|" "$unit" > "$1/dmconnect.service"
+    out=$(systemd-analyze verify "$1/dmconnect.service" 2>&1) || { echo "$out"; exit 1; }
+    [ -z "$out" ] || { echo "systemd-analyze verify: $out"; exit 1; }
+    echo "systemd unit verified"
+}
+
 root=$(mktemp -d)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$root"; }
 trap cleanup EXIT
 dpkg-deb -x "$deb" "$root"
+verify_unit "$root"
 # The packaged config, pointed at the temporary root and loopback ports.
 sed -e "s|^data_dir = .*|data_dir = \"$root/var/lib/dmconnect\"|" \
     -e 's|^listen = .*|listen = "127.0.0.1:0"|' -e 's|^encrypted_listen = .*|encrypted_listen = ""|' \

@@ -1,4 +1,4 @@
-//! The two protocol drivers: the same steps spoken as DMconnect (WIRE.md §3) or IRC.
+//! The two protocol drivers: the same steps spoken as DMconnect (docs/protocol.md §3, §4) or IRC.
 
 use crate::conn::Conn;
 use std::io;

@@ -19,15 +19,22 @@ pub enum RoomMsg {
         /// `/act` rather than chat.
         act: bool,
     },
-    /// The publishing node's first session of `account` joined.
+    /// The publishing node's first session of `account` joined (`origin` none), or
+    /// a user of host `origin` joined through the publishing node (federation).
     Joined {
         /// Account name.
         account: String,
+        /// Home host of a federated member.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
     },
-    /// The publishing node's last session of `account` left.
+    /// The publishing node's last session of `account` left, or a federated member left.
     Left {
         /// Account name.
         account: String,
+        /// Home host of a federated member.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
     },
     /// The subserver was created.
     Created,
@@ -65,7 +72,18 @@ pub trait Bus: Send + Sync {
     fn ips_elsewhere(&self, account: &str) -> Vec<std::net::IpAddr>;
     /// Why cross-node work cannot be done correctly now (`None`: the bus is up).
     fn trouble(&self) -> Option<String>;
+    /// Tells the other nodes that capability `cap` changed `key` in its storage.
+    fn kv_changed(&self, _cap: &str, _key: &str) {}
+    /// Asks the other nodes to judge (and count) a federation `dialback_check` about
+    /// a message this node did not send: `Some(verdict)` from the node that sent it,
+    /// `None` if none did. `None` at once (no future) when there are no other nodes.
+    fn vouch_elsewhere(&self, _check: serde_json::Value) -> Option<BoxFuture<'static, Option<bool>>> {
+        None
+    }
 }
+
+/// What [`Bus::vouch_elsewhere`] returns.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// A single node: nobody else to tell.
 pub struct NoBus;

@@ -36,7 +36,12 @@ pub trait Capabilities: Send + Sync {
     /// True when some capability declared an HTTP path prefix that `path` starts with.
     fn serves_path(&self, path: &str) -> bool;
     /// Answers one HTTP request for such a path (the core's HTTP router calls it).
-    async fn http(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<crate::http_reply::Body>;
+    async fn http(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        uploads: &crate::uploads::Uploads,
+    ) -> Response<crate::http_reply::Body>;
     /// True when some capability wants each line of local rooms (so the core calls [`Capabilities::room_line`]).
     fn room_lines(&self) -> bool {
         false
@@ -49,6 +54,8 @@ pub trait Capabilities: Send + Sync {
     }
     /// A session joined a local room (after its join reply was queued).
     fn room_joined(&self, _room: &str, _caller: Caller) {}
+    /// Another node of the cluster changed `key` in capability `cap`'s storage.
+    fn kv_changed(&self, _cap: &str, _key: &str) {}
     /// `/reload_capability NAME`: loads a new copy of its file; one line for the admin.
     async fn reload(&self, name: &str) -> String {
         format!("Capability {name} not reloaded: it is not loaded.")
@@ -88,7 +95,12 @@ impl Capabilities for NoCapabilities {
     fn serves_path(&self, _: &str) -> bool {
         false
     }
-    async fn http(&self, _: Request<Incoming>, _: SocketAddr) -> Response<crate::http_reply::Body> {
+    async fn http(
+        &self,
+        _: Request<Incoming>,
+        _: SocketAddr,
+        _: &crate::uploads::Uploads,
+    ) -> Response<crate::http_reply::Body> {
         crate::http_reply::plain(hyper::StatusCode::NOT_FOUND, "Not Found")
     }
 }

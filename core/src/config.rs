@@ -44,7 +44,7 @@ pub struct ServerConfig {
     pub host: String,
     /// Plain DMconnect port (also s2s JSON and HTTP).
     pub listen: String,
-    /// Legacy encrypted port (WIRE §5); empty disables.
+    /// Legacy encrypted port (protocol.md §6); empty disables.
     pub encrypted_listen: String,
     /// TLS port; empty disables. Needs `tls_cert` and `tls_key`.
     pub tls_listen: String,
@@ -58,9 +58,9 @@ pub struct ServerConfig {
     pub default_server: String,
     /// Accounts allowed to /ban and /delete_server.
     pub admins: Vec<String>,
-    /// How long the main port waits for a first byte before greeting (WIRE §7).
+    /// How long the main port waits for a first byte before greeting (protocol.md §7).
     pub sniff_ms: u64,
-    /// How long a bare packet waits for more bytes before it counts as complete (WIRE §2).
+    /// How long a bare packet waits for more bytes before it counts as complete (protocol.md §2).
     pub grace_ms: u64,
     /// Encrypted/TLS handshakes that take longer are dropped.
     pub handshake_timeout_ms: u64,
@@ -130,6 +130,14 @@ pub struct LimitsConfig {
     pub login_failures_per_ip: u32,
     /// Failed logins on one account before attempts on it are delayed; 0 = off.
     pub login_failures_per_account: u32,
+    /// Members from other hosts one local subserver may hold; 0 = unlimited.
+    pub max_remote_members_per_room: usize,
+    /// HTTP uploads (request bodies to capabilities) one IP may start per hour; 0 = unlimited.
+    pub uploads_per_ip_per_hour: u32,
+    /// Bytes of uploaded files on disk (under the capabilities' files directory); 0 = unlimited.
+    pub upload_quota_bytes: u64,
+    /// Bytes of upload bodies being received at once, in total; 0 = unlimited.
+    pub upload_inflight_bytes: u64,
 }
 
 impl Default for LimitsConfig {
@@ -148,6 +156,10 @@ impl Default for LimitsConfig {
             registrations_per_ip_per_hour: 20,
             login_failures_per_ip: 20,
             login_failures_per_account: 5,
+            max_remote_members_per_room: 1000,
+            uploads_per_ip_per_hour: 60,
+            upload_quota_bytes: 10 * 1024 * 1024 * 1024,
+            upload_inflight_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -278,6 +290,10 @@ pub struct CapabilitiesConfig {
     pub dir: Option<PathBuf>,
     /// More plugin directories, searched in order before `dir`.
     pub dirs: Vec<PathBuf>,
+    /// Where capabilities keep their files (`NAME/` each, uploads too); default
+    /// `DATA_DIR/capabilities`. Shared storage here lets every cluster node serve every upload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files_dir: Option<PathBuf>,
     /// Capabilities to load, in `/list_capabilities` order.
     pub enabled: Vec<String>,
     /// `[capabilities.NAME]` tables, handed to each capability.
@@ -286,6 +302,11 @@ pub struct CapabilitiesConfig {
 }
 
 impl CapabilitiesConfig {
+    /// Where capabilities keep their files: `files_dir`, else `DATA_DIR/capabilities`.
+    pub fn files_root(&self, data_dir: &std::path::Path) -> PathBuf {
+        self.files_dir.clone().unwrap_or_else(|| data_dir.join("capabilities"))
+    }
+
     /// Rejects typos among the `[capabilities]` keys (the NAME tables are the plugins' to check).
     pub fn check(&self) -> Result<(), String> {
         for (key, v) in &self.settings {
@@ -297,8 +318,8 @@ impl CapabilitiesConfig {
                 (_, toml::Value::Table(_)) => {}
                 _ => {
                     return Err(format!(
-                        "unknown key `{key}` in [capabilities] (expected `dir`, `dirs`, `enabled`, \
-                         `command_timeout_ms` or a [capabilities.NAME] table)"
+                        "unknown key `{key}` in [capabilities] (expected `dir`, `dirs`, `files_dir`, \
+                         `enabled`, `command_timeout_ms` or a [capabilities.NAME] table)"
                     ))
                 }
             }
@@ -319,6 +340,7 @@ impl Default for CapabilitiesConfig {
         Self {
             dir: None,
             dirs: Vec::new(),
+            files_dir: None,
             enabled: ["status", "ignore", "sessions", "http_file_upload"].map(String::from).to_vec(),
             settings: BTreeMap::new(),
         }
@@ -394,7 +416,7 @@ impl Config {
             return Err(format!("[server] log_level = {:?}: {e}", s.log_level));
         }
         if s.grace_ms >= 40 {
-            return Err("[server] grace_ms must be below 40 (WIRE §2: delayed ACKs)".into());
+            return Err("[server] grace_ms must be below 40 (protocol.md §2: delayed ACKs)".into());
         }
         if self.limits.outbound_queue_messages == 0 || self.limits.outbound_queue_bytes < 64 * 1024 {
             return Err("[limits] outbound queue must hold at least 1 message and 64 KiB".into());

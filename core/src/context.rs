@@ -43,10 +43,10 @@ pub struct Shared {
     pub auth: Auth,
     /// Reference-identical texts.
     pub legacy: bool,
-    /// Outbound queue bounds (messages, bytes).
-    pub queue: (usize, usize),
     /// Abuse budgets (`[limits]`).
     pub budgets: Arc<Budgets>,
+    /// Upload budgets (`[limits]` `upload*`).
+    pub uploads: Arc<crate::uploads::Uploads>,
 }
 
 impl Shared {

@@ -90,7 +90,7 @@ pub async fn hash_new_password(
 
 /// Checks `max_rooms` and `max_rooms_per_account` (administrators are exempt from the latter).
 pub async fn may_create_room(shared: &Shared, account: &str) -> Result<(), String> {
-    let (total, per_account) = (shared.budgets.max_rooms, shared.budgets.max_rooms_per_account);
+    let (total, per_account) = shared.budgets.rooms();
     if total != 0 && shared.hub.room_names().len() >= total {
         return Err(replies::too_many_rooms(total));
     }

@@ -33,3 +33,4 @@ pub mod shutdown;
 pub mod store;
 pub mod sync;
 pub mod transport;
+pub mod uploads;

@@ -6,6 +6,7 @@ use crate::config::LimitsConfig;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -93,6 +94,14 @@ impl TokenBucket {
     pub fn tokens(&self) -> f64 {
         self.tokens
     }
+
+    /// Changes the rate (a reload): tokens earned so far are kept, up to the new burst.
+    pub fn set_rate(&mut self, per_sec: f64, burst: f64, now: Instant) {
+        self.refill(now);
+        self.per_sec = per_sec;
+        self.burst = burst.max(1.0);
+        self.tokens = self.tokens.min(self.burst);
+    }
 }
 
 impl Stamped for TokenBucket {
@@ -103,17 +112,29 @@ impl Stamped for TokenBucket {
 
 /// One token bucket per key (e.g. registrations per IP per hour).
 pub struct KeyedRate<K> {
-    buckets: Mutex<Capped<K, TokenBucket>>,
+    inner: Mutex<Rated<K>>,
+}
+
+struct Rated<K> {
+    buckets: Capped<K, TokenBucket>,
     per_sec: f64,
     burst: f64,
+}
+
+/// A bucket untouched until it is full again carries no information.
+fn refill_ttl(per_sec: f64, burst: f64) -> Duration {
+    if per_sec > 0.0 {
+        Duration::from_secs_f64(burst / per_sec)
+    } else {
+        Duration::from_secs(3600)
+    }
 }
 
 impl<K: Hash + Eq + Clone> KeyedRate<K> {
     /// `burst` at once, refilled at `per_sec`; `burst == 0` turns the limiter off.
     pub fn new(per_sec: f64, burst: f64) -> Self {
-        // A bucket untouched until it is full again carries no information.
-        let ttl = if per_sec > 0.0 { Duration::from_secs_f64(burst / per_sec) } else { Duration::from_secs(3600) };
-        KeyedRate { buckets: Mutex::new(Capped::new(MAX_KEYS, ttl)), per_sec, burst }
+        let buckets = Capped::new(MAX_KEYS, refill_ttl(per_sec, burst));
+        KeyedRate { inner: Mutex::new(Rated { buckets, per_sec, burst }) }
     }
 
     /// `n` per hour, all of them usable at once.
@@ -121,21 +142,34 @@ impl<K: Hash + Eq + Clone> KeyedRate<K> {
         Self::new(f64::from(n) / 3600.0, f64::from(n))
     }
 
+    /// New rate for every key (a reload); each key keeps what it has left, up to the new burst.
+    pub fn set_per_hour(&self, n: u32) {
+        let (per_sec, burst) = (f64::from(n) / 3600.0, f64::from(n));
+        let now = Instant::now();
+        let mut r = lock(&self.inner);
+        r.per_sec = per_sec;
+        r.burst = burst;
+        r.buckets.ttl = refill_ttl(per_sec, burst);
+        r.buckets.map.values_mut().for_each(|b| b.set_rate(per_sec, burst, now));
+    }
+
     /// Takes one token for `key`; false when the key's budget is spent (or true when off).
     pub fn allow(&self, key: &K) -> bool {
-        if self.burst <= 0.0 {
+        let now = Instant::now();
+        let mut r = lock(&self.inner);
+        let (per_sec, burst) = (r.per_sec, r.burst);
+        if burst <= 0.0 {
             return true;
         }
-        let now = Instant::now();
-        let (per_sec, burst) = (self.per_sec, self.burst);
-        lock(&self.buckets).entry(key, now, || TokenBucket::new(per_sec, burst, now)).take(now).is_ok()
+        r.buckets.entry(key, now, || TokenBucket::new(per_sec, burst, now)).take(now).is_ok()
     }
 }
 
 /// Failures counted per key, with a delay that doubles with every failure past a free budget.
 pub struct Failures<K> {
     map: Mutex<Capped<K, FailEntry>>,
-    free: u32,
+    /// Changed live by a reload; failures counted so far are kept.
+    free: AtomicU32,
     base: Duration,
     max_delay: Duration,
     /// Serialise a key's attempts: each one reserves the next slot, so parallel
@@ -161,7 +195,13 @@ pub const FORGET_FAILURES: Duration = Duration::from_secs(15 * 60);
 impl<K: Hash + Eq + Clone> Failures<K> {
     /// `free` failures without delay (0 = off), then `base`, `2 × base`, … up to `max_delay`.
     pub fn new(free: u32, base: Duration, max_delay: Duration, serialise: bool) -> Self {
-        Failures { map: Mutex::new(Capped::new(MAX_KEYS, FORGET_FAILURES)), free, base, max_delay, serialise }
+        let map = Mutex::new(Capped::new(MAX_KEYS, FORGET_FAILURES));
+        Failures { map, free: AtomicU32::new(free), base, max_delay, serialise }
+    }
+
+    /// A new free budget (a reload).
+    pub fn set_free(&self, free: u32) {
+        self.free.store(free, Relaxed);
     }
 
     /// Counts an attempt for `key` as a failure up front (so parallel attempts
@@ -169,7 +209,8 @@ impl<K: Hash + Eq + Clone> Failures<K> {
     /// before it is tried; a serialised key reserves its slot. A right password
     /// is [`forgive`](Self::forgive)n afterwards.
     pub fn attempt(&self, key: &K) -> Duration {
-        if self.free == 0 {
+        let free = self.free.load(Relaxed);
+        if free == 0 {
             return Duration::ZERO;
         }
         let now = Instant::now();
@@ -182,10 +223,10 @@ impl<K: Hash + Eq + Clone> Failures<K> {
         let before = e.failures;
         e.failures = e.failures.saturating_add(1);
         e.last = now;
-        if before < self.free {
+        if before < free {
             return Duration::ZERO;
         }
-        let over = (before - self.free).min(30);
+        let over = (before - free).min(30);
         let delay = self.base.saturating_mul(1u32 << over).min(self.max_delay);
         if !self.serialise {
             return delay;
@@ -241,6 +282,8 @@ pub enum FloodStep {
 #[derive(Debug, Clone)]
 pub struct Flood {
     bucket: TokenBucket,
+    /// `(chat_lines_per_sec, chat_burst)` the bucket was made with.
+    rate: (u32, u32),
     /// When the current stretch of delayed lines began.
     since: Option<Instant>,
     /// When the sender was last told [`crate::replies::TOO_FAST`].
@@ -255,9 +298,18 @@ impl Flood {
     pub fn new(per_sec: u32, burst: u32) -> Option<Flood> {
         (per_sec > 0).then(|| Flood {
             bucket: TokenBucket::new(f64::from(per_sec), f64::from(burst), Instant::now()),
+            rate: (per_sec, burst),
             since: None,
             warned: None,
         })
+    }
+
+    /// Follows a reloaded rate; the lines already earned stay, up to the new burst.
+    pub fn follow(&mut self, per_sec: u32, burst: u32) {
+        if self.rate != (per_sec, burst) {
+            self.rate = (per_sec, burst);
+            self.bucket.set_rate(f64::from(per_sec), f64::from(burst), Instant::now());
+        }
     }
 
     /// Decides about one more chat line.
@@ -315,7 +367,8 @@ fn account_key(account: &str) -> String {
     account.chars().take(KEY_NAME_CHARS).collect()
 }
 
-/// The server-wide budgets (per-session ones live in the session).
+/// The server-wide budgets (per-session ones live in the session). Every value
+/// is read at its check, so [`Budgets::apply`] (a reload) changes them live.
 pub struct Budgets {
     /// `registrations_per_ip_per_hour`.
     pub registrations: KeyedRate<IpAddr>,
@@ -325,30 +378,93 @@ pub struct Budgets {
     pub login_pair: Failures<(String, IpAddr)>,
     /// `login_failures_per_account`, per account from anywhere: a short, capped slow-down.
     pub login_account: Failures<String>,
-    /// `chat_lines_per_sec`, `chat_burst` (per session: see [`Flood`]).
-    pub chat: (u32, u32),
-    /// `max_rooms`.
-    pub max_rooms: usize,
-    /// `max_rooms_per_account`.
-    pub max_rooms_per_account: usize,
-    /// `slow_reader_secs`; `None` when off.
-    pub slow_reader: Option<Duration>,
+    /// `chat_lines_per_sec` in the high half, `chat_burst` in the low half.
+    chat: AtomicU64,
+    max_rooms: AtomicUsize,
+    max_rooms_per_account: AtomicUsize,
+    max_connections_per_ip: AtomicUsize,
+    max_connections: AtomicUsize,
+    idle_timeout_secs: AtomicU64,
+    queue_messages: AtomicUsize,
+    queue_bytes: AtomicUsize,
+    slow_reader_secs: AtomicU64,
 }
 
 impl Budgets {
     /// Builds the budgets from `[limits]`.
     pub fn new(cfg: &LimitsConfig) -> Self {
         let ms = Duration::from_millis;
-        Budgets {
+        let b = Budgets {
             registrations: KeyedRate::per_hour(cfg.registrations_per_ip_per_hour),
             login_ip: Failures::new(cfg.login_failures_per_ip, ms(500), MAX_LOGIN_WAIT, true),
             login_pair: Failures::new(cfg.login_failures_per_account, ms(1000), MAX_LOGIN_WAIT, true),
             login_account: Failures::new(cfg.login_failures_per_account, ms(100), ACCOUNT_SLOWDOWN, false),
-            chat: (cfg.chat_lines_per_sec, cfg.chat_burst),
-            max_rooms: cfg.max_rooms,
-            max_rooms_per_account: cfg.max_rooms_per_account,
-            slow_reader: (cfg.slow_reader_secs > 0).then(|| Duration::from_secs(cfg.slow_reader_secs)),
-        }
+            chat: AtomicU64::default(),
+            max_rooms: AtomicUsize::default(),
+            max_rooms_per_account: AtomicUsize::default(),
+            max_connections_per_ip: AtomicUsize::default(),
+            max_connections: AtomicUsize::default(),
+            idle_timeout_secs: AtomicU64::default(),
+            queue_messages: AtomicUsize::default(),
+            queue_bytes: AtomicUsize::default(),
+            slow_reader_secs: AtomicU64::default(),
+        };
+        b.set_scalars(cfg);
+        b
+    }
+
+    fn set_scalars(&self, cfg: &LimitsConfig) {
+        self.chat.store(u64::from(cfg.chat_lines_per_sec) << 32 | u64::from(cfg.chat_burst), Relaxed);
+        self.max_rooms.store(cfg.max_rooms, Relaxed);
+        self.max_rooms_per_account.store(cfg.max_rooms_per_account, Relaxed);
+        self.max_connections_per_ip.store(cfg.max_connections_per_ip, Relaxed);
+        self.max_connections.store(cfg.max_connections, Relaxed);
+        self.idle_timeout_secs.store(cfg.idle_timeout_secs, Relaxed);
+        self.queue_messages.store(cfg.outbound_queue_messages, Relaxed);
+        self.queue_bytes.store(cfg.outbound_queue_bytes, Relaxed);
+        self.slow_reader_secs.store(cfg.slow_reader_secs, Relaxed);
+    }
+
+    /// Applies a reloaded `[limits]`: new values for every check from now on; the
+    /// counts so far (failures, spent registrations, open connections) are kept.
+    pub fn apply(&self, cfg: &LimitsConfig) {
+        self.set_scalars(cfg);
+        self.registrations.set_per_hour(cfg.registrations_per_ip_per_hour);
+        self.login_ip.set_free(cfg.login_failures_per_ip);
+        self.login_pair.set_free(cfg.login_failures_per_account);
+        self.login_account.set_free(cfg.login_failures_per_account);
+    }
+
+    /// `(chat_lines_per_sec, chat_burst)`.
+    pub fn chat(&self) -> (u32, u32) {
+        let v = self.chat.load(Relaxed);
+        ((v >> 32) as u32, v as u32)
+    }
+
+    /// `(max_rooms, max_rooms_per_account)`.
+    pub fn rooms(&self) -> (usize, usize) {
+        (self.max_rooms.load(Relaxed), self.max_rooms_per_account.load(Relaxed))
+    }
+
+    /// `(max_connections_per_ip, max_connections)`.
+    pub fn connections(&self) -> (usize, usize) {
+        (self.max_connections_per_ip.load(Relaxed), self.max_connections.load(Relaxed))
+    }
+
+    /// `idle_timeout_secs`.
+    pub fn idle_timeout_secs(&self) -> u64 {
+        self.idle_timeout_secs.load(Relaxed)
+    }
+
+    /// `slow_reader_secs` for a new session; `None` when off.
+    pub fn slow_reader(&self) -> Option<Duration> {
+        let secs = self.slow_reader_secs.load(Relaxed);
+        (secs > 0).then(|| Duration::from_secs(secs))
+    }
+
+    /// Outbound queue bounds for a new session: `(messages, bytes)`.
+    pub fn queue(&self) -> (usize, usize) {
+        (self.queue_messages.load(Relaxed), self.queue_bytes.load(Relaxed))
     }
 
     /// Charges a login attempt for `account` from `ip` as a failure and says how

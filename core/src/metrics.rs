@@ -34,8 +34,10 @@ pub struct Metrics {
     pub messages_in: Counter,
     /// Lines written to clients (counted per written batch).
     pub deliveries_out: Counter,
-    /// Client sessions closed, by reason (`client`, `queue_full`, `idle`, `limits`).
+    /// Client connections closed, by reason (see docs/operating.md).
     pub disconnects: Family<Label, Counter>,
+    /// Logged-in sessions by transport.
+    pub sessions: Family<Label, Gauge>,
     /// Capability calls by capability and result (`ok`, `failed`, `timeout`).
     pub capability_calls: Family<Label, Counter>,
     /// Capability call latency by capability.
@@ -44,7 +46,6 @@ pub struct Metrics {
     pub federation_requests: Family<Label, Counter>,
     /// Dialback checks by result (`ok`, `failed`).
     pub dialbacks: Family<Label, Counter>,
-    sessions: Gauge,
     accounts_online: Gauge,
     rooms: Gauge,
     uptime: Gauge,
@@ -72,7 +73,7 @@ impl Metrics {
             capability_seconds: Family::new_with_constructor(latency),
             federation_requests: Family::default(),
             dialbacks: Family::default(),
-            sessions: Gauge::default(),
+            sessions: Family::default(),
             accounts_online: Gauge::default(),
             rooms: Gauge::default(),
             uptime: Gauge::default(),
@@ -90,7 +91,7 @@ impl Metrics {
         r.register("capability_call_seconds", "Capability call latency", m.capability_seconds.clone());
         r.register("federation_requests", "Server-to-server requests", m.federation_requests.clone());
         r.register("dialbacks", "Dialback checks by result", m.dialbacks.clone());
-        r.register("sessions", "Logged-in sessions", m.sessions.clone());
+        r.register("sessions", "Logged-in sessions by transport", m.sessions.clone());
         r.register("accounts_online", "Accounts with a session", m.accounts_online.clone());
         r.register("rooms", "Local subservers", m.rooms.clone());
         r.register("uptime_seconds", "Seconds since start", m.uptime.clone());
@@ -102,9 +103,7 @@ impl Metrics {
     /// The text exposition, with the gauges read from the hub now.
     pub fn render(&self, hub: Option<&Hub>) -> String {
         if let Some(hub) = hub {
-            let (accounts, sessions) = hub.online_counts();
-            self.accounts_online.set(accounts as i64);
-            self.sessions.set(sessions as i64);
+            self.accounts_online.set(hub.online_counts().0 as i64);
             self.rooms.set(hub.room_names().len() as i64);
         }
         self.uptime.set(self.started.elapsed().as_secs() as i64);
@@ -124,6 +123,41 @@ pub fn label(name: &'static str, value: &str) -> Label {
 /// Counts one event with one label.
 pub fn count(family: &Family<Label, Counter>, name: &'static str, value: &str) {
     family.get_or_create(&label(name, value)).inc();
+}
+
+/// One client connection in the gauges: open by transport, and logged in by
+/// transport once it is; both are taken back when it is dropped.
+pub struct Tracked {
+    open: Gauge,
+    transport: &'static str,
+    session: Option<Gauge>,
+}
+
+impl Tracked {
+    /// Counts a new connection on `transport` (`plain`, `tls`, `encrypted`, `websocket`).
+    pub fn open(transport: &'static str) -> Tracked {
+        let open = M.connections.get_or_create(&label("transport", transport)).clone();
+        open.inc();
+        Tracked { open, transport, session: None }
+    }
+
+    /// Counts the session as logged in (once).
+    pub fn logged_in(&mut self, yes: bool) {
+        if yes && self.session.is_none() {
+            let g = M.sessions.get_or_create(&label("transport", self.transport)).clone();
+            g.inc();
+            self.session = Some(g);
+        }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.open.dec();
+        if let Some(g) = &self.session {
+            g.dec();
+        }
+    }
 }
 
 /// Counts a server-to-server request (`in`/`out`, `ok`/`failed`).

@@ -1,15 +1,21 @@
 //! Reload without restart (SIGHUP, `dmconnect reload`): re-read the config file and
-//! apply what can change live (including `[capabilities]`); a bad file is refused and the old settings stay.
+//! apply what can change live (`[limits]`, `[capabilities]`, TLS, admins, log level); a bad file is refused
+//! and the old settings stay.
 
 use crate::config::Config;
 use crate::discover::Source;
 use crate::hub::Hub;
+use crate::limits::Budgets;
 use crate::logging::LogHandle;
 use std::sync::{Arc, Mutex};
 use tracing::{info, warn};
 
-/// Keys applied live; every other changed key is reported as needing a restart.
+/// Keys applied live besides whole sections (`[limits]`, `[capabilities]`); every other
+/// changed key is reported as needing a restart.
 const LIVE: &[&str] = &["server.tls_cert", "server.tls_key", "server.admins", "server.log_level"];
+
+/// Sections whose every key applies live.
+const LIVE_SECTIONS: &[&str] = &["limits.", "capabilities."];
 
 /// Re-reads the config of a running server.
 pub struct Reloader {
@@ -17,19 +23,22 @@ pub struct Reloader {
     overrides: Box<dyn Fn(&mut Config) + Send + Sync>,
     current: Mutex<Config>,
     hub: Arc<Hub>,
+    budgets: Arc<Budgets>,
     log: Option<LogHandle>,
 }
 
 impl Reloader {
-    /// `overrides` re-applies the command-line flags to every freshly read config.
+    /// `overrides` re-applies the command-line flags to every freshly read config;
+    /// `running` gives the hub and the budgets to change.
     pub fn new(
         source: Source,
         overrides: Box<dyn Fn(&mut Config) + Send + Sync>,
         current: Config,
-        hub: Arc<Hub>,
+        running: &crate::server::Running,
         log: Option<LogHandle>,
     ) -> Arc<Reloader> {
-        Arc::new(Reloader { source, overrides, current: Mutex::new(current), hub, log })
+        let (hub, budgets) = (running.hub.clone(), running.budgets.clone());
+        Arc::new(Reloader { source, overrides, current: Mutex::new(current), hub, budgets, log })
     }
 
     fn current(&self) -> Config {
@@ -79,15 +88,37 @@ impl Reloader {
             changes.push(format!("admins = {:?} (config)", new.server.admins));
         }
         self.hub.set_admins(admins);
+        changes.extend(self.apply_limits(&old, &new));
         // Capabilities apply live: newly enabled start, removed stop, changed files or tables reload.
         changes.extend(self.hub.caps().apply_config(&new.capabilities).await);
-        for key in changed_keys(&old, &new) {
-            if !LIVE.contains(&key.as_str()) && !key.starts_with("capabilities.") {
+        for (key, ..) in changed_keys(&old, &new) {
+            if !LIVE.contains(&key.as_str()) && !LIVE_SECTIONS.iter().any(|s| key.starts_with(s)) {
                 changes.push(format!("{key} changed: needs a restart to take effect"));
             }
         }
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = new;
         Ok(changes)
+    }
+
+    /// `[limits]` applies to every check from now on (open sessions included; the
+    /// outbound queue bounds to sessions opened from now on).
+    fn apply_limits(&self, old: &Config, new: &Config) -> Vec<String> {
+        if old.limits == new.limits {
+            return Vec::new();
+        }
+        self.budgets.apply(&new.limits);
+        let mut changes: Vec<String> = changed_keys(old, new)
+            .into_iter()
+            .filter(|(k, ..)| k.starts_with("limits."))
+            .map(|(k, was, now)| format!("{k} = {now} (was {was})"))
+            .collect();
+        if new.limits.max_connections != old.limits.max_connections {
+            match crate::rlimit::raise_nofile(new.limits.max_connections) {
+                Ok(m) => changes.push(m),
+                Err(m) => changes.push(format!("warning: {m}")),
+            }
+        }
+        changes
     }
 
     async fn admins_for(&self, cfg: &Config) -> Result<Vec<String>, String> {
@@ -104,8 +135,9 @@ impl Reloader {
     }
 }
 
-/// `section.key` names whose values differ (capability tables count as one key each).
-fn changed_keys(old: &Config, new: &Config) -> Vec<String> {
+/// `section.key` names whose values differ, with the old and the new value as TOML
+/// (`-` when absent; capability tables count as one key each).
+fn changed_keys(old: &Config, new: &Config) -> Vec<(String, String, String)> {
     let table = |c: &Config| c.to_toml().ok().and_then(|t| t.parse::<toml::Table>().ok()).unwrap_or_default();
     let (old, new) = (table(old), table(new));
     let mut keys = Vec::new();
@@ -117,7 +149,8 @@ fn changed_keys(old: &Config, new: &Config) -> Vec<String> {
         let names: std::collections::BTreeSet<&String> = o.keys().chain(n.keys()).collect();
         for k in names {
             if o.get(k) != n.get(k) {
-                keys.push(format!("{section}.{k}"));
+                let show = |v: Option<&toml::Value>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+                keys.push((format!("{section}.{k}"), show(o.get(k)), show(n.get(k))));
             }
         }
     }
@@ -134,6 +167,8 @@ mod tests {
         let mut new = old.clone();
         new.server.log_level = "debug".into();
         new.limits.max_connections = 5;
-        assert_eq!(changed_keys(&old, &new), vec!["limits.max_connections", "server.log_level"]);
+        let keys: Vec<String> =
+            changed_keys(&old, &new).into_iter().map(|(k, was, now)| format!("{k} {was} {now}")).collect();
+        assert_eq!(keys, vec!["limits.max_connections 20000 5", "server.log_level \"info\" \"debug\""]);
     }
 }

@@ -83,6 +83,11 @@ pub trait Federation: Send + Sync {
     /// A fire-and-forget request to another host (capabilities' `s2s_send`): queued in
     /// order per peer, retried on network failure; adds `from_host` and `msg_id`.
     fn post(&self, host: &str, json: Value);
+    /// Another node of the cluster forwards a `dialback_check`: this node's verdict
+    /// (counted as a vouching), or `None` if it did not send that message.
+    fn vouch_here(&self, _check: &Value) -> Option<bool> {
+        None
+    }
 }
 
 /// Federation switched off: every remote operation fails cleanly.

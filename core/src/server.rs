@@ -32,6 +32,8 @@ pub struct Running {
     pub tls: Option<SocketAddr>,
     /// The shared state.
     pub hub: Arc<Hub>,
+    /// The `[limits]` budgets every check reads (a reload changes them).
+    pub budgets: Arc<crate::limits::Budgets>,
     tasks: JoinSet<()>,
     sessions: Sessions,
 }
@@ -39,8 +41,8 @@ pub struct Running {
 /// Counts connections per IP and in total; a slot is given back on drop.
 #[derive(Clone)]
 struct Limits {
-    per_ip: usize,
-    total: usize,
+    /// The bounds, read at every accept (a reload changes them).
+    budgets: Arc<crate::limits::Budgets>,
     counts: Arc<Mutex<(usize, HashMap<IpAddr, usize>)>>,
 }
 
@@ -54,10 +56,11 @@ impl Limits {
     fn take(&self, ip: IpAddr) -> Result<Slot, &'static str> {
         let mut c = lock(&self.counts);
         let n = c.1.get(&ip).copied().unwrap_or(0);
-        if self.per_ip != 0 && n >= self.per_ip {
+        let (per_ip, total) = self.budgets.connections();
+        if per_ip != 0 && n >= per_ip {
             return Err(crate::replies::TOO_MANY_FROM_IP);
         }
-        if self.total != 0 && c.0 >= self.total {
+        if total != 0 && c.0 >= total {
             return Err(crate::replies::SERVER_FULL);
         }
         c.0 += 1;
@@ -104,13 +107,12 @@ enum Door {
 
 impl Door {
     /// The `transport` metrics label.
-    fn label(self) -> crate::metrics::Label {
-        let name = match self {
+    fn name(self) -> &'static str {
+        match self {
             Door::Plain => "plain",
             Door::Encrypted => "encrypted",
             Door::Tls => "tls",
-        };
-        crate::metrics::label("transport", name)
+        }
     }
 }
 
@@ -123,6 +125,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
         default_room: cfg.server.default_server.clone(),
         admins: cfg.server.admins.clone(),
         data_dir: cfg.server.data_dir.clone(),
+        max_remote_members: cfg.limits.max_remote_members_per_room,
     };
     let hub = Hub::new(settings, store).map_err(|e| e.to_string())?;
     if cfg.cluster.enabled {
@@ -136,32 +139,28 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
     let federation = cfg.federation.enabled.then(|| federation::start(&cfg.federation, &cfg.server.listen, &hub));
     let sessions = Sessions::default();
 
+    let budgets = Arc::new(crate::limits::Budgets::new(&cfg.limits));
     let shared = Shared {
         hub: hub.clone(),
         auth,
         legacy: cfg.compat.legacy,
-        queue: (cfg.limits.outbound_queue_messages, cfg.limits.outbound_queue_bytes),
-        budgets: Arc::new(crate::limits::Budgets::new(&cfg.limits)),
+        budgets: budgets.clone(),
+        uploads: Arc::new(crate::uploads::Uploads::new(&cfg.limits, cfg.capabilities.files_root(&cfg.server.data_dir))),
     };
+    shared.uploads.clean_incoming(Duration::from_secs(3600));
     let web = crate::http::Web { shared: shared.clone(), cfg: cfg.web.clone(), sessions: sessions.watch() };
     let ctx = Arc::new(Ctx {
         web: Arc::new(web),
         shared,
         federation,
         sessions: sessions.watch(),
-        limits: Limits {
-            per_ip: cfg.limits.max_connections_per_ip,
-            total: cfg.limits.max_connections,
-            counts: Arc::default(),
-        },
+        limits: Limits { budgets: budgets.clone(), counts: Arc::default() },
         sniff: Duration::from_millis(cfg.server.sniff_ms),
         grace: Duration::from_millis(cfg.server.grace_ms),
         handshake: Duration::from_millis(cfg.server.handshake_timeout_ms),
     });
     let mut tasks = JoinSet::new();
-    if cfg.limits.idle_timeout_secs > 0 {
-        tasks.spawn(idle_sweeper(hub.clone(), cfg.limits.idle_timeout_secs));
-    }
+    tasks.spawn(idle_sweeper(hub.clone(), budgets.clone()));
     info!(addr = %plain_addr, host = %cfg.server.host, "listening (plain)");
     tasks.spawn(accept_loop(plain, Door::Plain, ctx.clone()));
 
@@ -186,7 +185,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
         tls = Some(addr);
         tasks.spawn(accept_loop(l, Door::Tls, ctx.clone()));
     }
-    Ok(Running { plain: plain_addr, encrypted, tls, hub, tasks, sessions })
+    Ok(Running { plain: plain_addr, encrypted, tls, hub, budgets, tasks, sessions })
 }
 
 async fn bind(addr: &str) -> Result<TcpListener, String> {
@@ -202,7 +201,7 @@ impl Running {
         while self.tasks.join_next().await.is_some() {}
         for s in self.hub.all_connections() {
             s.send(crate::replies::SHUTTING_DOWN);
-            s.kick.notify_one();
+            s.end("shutdown");
         }
         // Each session drops its guard when it ends (its writer waits at most 2 s).
         if !self.sessions.wait(SHUTDOWN_WAIT).await {
@@ -217,18 +216,21 @@ impl Running {
     }
 }
 
-/// Kicks sessions that sent nothing for `limit` seconds. One task for all
-/// sessions instead of a timer in each keeps idle sessions small.
-async fn idle_sweeper(hub: Arc<Hub>, limit: u64) {
-    let period = Duration::from_millis((limit * 1000 / 4).clamp(250, 5000));
-    let limit = Duration::from_secs(limit);
+/// Kicks sessions that sent nothing for `idle_timeout_secs` (read each round, so a
+/// reload changes it; 0 = off). One task for all sessions instead of a timer in
+/// each keeps idle sessions small.
+async fn idle_sweeper(hub: Arc<Hub>, budgets: Arc<crate::limits::Budgets>) {
     loop {
-        tokio::time::sleep(period).await;
+        let limit = budgets.idle_timeout_secs();
+        tokio::time::sleep(Duration::from_millis((limit * 1000 / 4).clamp(250, 5000))).await;
+        if limit == 0 {
+            continue;
+        }
+        let limit = Duration::from_secs(limit);
         for s in hub.all_connections() {
             if s.idle_for() >= limit {
                 info!(session = s.id, peer = %s.peer, "idle timeout");
-                crate::metrics::count(&crate::metrics::M.disconnects, "reason", "idle");
-                s.kick.notify_one();
+                s.end("idle");
             }
         }
     }
@@ -267,10 +269,7 @@ async fn accept_loop(listener: TcpListener, door: Door, ctx: Arc<Ctx>) {
             // future is what stays resident for every idle connection.
             if let Some((reader, writer)) = Box::pin(prepare(stream, peer, door, &ctx)).await {
                 let _guard = ctx.sessions.guard();
-                let open = crate::metrics::M.connections.get_or_create(&door.label()).clone();
-                open.inc();
-                session::run(ctx.shared.clone(), peer, reader, writer).await;
-                open.dec();
+                session::run(ctx.shared.clone(), peer, door.name(), reader, writer).await;
             }
         });
     }

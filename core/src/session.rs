@@ -22,27 +22,34 @@ use tracing::debug;
 /// Messages buffered while one command runs; past this, TCP pushes back.
 const MAX_PENDING: usize = 64;
 
-/// Runs one client session to its end.
-pub async fn run(shared: Shared, peer: SocketAddr, reader: Box<dyn MessageReader>, writer: Box<dyn MessageWriter>) {
-    pushback::scope(run_scoped(shared, peer, reader, writer)).await
+/// Runs one client session to its end; `transport` labels it in the metrics.
+pub async fn run(
+    shared: Shared,
+    peer: SocketAddr,
+    transport: &'static str,
+    reader: Box<dyn MessageReader>,
+    writer: Box<dyn MessageWriter>,
+) {
+    pushback::scope(run_scoped(shared, peer, transport, reader, writer)).await
 }
 
 async fn run_scoped(
     shared: Shared,
     peer: SocketAddr,
+    transport: &'static str,
     mut reader: Box<dyn MessageReader>,
     writer: Box<dyn MessageWriter>,
 ) {
+    let mut tracked = crate::metrics::Tracked::open(transport);
     let hub = shared.hub.clone();
-    let session =
-        Arc::new(SessionHandle::new(hub.next_session_id(), peer, Outbox::new(shared.queue.0, shared.queue.1)));
+    let (msgs, bytes) = shared.budgets.queue();
+    let session = Arc::new(SessionHandle::new(hub.next_session_id(), peer, Outbox::new(msgs, bytes)));
     hub.connect(&session);
-    let mut writer_task = tokio::spawn(write_loop(session.clone(), writer, shared.budgets.slow_reader));
+    let mut writer_task = tokio::spawn(write_loop(session.clone(), writer, shared.budgets.slow_reader()));
     let mut state = State::default();
     // Messages read while a command was still running (see below).
     let mut pending: VecDeque<Inbound> = VecDeque::new();
     let mut eof = false;
-    let mut kicked = false;
     debug!(session = session.id, %peer, "session started");
     session.send(shared.greeting());
     loop {
@@ -58,10 +65,7 @@ async fn run_scoped(
             // this future small: no timer per idle session.
             let inbound = tokio::select! {
                 r = reader.next() => r,
-                _ = session.kick.notified() => {
-                    kicked = true;
-                    break;
-                }
+                _ = session.kick.notified() => break,
             };
             match inbound {
                 Some(m) => m,
@@ -81,7 +85,6 @@ async fn run_scoped(
                 let gate = commands::gate(&mut Ctx { shared: &shared, session: &session, state: &mut state }, &text);
                 if let Gate::Wait(wait) = gate {
                     if !Box::pin(pause(&session, tokio::time::sleep(wait))).await {
-                        kicked = true;
                         break;
                     }
                 }
@@ -104,11 +107,11 @@ async fn run_scoped(
                     }
                 }
                 if pushback::pending() && !Box::pin(pause(&session, pushback::wait())).await {
-                    kicked = true;
                     break;
                 }
             }
         }
+        tracked.logged_in(state.account.is_some());
         if state.quit || session.outbox.closed() == Closed::Overflow {
             break;
         }
@@ -119,10 +122,8 @@ async fn run_scoped(
     session.outbox.close();
     // An overflowed client is not reading: do not wait for its writer at all.
     let overflowed = session.outbox.closed() == Closed::Overflow;
-    // Kicks (idle, ban, shutdown) and drops (queue full, slow reader) are counted where they are decided.
-    if !overflowed && !kicked {
-        crate::metrics::count(&crate::metrics::M.disconnects, "reason", "client");
-    }
+    let fallback = if overflowed { "queue_full" } else { "client" };
+    crate::metrics::count(&crate::metrics::M.disconnects, "reason", session.end_reason().unwrap_or(fallback));
     if overflowed || tokio::time::timeout(Duration::from_secs(2), &mut writer_task).await.is_err() {
         writer_task.abort();
     }
@@ -157,9 +158,8 @@ async fn write_loop(session: Arc<SessionHandle>, mut writer: Box<dyn MessageWrit
                     Ok(()) => session.write_idle(),
                     Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                         tracing::warn!(session = session.id, peer = %session.peer, account = ?session.account(), ?slow, "client accepted no bytes for too long: disconnecting it");
-                        crate::metrics::count(&crate::metrics::M.disconnects, "reason", "slow_reader");
                         session.outbox.fail();
-                        session.kick.notify_one();
+                        session.end("slow_reader");
                         return;
                     }
                     Err(_) => {

@@ -90,6 +90,30 @@ pub trait Capability: Send + Sync + 'static {
 
     /// A session joined the local `room` (after its join reply). Must be quick. Since 0.1.1.
     fn room_joined(&self, _room: &str, _caller: &Caller) {}
+
+    /// True if [`Capability::kv_changed`] should be called (read once, at load). Since 0.1.2.
+    fn wants_kv_changes(&self) -> bool {
+        false
+    }
+
+    /// In cluster mode, another node of this host changed (set, deleted, incremented)
+    /// `key` of this capability's storage: re-read it to refresh what is kept in memory.
+    /// Runs on a blocking thread, within a second of the change; never called on a
+    /// single node (nobody else writes there). Since 0.1.2.
+    fn kv_changed(&self, _key: &str) {}
+
+    /// True if HTTP request bodies should be streamed to a file and handed to
+    /// [`Capability::http_body_file`] instead of [`Capability::http`] (read once, at load). Since 0.1.3.
+    fn http_body_to_file(&self) -> bool {
+        false
+    }
+
+    /// Handles an HTTP request whose body the server saved to `body_file` (the request's
+    /// `body` is empty). Move or copy what it keeps: the server deletes `body_file`
+    /// after this returns. Since 0.1.3.
+    fn http_body_file(&self, _request: HttpRequest, _body_file: &std::path::Path) -> HttpResponse {
+        HttpResponse::text(500, "Internal Server Error")
+    }
 }
 
 /// What a capability constructor may return: the capability, or `Result<capability, error>`.

@@ -9,7 +9,7 @@
 //! change. New trait methods go at the END of a `#[sabi_trait]`, after the
 //! `last_prefix_field`, and always have a default body: a plugin built before
 //! they existed has no vtable entry for them and the default runs instead.
-//! Every such addition bumps the patch version of plugin-api (0.1.0 -> 0.1.1).
+//! Every such addition bumps the patch version of plugin-api (0.1.0 -> 0.1.1 -> 0.1.2 -> 0.1.3).
 
 // `#[sabi_trait]` expands to impls inside a generated const item.
 #![allow(non_local_definitions)]
@@ -187,12 +187,34 @@ pub trait FfiCapability: Send + Sync {
     fn room_joined(&self, _room: RStr<'_>, _caller: FfiCaller) -> FfiResult<()> {
         ROk(())
     }
+
+    // --- 0.1.2 (cluster): defaults as above. ---
+
+    /// Another node of this host changed `key` of this capability's storage (bit [`HOOK_KV_CHANGES`]).
+    fn kv_changed(&self, _key: RStr<'_>) -> FfiResult<()> {
+        ROk(())
+    }
+
+    // --- 0.1.3 (uploads): defaults answer for a plugin built before these existed. ---
+
+    /// An HTTP request whose body the server saved to the file `body_file` (`request.body` is
+    /// empty); only called when [`FfiCapability::hooks`] has [`HOOK_HTTP_BODY_FILE`].
+    fn http_body_file(&self, _request: FfiHttpRequest, _body_file: RStr<'_>) -> FfiResult<FfiHttpResponse> {
+        RErr(OLD_PLUGIN.into())
+    }
 }
 
 /// [`FfiCapability::hooks`] bit: call [`FfiCapability::room_line`].
 pub const HOOK_ROOM_LINES: u64 = 1;
 /// [`FfiCapability::hooks`] bit: call [`FfiCapability::room_joined`].
 pub const HOOK_ROOM_JOINS: u64 = 2;
+/// [`FfiCapability::hooks`] bit: call [`FfiCapability::kv_changed`] (0.1.2).
+pub const HOOK_KV_CHANGES: u64 = 4;
+/// [`FfiCapability::hooks`] bit: stream HTTP request bodies to a file, call [`FfiCapability::http_body_file`] (0.1.3).
+pub const HOOK_HTTP_BODY_FILE: u64 = 8;
+
+/// What a method added to [`FfiCapability`] answers when the plugin predates it.
+pub const OLD_PLUGIN: &str = "this plugin's plugin-api is too old for this call";
 
 /// What a method added to [`FfiHost`] answers when the server predates it.
 pub const OLD_SERVER: &str = "this server's plugin-api is too old for this call";

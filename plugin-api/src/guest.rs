@@ -108,21 +108,8 @@ impl<C: Capability> FfiCapability for Adapter<C> {
     }
 
     fn http(&self, request: FfiHttpRequest) -> FfiResult<FfiHttpResponse> {
-        let req = HttpRequest {
-            method: request.method.into_string(),
-            path: request.path.into_string(),
-            headers: headers(request.headers),
-            body: request.body.into_vec(),
-        };
-        guard(|| {
-            let resp = self.cap.http(req);
-            let hdrs = resp.headers.into_iter().map(|(k, v)| Tuple2(RString::from(k), RString::from(v))).collect();
-            let (body, file) = match resp.body {
-                HttpBody::Bytes(b) => (RVec::from(b), RNone),
-                HttpBody::File(p) => (RVec::new(), RSome(RString::from(p.to_string_lossy().into_owned()))),
-            };
-            FfiHttpResponse { status: resp.status, headers: hdrs, body, file }
-        })
+        let req = plain_request(request);
+        guard(|| ffi_response(self.cap.http(req)))
     }
 
     fn tick(&self) -> FfiResult<()> {
@@ -135,8 +122,11 @@ impl<C: Capability> FfiCapability for Adapter<C> {
 
     fn hooks(&self) -> FfiResult<u64> {
         guard(|| {
-            let lines = if self.cap.wants_room_lines() { HOOK_ROOM_LINES } else { 0 };
-            lines | if self.cap.wants_room_joins() { HOOK_ROOM_JOINS } else { 0 }
+            let bit = |on: bool, b: u64| if on { b } else { 0 };
+            bit(self.cap.wants_room_lines(), HOOK_ROOM_LINES)
+                | bit(self.cap.wants_room_joins(), HOOK_ROOM_JOINS)
+                | bit(self.cap.wants_kv_changes(), HOOK_KV_CHANGES)
+                | bit(self.cap.http_body_to_file(), HOOK_HTTP_BODY_FILE)
         })
     }
 
@@ -162,6 +152,34 @@ impl<C: Capability> FfiCapability for Adapter<C> {
         let caller = caller_from(caller);
         guard(|| self.cap.room_joined(room.as_str(), &caller))
     }
+
+    fn kv_changed(&self, key: RStr<'_>) -> FfiResult<()> {
+        guard(|| self.cap.kv_changed(key.as_str()))
+    }
+
+    fn http_body_file(&self, request: FfiHttpRequest, body_file: RStr<'_>) -> FfiResult<FfiHttpResponse> {
+        let req = plain_request(request);
+        let path = std::path::PathBuf::from(body_file.as_str());
+        guard(|| ffi_response(self.cap.http_body_file(req, &path)))
+    }
+}
+
+fn plain_request(request: FfiHttpRequest) -> HttpRequest {
+    HttpRequest {
+        method: request.method.into_string(),
+        path: request.path.into_string(),
+        headers: headers(request.headers),
+        body: request.body.into_vec(),
+    }
+}
+
+fn ffi_response(resp: crate::HttpResponse) -> FfiHttpResponse {
+    let hdrs = resp.headers.into_iter().map(|(k, v)| Tuple2(RString::from(k), RString::from(v))).collect();
+    let (body, file) = match resp.body {
+        HttpBody::Bytes(b) => (RVec::from(b), RNone),
+        HttpBody::File(p) => (RVec::new(), RSome(RString::from(p.to_string_lossy().into_owned()))),
+    };
+    FfiHttpResponse { status: resp.status, headers: hdrs, body, file }
 }
 
 /// Routes this plugin's panic messages to the server's log instead of stderr.

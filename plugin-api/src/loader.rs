@@ -303,6 +303,8 @@ fn info_from(i: FfiInfo, hooks: u64) -> Info {
         tick_secs: i.tick_secs,
         room_lines: hooks & HOOK_ROOM_LINES != 0,
         room_joins: hooks & HOOK_ROOM_JOINS != 0,
+        kv_changes: hooks & HOOK_KV_CHANGES != 0,
+        http_body_file: hooks & HOOK_HTTP_BODY_FILE != 0,
     }
 }
 
@@ -366,22 +368,13 @@ impl Plugin {
 
     /// An HTTP request.
     pub fn http(&self, req: HttpRequest) -> Result<HttpResponse, String> {
-        let r = FfiHttpRequest {
-            method: req.method.into(),
-            path: req.path.into(),
-            headers: req.headers.into_iter().map(|(k, v)| Tuple2(RString::from(k), RString::from(v))).collect(),
-            body: req.body.into(),
-        };
-        let resp = result(self.obj.http(r))?;
-        let body = match resp.file.into_option() {
-            Some(p) => HttpBody::File(PathBuf::from(p.into_string())),
-            None => HttpBody::Bytes(resp.body.into_vec()),
-        };
-        Ok(HttpResponse {
-            status: resp.status,
-            headers: resp.headers.into_iter().map(|t| (t.0.into_string(), t.1.into_string())).collect(),
-            body,
-        })
+        response(result(self.obj.http(ffi_request(req)))?)
+    }
+
+    /// An HTTP request whose body is in `body_file` (only for a plugin whose info has `http_body_file`).
+    pub fn http_body_file(&self, req: HttpRequest, body_file: &Path) -> Result<HttpResponse, String> {
+        let file = body_file.to_string_lossy();
+        response(result(self.obj.http_body_file(ffi_request(req), rs(&file)))?)
     }
 
     /// Periodic housekeeping.
@@ -410,6 +403,32 @@ impl Plugin {
     pub fn room_joined(&self, room: &str, caller: &Caller) -> Result<(), String> {
         result(self.obj.room_joined(rs(room), ffi_caller(caller)))
     }
+
+    /// Another node changed one of its storage keys (only for a plugin whose info has `kv_changes`).
+    pub fn kv_changed(&self, key: &str) -> Result<(), String> {
+        result(self.obj.kv_changed(rs(key)))
+    }
+}
+
+fn ffi_request(req: HttpRequest) -> FfiHttpRequest {
+    FfiHttpRequest {
+        method: req.method.into(),
+        path: req.path.into(),
+        headers: req.headers.into_iter().map(|(k, v)| Tuple2(RString::from(k), RString::from(v))).collect(),
+        body: req.body.into(),
+    }
+}
+
+fn response(resp: FfiHttpResponse) -> Result<HttpResponse, String> {
+    let body = match resp.file.into_option() {
+        Some(p) => HttpBody::File(PathBuf::from(p.into_string())),
+        None => HttpBody::Bytes(resp.body.into_vec()),
+    };
+    Ok(HttpResponse {
+        status: resp.status,
+        headers: resp.headers.into_iter().map(|t| (t.0.into_string(), t.1.into_string())).collect(),
+        body,
+    })
 }
 
 fn ffi_caller(caller: &Caller) -> FfiCaller {

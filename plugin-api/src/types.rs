@@ -239,6 +239,10 @@ pub struct Info {
     pub room_lines: bool,
     /// True when it wants to hear of sessions joining local rooms (0.1.1).
     pub room_joins: bool,
+    /// True when it wants to hear of its storage changed by other nodes (0.1.2).
+    pub kv_changes: bool,
+    /// True when it wants request bodies streamed to a file (0.1.3).
+    pub http_body_file: bool,
 }
 
 impl Info {

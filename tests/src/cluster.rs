@@ -65,3 +65,60 @@ pub async fn node(n: u8, svc: &Services) -> TestServer {
 pub async fn settle() {
     tokio::time::sleep(Duration::from_millis(2 * HEARTBEAT_MS + 100)).await;
 }
+
+/// PostgreSQL and NATS of one test's own (`scripts/cluster-services.sh start`), for
+/// tests that stop them; stopped and removed when dropped.
+pub struct OwnServices {
+    dir: std::path::PathBuf,
+}
+
+fn script(cmd: &str, dir: &std::path::Path) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new(root.join("scripts/cluster-services.sh"))
+        .arg(cmd)
+        .arg(dir)
+        .output()
+        .expect("run scripts/cluster-services.sh");
+    assert!(out.status.success(), "cluster-services.sh {cmd}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl OwnServices {
+    /// Starts them (only when cluster tests run at all: see [`services`]) and
+    /// returns their [`Services`] with a fresh database.
+    pub async fn start(tag: &str) -> Option<(OwnServices, Services)> {
+        services(tag).await?;
+        let dir = crate::temp_dir(tag);
+        let env = script("start", &dir);
+        let own = OwnServices { dir };
+        let var = |name: &str| {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")).map(str::to_owned))
+                .expect("the script prints the variable")
+        };
+        let (pg, nats) = (var("DMC_PG_URL"), var("DMC_NATS_URL"));
+        let (client, conn) = tokio_postgres::connect(&pg, tokio_postgres::NoTls).await.expect("own PostgreSQL");
+        tokio::spawn(conn);
+        client.batch_execute("CREATE DATABASE dmc_own").await.expect("create database");
+        let (base, _) = pg.rsplit_once('/').expect("URL ends in /DATABASE");
+        let svc = Services { db: format!("{base}/dmc_own"), nats, host: format!("{tag}.test") };
+        Some((own, svc))
+    }
+
+    /// Stops PostgreSQL (the NATS server keeps running).
+    pub fn stop_postgres(&self) {
+        script("stop-pg", &self.dir);
+    }
+
+    /// Starts PostgreSQL again on the same port.
+    pub fn start_postgres(&self) {
+        script("start-pg", &self.dir);
+    }
+}
+
+impl Drop for OwnServices {
+    fn drop(&mut self) {
+        script("stop", &self.dir);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -16,11 +16,12 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
 pub mod cluster;
+pub mod lines;
 
 /// How long `recv` waits for a line.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The greeting of WIRE §3.1.
+/// The greeting (docs/protocol.md §3).
 pub const GREETING: &str = "Enter command (/login /register):";
 
 /// The cargo target directory holding `dmconnect` and the `libdmcap_*.so` files.
@@ -57,6 +58,7 @@ pub struct Builder {
     server_keys: Vec<(String, String)>,
     capabilities: Vec<String>,
     plugin_dir: Option<PathBuf>,
+    plugin_dirs: Vec<PathBuf>,
     toml: String,
     encrypted: bool,
     tls: Option<(PathBuf, PathBuf)>,
@@ -80,6 +82,11 @@ impl Builder {
     /// Load plugins from this directory instead of the target dir.
     pub fn plugin_dir(mut self, dir: &Path) -> Self {
         self.plugin_dir = Some(dir.to_path_buf());
+        self
+    }
+    /// An operator's plugin directory (`[capabilities] dirs`), searched before the bundled one.
+    pub fn plugin_dirs_add(mut self, dir: &Path) -> Self {
+        self.plugin_dirs.push(dir.to_path_buf());
         self
     }
     /// Extra raw TOML sections.
@@ -143,6 +150,10 @@ impl Builder {
         cfg += "[capabilities]\n";
         let pdir = self.plugin_dir.clone().unwrap_or_else(target_dir);
         cfg += &format!("dir = {:?}\n", pdir.to_string_lossy());
+        let dirs: Vec<String> = self.plugin_dirs.iter().map(|d| format!("{:?}", d.to_string_lossy())).collect();
+        if !dirs.is_empty() {
+            cfg += &format!("dirs = [{}]\n", dirs.join(", "));
+        }
         let names: Vec<String> = self.capabilities.iter().map(|n| format!("{n:?}")).collect();
         cfg += &format!("enabled = [{}]\n", names.join(", "));
         cfg += &self.toml;

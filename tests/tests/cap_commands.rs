@@ -1,6 +1,6 @@
 //! Capability commands through the real loader and the real `.so` files:
 //! `/list_capabilities`, `/CAP` help, `/sessions-list`, `/http_file_upload-info`,
-//! usage errors, and the example third-party plugin (WIRE §3.2, §3.3).
+//! usage errors, and the example third-party plugin (docs/protocol.md §4, docs/capabilities.md).
 
 mod cap_support;
 

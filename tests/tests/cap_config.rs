@@ -42,11 +42,7 @@ async fn a_wrong_type_names_the_table_and_the_key() {
 async fn plugins_are_found_in_extra_directories_then_the_bundled_one() {
     require(&["status"]);
     let extra = echo_plugin("0.1.0");
-    let srv = TestServer::builder()
-        .capabilities(&["status", "echo"])
-        .toml(&format!("dirs = [{:?}]\n", extra.to_string_lossy()))
-        .start()
-        .await;
+    let srv = TestServer::builder().capabilities(&["status", "echo"]).plugin_dirs_add(&extra).start().await;
     let mut a = Client::login_new(srv.addr(), "alice", "pw").await;
     a.send("/list_capabilities").await;
     a.expect("Capabilities: status, echo. Use /CAPABILITY_NAME for help.").await;

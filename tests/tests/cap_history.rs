@@ -4,31 +4,9 @@
 mod cap_support;
 mod federation_support;
 
-use cap_support::require;
+use cap_support::{history, require};
 use dmconnect_e2e::{Client, TestServer};
 use federation_support::hosts;
-
-/// Sends `cmd` and returns the answer lines up to `End of history.` (kept) or a
-/// single other line, each `[YYYY-MM-DD HH:MM] ` prefix checked and removed.
-async fn history(c: &mut Client, cmd: &str) -> Vec<String> {
-    c.send(cmd).await;
-    let mut out = Vec::new();
-    loop {
-        let line = c.recv().await;
-        let Some(rest) = line.strip_prefix('[') else {
-            let end = line == "End of history." || out.is_empty();
-            out.push(line);
-            if end {
-                return out;
-            }
-            continue;
-        };
-        let (stamp, text) = rest.split_once("] ").unwrap_or_else(|| panic!("bad line {line:?}"));
-        let b = stamp.as_bytes();
-        assert!(b.len() == 16 && b[4] == b'-' && b[7] == b'-' && b[10] == b' ' && b[13] == b':', "{line}");
-        out.push(text.to_owned());
-    }
-}
 
 fn with_history(caps: &[&str], extra: &str) -> dmconnect_e2e::Builder {
     require(caps);

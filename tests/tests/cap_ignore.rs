@@ -1,4 +1,4 @@
-//! The ignore capability (WIRE §3.3): texts, filtering of chat, actions,
+//! The ignore capability (docs/capabilities.md): texts, filtering of chat, actions,
 //! join/leave notices and private messages, and persistence across a restart.
 
 mod cap_support;

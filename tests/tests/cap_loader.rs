@@ -92,7 +92,7 @@ async fn the_capabilities_command_describes_a_directory() {
     assert!(out.status.success(), "{text}");
     let line = |file: &str| text.lines().find(|l| l.starts_with(file)).map(str::to_owned).unwrap_or_default();
     let version = env!("CARGO_PKG_VERSION");
-    let api = "plugin-api 0.1.1";
+    let api = "plugin-api 0.1.3";
     assert_eq!(line("libdmcap_status.so"), format!("libdmcap_status.so  status  {version}  {api}  starts"));
     assert_eq!(line("libdmcap_ignore.so"), format!("libdmcap_ignore.so  ignore  {version}  {api}  starts"));
     assert!(

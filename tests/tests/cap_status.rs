@@ -1,4 +1,4 @@
-//! The status capability on one host (WIRE §3.3): texts, notifications on an
+//! The status capability on one host (docs/capabilities.md): texts, notifications on an
 //! account's first login and last logout, persistence across a restart.
 //! Remote targets are covered in federation_status.rs.
 
@@ -16,7 +16,7 @@ async fn status_texts() {
     until(&mut a, "/status-check bob", "bob is offline.").await;
     a.send("/status-check alice").await;
     a.expect("alice is online.").await;
-    // Not in WIRE: an unknown local account gets the same answer as /pm.
+    // Not in the protocol: an unknown local account gets the same answer as /pm.
     a.send("/status-check nobody").await;
     a.expect("User does not exist.").await;
     a.send("/status-sub-list").await;

@@ -1,4 +1,4 @@
-//! http_file_upload over raw HTTP on the main port (WIRE §7): upload and
+//! http_file_upload over raw HTTP on the main port (docs/protocol.md §8): upload and
 //! download of binary bytes, size limits, missing files, name sanitising, expiry.
 
 mod cap_support;
@@ -30,7 +30,7 @@ async fn binary_upload_then_download() {
     assert_eq!(v["size"], data.len());
     let url = format!("http://files.test:{}/file/{id}/photo.raw", srv.addr().port());
     assert_eq!(v["url"], url.as_str());
-    // The field order of WIRE §7.
+    // The field order of the upload answer (docs/capabilities.md).
     let text = String::from_utf8(r.body.clone()).expect("utf-8");
     assert!(
         text.starts_with(&format!("{{\"status\":\"ok\",\"id\":\"{id}\",\"filename\":\"photo.raw\",\"size\":")),

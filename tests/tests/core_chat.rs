@@ -1,4 +1,4 @@
-//! WIRE §3.2: everything after login — subservers, chat, actions, notices, PMs, help, admin.
+//! docs/protocol.md §4: everything after login — subservers, chat, actions, notices, PMs, help, admin.
 
 use dmconnect_e2e::{Client, TestServer};
 

@@ -1,4 +1,4 @@
-//! WIRE §2 and §3.1: framing and everything before login, in both framings.
+//! docs/protocol.md §2 and §3: framing and everything before login, in both framings.
 
 use dmconnect_e2e::{Client, TestServer, GREETING};
 

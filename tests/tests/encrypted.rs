@@ -1,8 +1,9 @@
-//! The legacy encrypted port (WIRE §5), spoken by a client written from the
+//! The legacy encrypted port (docs/protocol.md §6), spoken by a client written from the
 //! spec alone: it shares no code with the server.
 
 use aes::Aes256;
 use cbc::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use dmconnect_e2e::lines::{chat_with_plain_user, LineClient};
 use dmconnect_e2e::{Client, TestServer, GREETING};
 use hmac::{Hmac, Mac};
 use num_bigint::{BigUint, RandBigInt};
@@ -18,7 +19,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 const WAIT: Duration = Duration::from_secs(5);
 
-/// RFC 2409 section 6.1 as printed in WIRE §5.
+/// RFC 2409 section 6.1 (the group docs/protocol.md §6 names).
 fn prime() -> BigUint {
     let hex = "FFFFFFFF FFFFFFFF C90FDAA2 2168C234 C4C6628B 80DC1CD1 29024E08 8A67CC74 \
                020BBEA6 3B139B22 514A0879 8E3404DD EF9519B3 CD3A431B 302B0A6D F25F1437 \
@@ -95,10 +96,8 @@ impl EncClient {
         [&len.to_be_bytes()[..], &body, &tag].concat()
     }
 
-    /// One command per frame, one write per frame.
     async fn send(&mut self, text: &str) {
-        let frame = self.frame(text);
-        self.s.write_all(&frame).await.unwrap();
+        self.send_line(text).await;
     }
 
     /// The next whole frame's text; checks its tag and padding.
@@ -122,28 +121,16 @@ impl EncClient {
         text
     }
 
-    /// The next line, whether or not the server put several in one frame.
-    async fn recv_line(&mut self) -> String {
-        while self.lines.is_empty() {
-            let frame = self.recv_frame().await;
-            self.lines.extend(frame.split('\n').map(str::to_owned));
-        }
-        self.lines.pop_front().unwrap()
-    }
-
     async fn expect(&mut self, line: &str) {
-        assert_eq!(self.recv_line().await, line);
+        self.expect_line(line).await;
     }
 
     /// Registers and logs in; the login reply must start its own frame.
     async fn login_new(addr: SocketAddr, name: &str) -> Self {
         let mut c = Self::connect(addr).await;
-        c.expect(GREETING).await;
-        c.send(&format!("/register {name} pw")).await;
-        c.expect("Registration successful. Please log in.").await;
-        c.expect(GREETING).await;
-        c.send(&format!("/login {name} pw")).await;
+        c.register(name).await;
         assert!(c.lines.is_empty());
+        c.send(&format!("/login {name} pw")).await;
         let frame = c.recv_frame().await;
         assert!(frame.starts_with("Login successful."), "GUI client needs this at a frame start: {frame:?}");
         c.lines.extend(frame.split('\n').map(str::to_owned));
@@ -152,25 +139,27 @@ impl EncClient {
         c.expect("Select a server using /join_server <server_name>.").await;
         c
     }
+}
 
-    async fn join_general(&mut self, name: &str) {
-        self.send("/join_server general").await;
-        self.expect("Joined server 'general' successfully.").await;
-        self.expect(&format!("*** {name} has joined the server.")).await;
+impl LineClient for EncClient {
+    /// One command per frame, one write per frame.
+    async fn send_line(&mut self, text: &str) {
+        let frame = self.frame(text);
+        self.s.write_all(&frame).await.unwrap();
+    }
+
+    /// The next line, whether or not the server put several in one frame.
+    async fn next_line(&mut self) -> String {
+        while self.lines.is_empty() {
+            let frame = self.recv_frame().await;
+            self.lines.extend(frame.split('\n').map(str::to_owned));
+        }
+        self.lines.pop_front().unwrap()
     }
 }
 
 async fn start() -> TestServer {
     TestServer::builder().encrypted(true).server_key("handshake_timeout_ms", "500").start().await
-}
-
-/// Polls the server log for `needle` (stderr is read asynchronously).
-async fn wait_for_log(srv: &TestServer, needle: &str) {
-    let until = Instant::now() + WAIT;
-    while !srv.logs().contains(needle) {
-        assert!(Instant::now() < until, "log never said {needle:?}:\n{}", srv.logs());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]
@@ -179,18 +168,7 @@ async fn encrypted_and_plain_users_chat_in_one_room() {
     let addr = srv.encrypted_addr().expect("encrypted port");
     let mut alice = EncClient::login_new(addr, "alice").await;
     alice.join_general("alice").await;
-
-    let mut bob = Client::login_new(srv.addr(), "bob", "pw").await;
-    bob.join("general").await;
-    alice.expect("*** bob has joined the server.").await;
-
-    alice.send("hello").await;
-    alice.expect("alice: hello").await;
-    bob.expect("alice: hello").await;
-
-    bob.send("hi alice").await;
-    bob.expect("bob: hi alice").await;
-    alice.expect("bob: hi alice").await;
+    let mut bob = chat_with_plain_user(&mut alice, "alice", srv.addr()).await;
 
     // A frame holding several lines is several messages, never one with a newline inside.
     alice.send("first\nsecond").await;
@@ -224,7 +202,7 @@ async fn tampered_frames_close_only_that_connection() {
     frame[last] ^= 0x01;
     alice.s.write_all(&frame).await.unwrap();
     assert_closed(&mut alice.s).await;
-    wait_for_log(&srv, "bad HMAC").await;
+    srv.wait_for_log("bad HMAC").await;
 
     // Nothing of the forged frame was executed; the plain user is unaffected.
     bob.expect("*** alice has left the server.").await;

@@ -1,4 +1,4 @@
-//! Federation between real servers on 127.0.0.x (WIRE §6, §7): remote PMs,
+//! Federation between real servers on 127.0.0.x (docs/protocol.md §7, §9): remote PMs,
 //! remote subservers, fan-out across three hosts, dead peers, dialback.
 
 mod federation_support;
@@ -128,12 +128,13 @@ async fn remote_room_join_chat_act_members_and_leave() {
     let mut bob2 = dmconnect_e2e::Client::login(v.addr, "bob", "pw").await;
     bob2.send(&format!("/join_server {room}")).await;
     bob2.expect(&format!("Joined server '{room}' successfully.")).await;
-    alice.expect_nothing(300).await;
+    // Marker: the next line alice gets is this chat line, not a join notice.
     bob.send("both of us").await;
     bob.expect("bob: both of us").await;
     bob2.expect("bob: both of us").await;
     alice.expect(&format!("{}: both of us", v.at("bob"))).await;
     drop(bob2);
+    // A disconnect has no marker, and a wrong leave notice would read like the right one.
     alice.expect_nothing(300).await;
     drop(bob);
     alice.expect(&format!("*** {} has left the server.", v.at("bob"))).await;
@@ -272,7 +273,8 @@ async fn forged_requests_are_refused_by_dialback() {
         );
         assert_eq!(s2s(a.addr, &join).await["reason"], "Dialback failed");
     }
-    alice.expect_nothing(300).await;
+    // Anything delivered would be queued before the answers above.
+    alice.expect_nothing_queued().await;
 
     // A dialback check for an id this server never sent fails.
     let ans =

@@ -1,4 +1,4 @@
-//! The status capability across hosts (WIRE §3.3, §6): `/status-check USER@HOST`
+//! The status capability across hosts (docs/capabilities.md, docs/protocol.md §9): `/status-check USER@HOST`
 //! (`status_request`, answered by the core) and remote subscriptions
 //! (`presence_subscribe` / `presence_unsubscribe` / `presence_update`, handled by
 //! the plugin through the core's s2s hooks after dialback).
@@ -43,6 +43,7 @@ async fn status_check_and_subscriptions_across_hosts() {
     alice.expect(&format!("Unsubscribed from {}.", b.at("bob"))).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(bob);
+    // A disconnect on another host has no marker here.
     alice.expect_nothing(500).await;
 }
 
@@ -60,7 +61,8 @@ async fn forged_presence_update_is_refused() {
     let forged =
         format!(r#"{{"type":"presence_update","from_host":"{}","msg_id":"f00d","user":"bob","online":false}}"#, b.name);
     assert_eq!(s2s(a.addr, &forged).await, serde_json::json!({"status":"error","reason":"Dialback failed"}));
-    alice.expect_nothing(300).await;
+    // Anything delivered would be queued before the answer above.
+    alice.expect_nothing_queued().await;
 
     // A peer that does confirm its messages (like the reference) is heard.
     let peer = FakePeer::start("127.0.0.9", a.addr.port()).await;

@@ -1,4 +1,4 @@
-//! Federation trust (WIRE §6 dialback): the attacks a malicious peer would try,
+//! Federation trust (dialback, docs/protocol.md §9): the attacks a malicious peer would try,
 //! each of which must now fail for the attacker. Real servers on 127.0.0.x, a
 //! scripted fake peer, and a counting listener standing in for a victim.
 

@@ -80,3 +80,65 @@ async fn counters_move_as_a_session_runs() {
     }
     panic!("disconnects were not counted, or connections not released");
 }
+
+/// A metric's name, the labels it must have, and the value wanted.
+type Want<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+
+/// Polls until every `(metric, labels, value)` holds (counters and gauges move at
+/// different points of a session's teardown).
+async fn wait_for(m: SocketAddr, want: &[Want<'_>]) {
+    let mut s = scrape(m).await;
+    for _ in 0..150 {
+        if want.iter().all(|(name, labels, v)| value(&s, name, labels) == *v) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        s = scrape(m).await;
+    }
+    let seen: Vec<f64> = want.iter().map(|(name, labels, _)| value(&s, name, labels)).collect();
+    panic!("wanted {want:?}, saw {seen:?}");
+}
+
+#[tokio::test]
+async fn websocket_sessions_bans_and_refusals_are_counted() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let srv = TestServer::builder()
+        .server_key("admins", "[\"root\"]")
+        .toml("[metrics]\nlisten = \"127.0.0.1:0\"\n[limits]\nmax_connections_per_ip = 2")
+        .start()
+        .await;
+    let m = srv.metrics_addr().unwrap();
+    drop(Client::login_new(srv.addr(), "bob", "pw").await);
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", srv.addr())).await.unwrap();
+    ws.send(Message::text("/login bob pw")).await.unwrap();
+    loop {
+        let frame = ws.next().await.unwrap().unwrap();
+        if frame.to_text().unwrap_or("").contains("Login successful.") {
+            break;
+        }
+    }
+    let ws_open: &[(&str, &str)] = &[("transport", "websocket")];
+    wait_for(m, &[("dmconnect_connections", ws_open, 1.0), ("dmconnect_sessions", ws_open, 1.0)]).await;
+
+    let mut root = Client::login_new(srv.addr(), "root", "pw").await;
+    root.send("/ban bob").await;
+    root.expect("User 'bob' has been banned.").await;
+    wait_for(
+        m,
+        &[
+            ("dmconnect_disconnects_total", &[("reason", "ban")], 1.0),
+            ("dmconnect_connections", ws_open, 0.0),
+            ("dmconnect_sessions", ws_open, 0.0),
+            ("dmconnect_sessions", &[("transport", "plain")], 1.0),
+        ],
+    )
+    .await;
+
+    // Two connections fill an address's budget: the third is refused at accept.
+    let ip = "127.0.0.9";
+    let _held = [Client::connect_from(srv.addr(), ip).await, Client::connect_from(srv.addr(), ip).await];
+    let mut third = Client::connect_from(srv.addr(), ip).await;
+    third.expect("Too many connections from your address.").await;
+    wait_for(m, &[("dmconnect_disconnects_total", &[("reason", "limits")], 1.0)]).await;
+}

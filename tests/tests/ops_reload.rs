@@ -132,3 +132,45 @@ async fn reload_applies_admins_and_refuses_a_bad_config() {
     bob.expect("User 'carol' has been unbanned.").await;
     Client::login(srv.addr(), "carol", "pw").await;
 }
+
+#[tokio::test]
+async fn reload_applies_limits_to_open_sessions_and_refuses_a_bad_value() {
+    let limits = "[limits]\nmax_rooms = 100\nchat_lines_per_sec = 100\nchat_burst = 100\n";
+    let srv = TestServer::builder().toml(limits).start().await;
+    let mut alice = Client::login_new(srv.addr(), "alice", "pw").await;
+    alice.join("general").await;
+    alice.send("early").await;
+    alice.expect("alice: early").await;
+    let cfg = srv.config_path();
+    let original = std::fs::read_to_string(&cfg).unwrap();
+
+    let lower = "[limits]\nmax_rooms = 1\nchat_lines_per_sec = 2\nchat_burst = 1\nmax_connections_per_ip = 1\n";
+    std::fs::write(&cfg, original.replace(limits, lower)).unwrap();
+    let out = srv.cli(&["reload"], "");
+    for want in [
+        "reloaded: limits.max_rooms = 1 (was 100)",
+        "reloaded: limits.chat_lines_per_sec = 2 (was 100)",
+        "reloaded: limits.chat_burst = 1 (was 100)",
+        "reloaded: limits.max_connections_per_ip = 1 (was 64)",
+    ] {
+        assert!(out.contains(want), "{want:?} missing in:\n{out}");
+    }
+    assert!(!out.contains("needs a restart"), "{out}");
+    // The open session's chat follows the new rate at once.
+    alice.send_raw(b"one\r\ntwo\r\n").await;
+    alice.expect_lines(&["alice: one", "You are sending messages too fast.", "alice: two"]).await;
+    alice.send("/create_server more").await;
+    alice.expect("This host already has the most servers it allows (1).").await;
+    let mut second = Client::connect(srv.addr()).await;
+    second.expect("Too many connections from your address.").await;
+
+    // A value of the wrong type, then one that fails its check: refused, the lowered limits stay.
+    std::fs::write(&cfg, original.replace(limits, "[limits]\nmax_rooms = \"many\"\n")).unwrap();
+    let bad = srv.cli_result(&["reload"], "");
+    assert!(!bad.ok && bad.stderr.contains("max_rooms"), "{}", bad.stderr);
+    std::fs::write(&cfg, original.replace(limits, "[limits]\nmax_rooms = 50\noutbound_queue_messages = 0\n")).unwrap();
+    let bad = srv.cli_result(&["reload"], "");
+    assert!(!bad.ok && bad.stderr.contains("outbound queue must hold"), "{}", bad.stderr);
+    alice.send("/create_server more").await;
+    alice.expect("This host already has the most servers it allows (1).").await;
+}

@@ -1,6 +1,7 @@
 //! TLS: the plain protocol with line framing inside TLS, checked against a
 //! certificate made by rcgen for this test run.
 
+use dmconnect_e2e::lines::{chat_with_plain_user, LineClient};
 use dmconnect_e2e::{Client, TestServer, GREETING};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -60,16 +61,22 @@ impl TlsClient {
         Self { io: BufReader::new(tls_stream(addr, pair).await) }
     }
 
-    async fn send(&mut self, line: &str) {
+    async fn expect(&mut self, want: &str) {
+        self.expect_line(want).await;
+    }
+}
+
+impl LineClient for TlsClient {
+    async fn send_line(&mut self, line: &str) {
         self.io.get_mut().write_all(format!("{line}\r\n").as_bytes()).await.unwrap();
         self.io.get_mut().flush().await.unwrap();
     }
 
-    async fn expect(&mut self, want: &str) {
+    async fn next_line(&mut self) -> String {
         let mut line = String::new();
         let n = tokio::time::timeout(WAIT, self.io.read_line(&mut line)).await.expect("no line within 5 s").unwrap();
-        assert!(n > 0, "connection closed while expecting {want:?}");
-        assert_eq!(line.strip_suffix('\n').unwrap_or(&line), want);
+        assert!(n > 0, "connection closed while reading a line");
+        line.strip_suffix('\n').unwrap_or(&line).to_owned()
     }
 }
 
@@ -92,28 +99,10 @@ async fn tls_user_chats_with_plain_user() {
     let addr = srv.tls_addr().expect("TLS port");
 
     let mut alice = TlsClient::connect(addr, &pair).await;
-    alice.expect(GREETING).await;
-    alice.send("/register alice pw").await;
-    alice.expect("Registration successful. Please log in.").await;
-    alice.expect(GREETING).await;
-    alice.send("/login alice pw").await;
-    alice.expect("Login successful.").await;
-    alice.expect("Available servers: general").await;
-    alice.expect("Select a server using /join_server <server_name>.").await;
-    alice.send("/join_server general").await;
-    alice.expect("Joined server 'general' successfully.").await;
-    alice.expect("*** alice has joined the server.").await;
-
-    let mut bob = Client::login_new(srv.addr(), "bob", "pw").await;
-    bob.join("general").await;
-    alice.expect("*** bob has joined the server.").await;
-
-    alice.send("hello").await;
-    alice.expect("alice: hello").await;
-    bob.expect("alice: hello").await;
-    bob.send("hi alice").await;
-    bob.expect("bob: hi alice").await;
-    alice.expect("bob: hi alice").await;
+    alice.register("alice").await;
+    alice.login("alice").await;
+    alice.join_general("alice").await;
+    chat_with_plain_user(&mut alice, "alice", srv.addr()).await;
     srv.stop().await;
 }
 

@@ -5,6 +5,7 @@
 mod cap_support;
 
 use cap_support::{http_get, http_raw};
+use dmconnect_e2e::lines::LineClient;
 use dmconnect_e2e::{Client, TestServer, GREETING};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
@@ -69,18 +70,20 @@ impl Ws {
     /// Registers, logs in and joins `general`.
     async fn login_new(addr: SocketAddr, name: &str) -> Ws {
         let mut w = Ws::connect(addr).await;
-        w.expect(GREETING).await;
-        w.send(&format!("/register {name} pw")).await;
-        w.expect("Registration successful. Please log in.").await;
-        w.expect(GREETING).await;
-        w.send(&format!("/login {name} pw")).await;
-        w.expect("Login successful.").await;
-        w.expect("Available servers: general").await;
-        w.expect("Select a server using /join_server <server_name>.").await;
-        w.send("/join_server general").await;
-        w.expect("Joined server 'general' successfully.").await;
-        w.expect(&format!("*** {name} has joined the server.")).await;
+        w.register(name).await;
+        w.login(name).await;
+        w.join_general(name).await;
         w
+    }
+}
+
+impl LineClient for Ws {
+    async fn send_line(&mut self, text: &str) {
+        self.send(text).await;
+    }
+
+    async fn next_line(&mut self) -> String {
+        self.line().await
     }
 }
 
@@ -218,4 +221,26 @@ async fn the_app_is_served_without_capabilities() {
     let off = TestServer::builder().toml("[web]\nenabled = false").start().await;
     assert_eq!(http_get(off.addr(), "/").await.status, 404);
     assert_eq!(http_get(off.addr(), "/ws").await.status, 404);
+}
+
+#[tokio::test]
+async fn a_silent_preconnected_socket_that_sends_a_request_after_the_greeting_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = TestServer::start().await;
+    // A browser's spare connection: silent past sniff_ms, so it was greeted as chat.
+    let mut s = TcpStream::connect(srv.addr()).await.unwrap();
+    let greeting = format!("{GREETING}\n");
+    let mut got = vec![0u8; greeting.len()];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut got)).await.unwrap().unwrap();
+    assert_eq!(String::from_utf8_lossy(&got), greeting);
+    s.write_all(b"GET /index.html HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n").await.unwrap();
+    // Closed at once, with nothing more written (no greeting per header line).
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await.expect("not closed").unwrap();
+    assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+    // A chat client's lines that merely start with GET are not affected.
+    let mut c = Client::connect(srv.addr()).await;
+    c.expect(GREETING).await;
+    c.send("GET me in").await;
+    c.expect(GREETING).await;
 }

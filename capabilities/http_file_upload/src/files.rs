@@ -33,8 +33,17 @@ pub fn valid_id(id: &str) -> bool {
     id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
-fn now() -> u64 {
+/// Unix seconds now.
+pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs()
+}
+
+/// A file being written: `part` is where its bytes go until [`Files::commit`].
+pub struct Pending {
+    id: String,
+    dir: PathBuf,
+    /// The file to write.
+    pub part: PathBuf,
 }
 
 /// The file store of this capability.
@@ -52,23 +61,33 @@ impl Files {
         Ok(Files { host, root, ttl })
     }
 
-    /// Stores a file; returns its id.
-    pub fn save(&self, name: &str, bytes: &[u8]) -> Result<String, String> {
+    /// Starts storing a file: a fresh directory, and the path its bytes go to.
+    pub fn begin(&self) -> Result<Pending, String> {
         let id = new_id();
         let dir = self.root.join(&id);
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let part = dir.join(".upload.part");
-        let write = std::fs::write(&part, bytes).and_then(|_| std::fs::rename(&part, dir.join(name)));
-        if let Err(e) = write {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(format!("writing {}: {e}", dir.display()));
+        Ok(Pending { id, dir, part })
+    }
+
+    /// Puts a written file in place under `name` and records it; returns its id.
+    /// On failure nothing is left behind.
+    pub fn commit(&self, p: Pending, name: &str, size: u64) -> Result<String, String> {
+        if let Err(e) = std::fs::rename(&p.part, p.dir.join(name)) {
+            self.abandon(p);
+            return Err(format!("storing an upload: {e}"));
         }
-        let meta = json!({"name": name, "size": bytes.len(), "expires": now() + self.ttl});
-        if let Err(e) = self.host.kv_set(&format!("file/{id}"), &meta.to_string()) {
-            let _ = std::fs::remove_dir_all(&dir);
+        let meta = json!({"name": name, "size": size, "expires": now() + self.ttl});
+        if let Err(e) = self.host.kv_set(&format!("file/{}", p.id), &meta.to_string()) {
+            self.abandon(p);
             return Err(e);
         }
-        Ok(id)
+        Ok(p.id)
+    }
+
+    /// Drops a file that was not stored after all.
+    pub fn abandon(&self, p: Pending) {
+        let _ = std::fs::remove_dir_all(&p.dir);
     }
 
     /// The path of a stored, unexpired file, if `id`/`name` name one.

@@ -3,6 +3,7 @@
 //!
 //! Lists are stored under `list/ACCOUNT` (a JSON array, in the order added) and
 //! loaded into memory at start: the delivery filter never touches storage.
+//! In cluster mode a list changed on another node is re-read (`kv_changed`).
 
 use plugin_api::serde_json;
 use plugin_api::{Caller, Capability, Command, DeliveryKind, Host, Reply};
@@ -20,20 +21,37 @@ pub struct Ignore {
 
 const SAVE_FAILED: &str = "Could not save your ignore list. Please try again later.";
 
+fn parse(host: &Host, account: &str, value: &str) -> Option<Vec<String>> {
+    serde_json::from_str::<Vec<String>>(value)
+        .map_err(|e| host.warn(&format!("ignoring the unreadable stored list of {account}: {e}")))
+        .ok()
+}
+
 impl Ignore {
     /// Loads every stored list.
     pub fn new(host: Host) -> Result<Ignore, String> {
         let mut lists = HashMap::new();
         for (key, value) in host.kv_list("list/")? {
             let account = key.trim_start_matches("list/").to_owned();
-            match serde_json::from_str::<Vec<String>>(&value) {
-                Ok(names) => {
-                    lists.insert(account, names);
-                }
-                Err(e) => host.warn(&format!("ignoring the unreadable stored list of {account}: {e}")),
+            if let Some(names) = parse(&host, &account, &value) {
+                lists.insert(account, names);
             }
         }
         Ok(Ignore { host, lists: RwLock::new(lists), saving: Mutex::new(()) })
+    }
+
+    /// Makes the in-memory list of `account` what storage says.
+    fn reread(&self, account: &str) -> Result<(), String> {
+        let _guard = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        let stored = self.host.kv_get(&format!("list/{account}"))?;
+        let list = stored.and_then(|v| parse(&self.host, account, &v)).unwrap_or_default();
+        let mut lists = self.lists.write().unwrap_or_else(|p| p.into_inner());
+        if list.is_empty() {
+            lists.remove(account);
+        } else {
+            lists.insert(account.to_owned(), list);
+        }
+        Ok(())
     }
 
     fn list_of(&self, account: &str) -> Vec<String> {
@@ -156,6 +174,18 @@ impl Capability for Ignore {
         let lists = self.lists.read().unwrap_or_else(|p| p.into_inner());
         lists.get(to).is_none_or(|l| !l.iter().any(|u| u == from))
     }
+
+    fn wants_kv_changes(&self) -> bool {
+        true
+    }
+
+    fn kv_changed(&self, key: &str) {
+        if let Some(account) = key.strip_prefix("list/") {
+            if let Err(e) = self.reread(account) {
+                self.host.error(&format!("re-reading the ignore list of {account}: {e}"));
+            }
+        }
+    }
 }
 
 plugin_api::export_capability!(Ignore::new);
@@ -199,5 +229,10 @@ mod tests {
         assert_eq!(run(&again, "alice", "list", ""), "Ignore list: carol@far.test");
         assert_eq!(run(&again, "alice", "clear", ""), "Ignore list cleared.");
         assert!(host.lock().kv.is_empty());
+        // Another node stores a list: re-read on the change feed.
+        host.lock().kv.insert("list/alice".into(), r#"["bob"]"#.into());
+        again.kv_changed("list/alice").unwrap();
+        assert!(!again.allow(DeliveryKind::Chat, "bob", "alice").unwrap());
+        assert_eq!(run(&again, "alice", "list", ""), "Ignore list: bob");
     }
 }

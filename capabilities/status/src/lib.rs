@@ -6,13 +6,17 @@
 //! subscriptions: `presence_subscribe` / `presence_unsubscribe` (subscriber host
 //! → target host) and `presence_update` (target host → subscriber host).
 //!
-//! Texts WIRE leaves open: an unknown local account gets `User does not exist.`
+//! Texts the protocol leaves open: an unknown local account gets `User does not exist.`
 //! (as `/pm` does) from `/status-check` and `/status-sub-add`; an unreachable
 //! host gets `Failed to check the status of USER@HOST.` / `Failed to subscribe to USER@HOST.`
 //!
 //! Storage (all loaded into memory at start, so presence events never read it):
 //! `subs/ACCOUNT` = the account's targets in the order added (JSON array), and
 //! `remote/TARGET` = `user@host` subscribers on other hosts of a local TARGET.
+//!
+//! Cluster mode: a list changed on another node is re-read (`kv_changed`); the
+//! presence hook runs on every node and each node tells its own sessions. Each
+//! node may send the same `presence_update`, so a receiver passes on only changes.
 
 use plugin_api::serde_json::{self, json, Value};
 use plugin_api::{Caller, Capability, Command, Host, Presence, Reply};
@@ -35,6 +39,8 @@ struct State {
     watchers: HashMap<String, Vec<String>>,
     /// local target → subscribers on other hosts (`user@host`).
     remote: HashMap<String, Vec<String>>,
+    /// `user@host` → the last state its host reported (drops repeats).
+    reported: HashMap<String, bool>,
 }
 
 impl State {
@@ -84,15 +90,17 @@ fn valid_name(n: &str) -> bool {
 fn load(host: &Host, prefix: &str) -> Result<HashMap<String, Vec<String>>, String> {
     let mut map = HashMap::new();
     for (key, value) in host.kv_list(prefix)? {
-        let name = key[prefix.len()..].to_owned();
-        match serde_json::from_str::<Vec<String>>(&value) {
-            Ok(list) => {
-                map.insert(name, list);
-            }
-            Err(e) => host.warn(&format!("skipping unreadable stored entry {key}: {e}")),
+        if let Some(list) = parse(host, &key, &value) {
+            map.insert(key[prefix.len()..].to_owned(), list);
         }
     }
     Ok(map)
+}
+
+fn parse(host: &Host, key: &str, value: &str) -> Option<Vec<String>> {
+    serde_json::from_str::<Vec<String>>(value)
+        .map_err(|e| host.warn(&format!("skipping unreadable stored entry {key}: {e}")))
+        .ok()
 }
 
 fn ok() -> String {
@@ -301,6 +309,40 @@ impl Status {
         ok()
     }
 
+    /// Makes the in-memory copy of one stored key what storage says (another node changed it).
+    fn reread(&self, key: &str) -> Result<(), String> {
+        let _guard = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        let stored = self.host.kv_get(key)?;
+        let list = stored.and_then(|v| parse(&self.host, key, &v)).unwrap_or_default();
+        let mut st = self.write();
+        if let Some(account) = key.strip_prefix("subs/") {
+            st.set_subs(account, list);
+        } else if let Some(target) = key.strip_prefix("remote/") {
+            if list.is_empty() {
+                st.remote.remove(target);
+            } else {
+                st.remote.insert(target.to_owned(), list);
+            }
+        }
+        Ok(())
+    }
+
+    /// A `presence_update`: tells the local subscribers unless it repeats the last one.
+    /// Remembered only for users someone here follows, which bounds the map.
+    fn remote_presence(&self, who: &str, online: bool) {
+        {
+            let mut st = self.write();
+            if !st.watchers.contains_key(who) {
+                st.reported.remove(who);
+                return;
+            }
+            if st.reported.insert(who.to_owned(), online) == Some(online) {
+                return;
+            }
+        }
+        self.notify(who, online);
+    }
+
     /// Tells the local subscribers of `who`.
     fn notify(&self, who: &str, online: bool) {
         let text = format!("{who} is {}.", if online { "online" } else { "offline" });
@@ -379,13 +421,23 @@ impl Capability for Status {
             "presence_unsubscribe" => self.remote_sub(false, from_host, &v),
             "presence_update" => match (field(&v, "user"), v.get("online").and_then(Value::as_bool)) {
                 (Some(user), Some(online)) => {
-                    self.notify(&format!("{user}@{from_host}"), online);
+                    self.remote_presence(&format!("{user}@{from_host}"), online);
                     ok()
                 }
                 _ => error("invalid user or online"),
             },
             _ => return None,
         })
+    }
+
+    fn wants_kv_changes(&self) -> bool {
+        true
+    }
+
+    fn kv_changed(&self, key: &str) {
+        if let Err(e) = self.reread(key) {
+            self.host.error(&format!("re-reading {key}: {e}"));
+        }
     }
 }
 

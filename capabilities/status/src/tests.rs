@@ -76,6 +76,9 @@ fn remote_checks_and_subscriptions() {
     let answer = p.s2s("presence_update", "far.test", r#"{"type":"presence_update","user":"zed","online":true}"#);
     assert_eq!(answer.unwrap().as_deref(), Some(r#"{"status":"ok"}"#));
     assert_eq!(host.take_sent(), vec![("alice".to_string(), "zed@far.test is online.".to_string())]);
+    // The same update again (every node of a cluster may send it): passed on once.
+    p.s2s("presence_update", "far.test", r#"{"type":"presence_update","user":"zed","online":true}"#).unwrap();
+    assert!(host.take_sent().is_empty());
     assert_eq!(run(&p, "alice", "sub-del", "zed@far.test"), "Unsubscribed from zed@far.test.");
     let v: Value = serde_json::from_str(&host.lock().s2s.last().unwrap().1).unwrap();
     assert_eq!(v["type"], "presence_unsubscribe");
@@ -105,4 +108,17 @@ fn inbound_subscriptions_send_presence_updates() {
     again.presence("bob", None, false).unwrap();
     assert!(host.lock().s2s.is_empty());
     assert!(host.lock().kv.is_empty());
+}
+
+#[test]
+fn lists_changed_by_another_node_are_reread() {
+    let host = FakeHost::new(&["alice", "bob"]);
+    let p = start_in_process(Status::new, host.clone()).unwrap();
+    assert!(p.info().kv_changes);
+    host.lock().kv.insert("subs/alice".into(), r#"["bob"]"#.into());
+    p.kv_changed("subs/alice").unwrap();
+    assert_eq!(run(&p, "alice", "sub-list", ""), "Subscriptions list: bob");
+    host.lock().kv.remove("subs/alice");
+    p.kv_changed("subs/alice").unwrap();
+    assert_eq!(run(&p, "alice", "sub-list", ""), "Subscriptions list is empty.");
 }

@@ -34,6 +34,16 @@ impl PluginHost {
     fn hub(&self) -> Result<Arc<Hub>, String> {
         self.hub.upgrade().ok_or_else(|| "the server is shutting down".to_owned())
     }
+
+    /// After a committed write: the other nodes' copies of this capability re-read `key`.
+    fn changed<T>(&self, key: &str, res: Result<T, String>) -> Result<T, String> {
+        if res.is_ok() {
+            if let Some(h) = self.hub.upgrade() {
+                h.bus().kv_changed(&self.name, key);
+            }
+        }
+        res
+    }
 }
 
 /// Waits for a result the runtime produces, without starving a runtime worker.
@@ -89,11 +99,11 @@ impl HostServices for PluginHost {
     }
 
     fn kv_set(&self, key: &str, value: &str) -> Result<(), String> {
-        self.store.kv_set(&self.name, key, value).map_err(|e| e.to_string())
+        self.changed(key, self.store.kv_set(&self.name, key, value).map_err(|e| e.to_string()))
     }
 
     fn kv_delete(&self, key: &str) -> Result<bool, String> {
-        self.store.kv_delete(&self.name, key).map_err(|e| e.to_string())
+        self.changed(key, self.store.kv_delete(&self.name, key).map_err(|e| e.to_string()))
     }
 
     fn kv_list(&self, prefix: &str) -> Result<Vec<(String, String)>, String> {
@@ -101,14 +111,18 @@ impl HostServices for PluginHost {
     }
 
     fn kv_increment(&self, key: &str, delta: i64) -> Result<i64, String> {
-        match self.store.kv_increment(&self.name, key, delta).map_err(|e| e.to_string())? {
+        match self.changed(key, self.store.kv_increment(&self.name, key, delta).map_err(|e| e.to_string()))? {
             Some(n) => Ok(n),
             None => Err(format!("the value of {key:?} is not an integer (or would overflow)")),
         }
     }
 
     fn kv_compare_and_set(&self, key: &str, expected: Option<&str>, new: Option<&str>) -> Result<bool, String> {
-        self.store.kv_compare_and_set(&self.name, key, expected, new).map_err(|e| e.to_string())
+        let res = self.store.kv_compare_and_set(&self.name, key, expected, new).map_err(|e| e.to_string());
+        match res {
+            Ok(true) => self.changed(key, Ok(true)),
+            other => other,
+        }
     }
 
     fn allowed(&self, kind: DeliveryKind, from: &str, to: &str) -> bool {

@@ -76,7 +76,7 @@ impl Starter {
             hub: self.hub.clone(),
             rt: self.rt.clone(),
             config: config_json(&self.cfg, name),
-            data_dir: self.data_root.join(name),
+            data_dir: self.cfg.files_dir.clone().unwrap_or_else(|| self.data_root.clone()).join(name),
             store: self.store.clone(),
         };
         start(name, path, host)

@@ -18,6 +18,7 @@
 pub mod cap;
 pub mod host;
 pub mod http;
+pub mod kv_feed;
 pub mod loader;
 pub mod registry;
 pub mod reload;

@@ -28,6 +28,8 @@ pub struct Registry {
     ticks: Mutex<HashMap<String, AbortHandle>>,
     /// Serialises reloads (a reload is rare; two at once would race on the swap).
     pub(super) reloading: tokio::sync::Mutex<()>,
+    /// Storage changes from other nodes, in order.
+    kv_feed: super::kv_feed::KvFeed,
 }
 
 impl Registry {
@@ -36,6 +38,7 @@ impl Registry {
         let caps: Vec<Arc<Cap>> = plugins.into_iter().map(|p| Arc::new(Cap::new(p))).collect();
         let stamps =
             caps.iter().map(|c| (c.info.name.clone(), super::reload::Stamp::of(&starter, &c.info.name))).collect();
+        let kv_feed = super::kv_feed::KvFeed::start(starter.rt(), timeout);
         let reg = Registry {
             current: RwLock::new(Arc::new(Loaded { caps, timeout })),
             rt: starter.rt().clone(),
@@ -43,6 +46,7 @@ impl Registry {
             stamps: Mutex::new(stamps),
             ticks: Mutex::default(),
             reloading: tokio::sync::Mutex::new(()),
+            kv_feed,
         };
         for c in reg.snapshot().caps.iter() {
             reg.start_tick(c);
@@ -56,6 +60,7 @@ impl Registry {
             current: RwLock::new(Arc::new(Loaded { caps: Vec::new(), timeout: Duration::from_secs(1) })),
             starter: Mutex::new(None),
             stamps: Mutex::default(),
+            kv_feed: super::kv_feed::KvFeed::start(&rt, Duration::from_secs(1)),
             rt,
             ticks: Mutex::default(),
             reloading: tokio::sync::Mutex::new(()),
@@ -204,8 +209,9 @@ impl Capabilities for Registry {
         &self,
         req: hyper::Request<hyper::body::Incoming>,
         peer: SocketAddr,
+        uploads: &crate::uploads::Uploads,
     ) -> hyper::Response<crate::http_reply::Body> {
-        super::http::handle(&self.snapshot(), req, peer).await
+        super::http::handle(&self.snapshot(), req, peer, uploads).await
     }
 
     fn room_lines(&self) -> bool {
@@ -231,6 +237,12 @@ impl Capabilities for Registry {
             if let Err(e) = c.plugin.room_joined(room, &caller) {
                 warn!(capability = %c.info.name, "room join hook failed: {e}");
             }
+        }
+    }
+
+    fn kv_changed(&self, cap: &str, key: &str) {
+        if let Some(c) = self.snapshot().cap(cap).filter(|c| c.info.kv_changes) {
+            self.kv_feed.push(c.clone(), key);
         }
     }
 

@@ -54,7 +54,7 @@ pub fn run(g: &Global, listen: Option<String>, host: Option<String>, ready: Opti
         let mut run_cfg = cfg.clone();
         run_cfg.capabilities.dir = Some(plugin_dir);
         let running = dmconnect::server::start(run_cfg).await?;
-        let reloader = Reloader::new(env.source.clone(), Box::new(overrides), cfg, running.hub.clone(), Some(log));
+        let reloader = Reloader::new(env.source.clone(), Box::new(overrides), cfg, &running, Some(log));
         let sock = dmconnect::control::start(running.hub.clone(), reloader.clone())?;
         if let Some(sock) = &sock {
             info!("control socket: {}", sock.display());

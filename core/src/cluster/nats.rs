@@ -1,6 +1,9 @@
 //! The bus over NATS. Subjects, under `dmc.<host>`:
 //! `room.<room>` (a [`RoomMsg`], one per event whatever the member count),
-//! `user.<account>` (a [`UserMsg`]), `node.<node_id>` (a heartbeat carrying
+//! `dialback` (a federation `dialback_check` for the node that sent the message;
+//! request and reply),
+//! `user.<account>` (a [`UserMsg`]), `kv.<capability>` (a key a capability
+//! changed in its storage), `node.<node_id>` (a heartbeat carrying
 //! the node's logged-in accounts and room members). A node delivers its own
 //! events locally at once and skips its own messages (header `Dmc-Node`).
 //! One publisher task keeps this node's messages in order.
@@ -22,6 +25,8 @@ use tokio::sync::mpsc;
 const NODE_HEADER: &str = "Dmc-Node";
 /// Messages waiting for the publisher task; beyond this the bus counts as down.
 const QUEUE: usize = 65_536;
+/// How long a node waits for the others to judge a dialback check it cannot.
+const DIALBACK_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Serialize, Deserialize)]
 struct RoomEnvelope {
@@ -33,6 +38,12 @@ struct RoomEnvelope {
 struct UserEnvelope {
     account: String,
     msg: UserMsg,
+}
+
+#[derive(Serialize, Deserialize)]
+struct KvEnvelope {
+    cap: String,
+    key: String,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -207,6 +218,11 @@ impl NatsBus {
                 Ok(e) => hub.bus_user(&e.account, e.msg),
                 Err(e) => tracing::warn!(%from, "cluster bus: bad user message: {e}"),
             },
+            "kv" => match serde_json::from_slice::<KvEnvelope>(&m.payload) {
+                Ok(e) => hub.caps().kv_changed(&e.cap, &e.key),
+                Err(e) => tracing::warn!(%from, "cluster bus: bad storage change: {e}"),
+            },
+            "dialback" => self.answer_dialback(hub, &m),
             "node" => match serde_json::from_slice::<Beat>(&m.payload) {
                 Ok(b) => {
                     self.set_online(hub, &from, Some(b.online));
@@ -217,6 +233,47 @@ impl NatsBus {
             _ => {}
         }
     }
+}
+
+impl NatsBus {
+    /// Another node asks whether this one sent the message a `dialback_check` is about.
+    fn answer_dialback(&self, hub: &Hub, m: &Message) {
+        let Some(reply) = m.reply.clone() else { return };
+        let check = serde_json::from_slice::<serde_json::Value>(&m.payload).ok();
+        let verdict = check.and_then(|c| hub.federation().vouch_here(&c));
+        let body = serde_json::to_vec(&verdict).unwrap_or_default();
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            if let Err(e) = client.publish(reply, body.into()).await {
+                tracing::warn!("cluster bus: dialback answer not sent: {e}");
+            }
+        });
+    }
+}
+
+/// Asks every other node (`peers` of them) about a dialback check; the first node
+/// that knows the id decides. Bounded by [`DIALBACK_WAIT`].
+async fn ask_nodes(
+    client: Client,
+    node: Arc<str>,
+    subject: String,
+    peers: usize,
+    check: serde_json::Value,
+) -> Option<bool> {
+    let inbox = client.new_inbox();
+    let mut sub = client.subscribe(inbox.clone()).await.ok()?;
+    let mut headers = HeaderMap::new();
+    headers.insert(NODE_HEADER, &*node);
+    let body = serde_json::to_vec(&check).ok()?;
+    client.publish_with_reply_and_headers(subject, inbox, headers, body.into()).await.ok()?;
+    let deadline = tokio::time::Instant::now() + DIALBACK_WAIT;
+    for _ in 0..peers {
+        let m = tokio::time::timeout_at(deadline, sub.next()).await.ok()??;
+        if let Ok(Some(verdict)) = serde_json::from_slice::<Option<bool>>(&m.payload) {
+            return Some(verdict);
+        }
+    }
+    None
 }
 
 impl Bus for NatsBus {
@@ -237,6 +294,20 @@ impl Bus for NatsBus {
     fn ips_elsewhere(&self, account: &str) -> Vec<IpAddr> {
         let peers = crate::sync::lock(&self.peers);
         peers.values().filter_map(|p| p.online.get(account)).flatten().copied().collect()
+    }
+
+    fn kv_changed(&self, cap: &str, key: &str) {
+        let subject = format!("{}.kv.{}", self.prefix, token(cap));
+        self.publish(subject, &KvEnvelope { cap: cap.into(), key: key.into() });
+    }
+
+    fn vouch_elsewhere(&self, check: serde_json::Value) -> Option<crate::bus::BoxFuture<'static, Option<bool>>> {
+        let peers = crate::sync::lock(&self.peers).len();
+        let subject = format!("{}.dialback", self.prefix);
+        (peers > 0).then(|| {
+            let fut = ask_nodes(self.client.clone(), self.node.clone(), subject, peers, check);
+            Box::pin(fut) as crate::bus::BoxFuture<'static, Option<bool>>
+        })
     }
 
     fn trouble(&self) -> Option<String> {

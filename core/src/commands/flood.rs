@@ -29,9 +29,12 @@ pub fn gate(ctx: &mut Ctx<'_>, text: &str) -> Gate {
     if ctx.state.account.is_none() || !super::keepalives(text).1.is_some_and(is_chat) {
         return Gate::Go;
     }
-    let (per_sec, burst) = ctx.shared.budgets.chat;
-    if ctx.state.flood.is_none() {
-        ctx.state.flood = Flood::new(per_sec, burst).map(Box::new);
+    // Read at every line: a reload changes the rate of open sessions too.
+    let (per_sec, burst) = ctx.shared.budgets.chat();
+    match ctx.state.flood.as_mut() {
+        Some(_) if per_sec == 0 => ctx.state.flood = None,
+        Some(flood) => flood.follow(per_sec, burst),
+        None => ctx.state.flood = Flood::new(per_sec, burst).map(Box::new),
     }
     let Some(flood) = ctx.state.flood.as_mut() else { return Gate::Go };
     match flood.step(std::time::Instant::now()) {
@@ -45,6 +48,7 @@ pub fn gate(ctx: &mut Ctx<'_>, text: &str) -> Gate {
         FloodStep::Disconnect => {
             tracing::info!(session = ctx.session.id, peer = %ctx.session.peer, "disconnected for flooding");
             ctx.reply(replies::FLOOD_KICK);
+            ctx.session.end("flood");
             ctx.state.quit = true;
             Gate::Quit
         }

@@ -9,6 +9,7 @@ pub mod ctx;
 
 mod act;
 mod ban;
+mod browser;
 mod capability;
 mod chat;
 mod create_server;
@@ -73,6 +74,8 @@ impl Ctx<'_> {
 pub enum Command<'a> {
     /// Before login, anything but /register and /login: the greeting again.
     Greet,
+    /// Before login, an HTTP request line: a browser greeted by mistake; closes.
+    HttpRequest,
     /// A command whose arguments do not fit.
     Usage(Usage),
     /// `/register NAME PASSWORD`.
@@ -122,6 +125,7 @@ impl<'a> Command<'a> {
             return match word {
                 "/register" => or_usage(Register::parse(text), Command::Register),
                 "/login" => or_usage(Login::parse(text), Command::Login),
+                _ if browser::is_request_line(text) => Command::HttpRequest,
                 _ => Command::Greet,
             };
         }
@@ -151,6 +155,7 @@ impl<'a> Command<'a> {
     pub async fn apply(self, ctx: &mut Ctx<'_>) {
         match self {
             Command::Greet => ctx.reply(ctx.shared.greeting()),
+            Command::HttpRequest => browser::apply(ctx),
             Command::Usage(usage) => {
                 ctx.reply(usage.text);
                 if usage.greet {

@@ -45,6 +45,8 @@ fn before_login_only_register_and_login_exist() {
     assert_eq!(C::parse("/login bob ", Guest), login_usage);
     assert_eq!(C::parse("/help", Guest), C::Greet);
     assert_eq!(C::parse("hello", Guest), C::Greet);
+    assert_eq!(C::parse("GET /app.js HTTP/1.1", Guest), C::HttpRequest);
+    assert_eq!(C::parse("GET /app.js HTTP/1.1", User), C::Chat(Chat("GET /app.js HTTP/1.1")));
     assert_eq!(C::parse("/loginbob pw", Guest), C::Greet);
 }
 
@@ -140,7 +142,13 @@ fn shared(tag: &str) -> Shared {
     let cfg =
         AuthConfig { argon2_memory_kib: 8, argon2_iterations: 1, max_concurrent_hashes: 1, ..AuthConfig::default() };
     let budgets = Arc::new(crate::limits::Budgets::new(&crate::config::LimitsConfig::default()));
-    Shared { hub: hub(tag), auth: Auth::new(&cfg).unwrap(), legacy: false, queue: (64, 1 << 20), budgets }
+    Shared {
+        hub: hub(tag),
+        auth: Auth::new(&cfg).unwrap(),
+        legacy: false,
+        budgets,
+        uploads: Arc::new(crate::uploads::Uploads::new(&Default::default(), std::env::temp_dir())),
+    }
 }
 
 #[tokio::test]

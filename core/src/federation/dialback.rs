@@ -7,6 +7,7 @@
 
 use super::client::Outbound;
 use super::sent::{self, SentIds};
+use crate::bus::Bus;
 use serde_json::{Map, Value};
 use std::net::IpAddr;
 use tracing::debug;
@@ -14,10 +15,12 @@ use tracing::debug;
 /// Most bytes of fields a check we send echoes; the digest covers the rest.
 pub const MAX_ECHO: usize = 4096;
 
-/// The answer to a `dialback_check` that came from `peer`.
-pub async fn answer(sent: &SentIds, out: &Outbound, check: &Value, peer: IpAddr) -> Value {
+/// The answer to a `dialback_check` that came from `peer`. An id this node did
+/// not send is asked of the other nodes of a cluster (`others`), which keep their own records.
+pub async fn answer(sent: &SentIds, out: &Outbound, others: &dyn Bus, check: &Value, peer: IpAddr) -> Value {
     let id = check.get("msg_id").cloned().unwrap_or(Value::Null);
     let verdict = match sent.judge(check) {
+        Err(sent::UNKNOWN) => elsewhere(out, others, check, peer).await,
         Err(why) => Err(why),
         Ok(host) if !out.plausible(&host, peer).await => Err("check does not come from that host's address"),
         Ok(_) if !id.as_str().is_some_and(|i| sent.vouch(i)) => Err("msg_id already vouched for too often"),
@@ -31,6 +34,20 @@ pub async fn answer(sent: &SentIds, out: &Outbound, check: &Value, peer: IpAddr)
         }
     };
     serde_json::json!({"type": "dialback_result", "msg_id": id, "result": result})
+}
+
+/// Asks the other nodes of a cluster about a check for an id this node did not send.
+async fn elsewhere(out: &Outbound, others: &dyn Bus, check: &Value, peer: IpAddr) -> Result<(), sent::Refusal> {
+    let Some(ask) = others.vouch_elsewhere(check.clone()) else { return Err(sent::UNKNOWN) };
+    let host = check.get("from_host").and_then(Value::as_str).ok_or("no from_host")?;
+    if !out.plausible(host, peer).await {
+        return Err("check does not come from that host's address");
+    }
+    match ask.await {
+        Some(true) => Ok(()),
+        Some(false) => Err("refused by the node that sent it"),
+        None => Err(sent::UNKNOWN),
+    }
 }
 
 /// The `dialback_check` we send about `request` of type `kind`: the fields of

@@ -2,20 +2,26 @@
 //! other hosts as members of our subservers, protocol.md §9 `room_*`) and the
 //! visiting side (events of a remote subserver shown to our sessions).
 
+use super::messages::reason;
 use crate::caps::DeliveryKind;
-use crate::hub::Hub;
+use crate::hub::{Added, Hub};
 use crate::remote::{qualified, RoomEvent};
 use crate::replies;
 use std::sync::Arc;
 
-/// Adds a user of another host to a local subserver (`room_join`).
-/// False if the subserver does not exist.
-pub fn remote_join(hub: &Hub, room_name: &str, user: &str, origin: &str) -> bool {
-    let Some(room) = hub.room(room_name) else { return false };
-    if hub.add_member(&room, user, origin) {
-        hub.fan_out(&room, room.remote_hosts(), || RoomEvent::joined(user, origin));
+/// Adds a user of another host to a local subserver (`room_join`); the error
+/// answer's reason when the subserver does not exist or is full.
+pub fn remote_join(hub: &Hub, room_name: &str, user: &str, origin: &str) -> Result<(), &'static str> {
+    let Some(room) = hub.room(room_name) else { return Err(reason::NO_SUCH_ROOM) };
+    match hub.add_member(&room, user, origin) {
+        Added::Yes => hub.fan_out(&room, room.remote_hosts(), || RoomEvent::joined(user, origin)),
+        Added::Already => {}
+        Added::Full => {
+            tracing::info!(peer = origin, room = room_name, "room_join refused: max_remote_members_per_room");
+            return Err(reason::ROOM_FULL);
+        }
     }
-    true
+    Ok(())
 }
 
 /// Removes a user of another host from a local subserver; false if not a member.

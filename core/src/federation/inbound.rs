@@ -98,7 +98,7 @@ async fn handle(node: &Node, line: &[u8], peer: SocketAddr) -> Value {
         "s2s_ping" => return msg::ok(),
         "dialback_check" => {
             return match parse::<msg::DialbackCheck>(&v) {
-                Ok(_) => dialback::answer(&node.sent, &node.out, &v, peer.ip()).await,
+                Ok(_) => dialback::answer(&node.sent, &node.out, hub.bus(), &v, peer.ip()).await,
                 Err(e) => e,
             }
         }
@@ -309,8 +309,10 @@ async fn remote_pm(hub: &Arc<Hub>, from: &str, pm: RemotePm) -> Value {
 fn room(hub: &Hub, kind: &str, from: &str, r: RoomRequest) -> Value {
     let exists = hub.room(&r.room).is_some();
     match kind {
-        "room_join" if home::remote_join(hub, &r.room, &r.sender, from) => msg::ok(),
-        "room_join" => msg::error(reason::NO_SUCH_ROOM),
+        "room_join" => match home::remote_join(hub, &r.room, &r.sender, from) {
+            Ok(()) => msg::ok(),
+            Err(why) => msg::error(why),
+        },
         "room_leave" if home::remote_leave(hub, &r.room, &r.sender, from) => msg::ok(),
         "room_leave" => msg::error(reason::NOT_IN_ROOM),
         "room_members_request" => match hub.room(&r.room) {

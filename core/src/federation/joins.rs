@@ -8,6 +8,9 @@ use crate::sync::lock;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// Events held for one join in flight; a peer sending more while we wait loses them.
+const MAX_HELD: usize = 256;
+
 #[derive(Default)]
 struct Pending {
     waiters: usize,
@@ -33,7 +36,9 @@ impl PendingJoins {
         }
         match map.get_mut(&qualified(room, Some(home))) {
             Some(p) => {
-                p.held.push(ev);
+                if p.held.len() < MAX_HELD {
+                    p.held.push(ev);
+                }
                 None
             }
             None => Some(ev),
@@ -73,5 +78,19 @@ mod tests {
         joins.finish("g@h", |e| shown.push(e.sender.clone()));
         assert_eq!(shown, ["b", "c"]);
         assert_eq!(joins.hold("g", "h", ev("d")), Some(ev("d")));
+    }
+
+    #[test]
+    fn held_events_are_bounded() {
+        let joins = PendingJoins::default();
+        joins.start("g@h");
+        for i in 0..(MAX_HELD * 4) {
+            assert_eq!(joins.hold("g", "h", RoomEvent::joined(&format!("u{i}"), "h")), None);
+        }
+        let mut n = 0;
+        joins.finish("g@h", |_| n += 1);
+        assert_eq!(n, MAX_HELD);
+        // Nothing stays behind once the join is done.
+        assert!(joins.0.lock().unwrap().is_empty());
     }
 }

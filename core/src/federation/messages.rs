@@ -13,6 +13,8 @@ pub mod reason {
     pub const NOT_IN_ROOM: &str = "not_in_room";
     /// `room_*` for a subserver this host does not have.
     pub const NO_SUCH_ROOM: &str = "no_such_room";
+    /// `room_join` into a subserver holding `max_remote_members_per_room` members of other hosts.
+    pub const ROOM_FULL: &str = "room_full";
     /// The claimed `from_host` did not confirm the message.
     pub const DIALBACK_FAILED: &str = "Dialback failed";
     /// A type nobody here handles.

@@ -108,6 +108,10 @@ fn after_room_event(hub: Weak<Hub>, room: String, host: String) -> super::client
 
 #[async_trait]
 impl Federation for Node {
+    fn vouch_here(&self, check: &Value) -> Option<bool> {
+        self.sent.vouch_for_node(check)
+    }
+
     async fn send_pm(&self, sender: &str, user: &str, host: &str, text: &str) -> PmOutcome {
         if !msg::valid_host(host) || user.is_empty() {
             return PmOutcome::Failed;

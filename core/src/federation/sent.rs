@@ -50,6 +50,9 @@ pub fn digest(msg: &Value) -> String {
 /// Why a check is refused (logged, never sent).
 pub type Refusal = &'static str;
 
+/// The refusal for an id this node did not send (in a cluster another node may have).
+pub const UNKNOWN: Refusal = "unknown msg_id";
+
 struct Record {
     at: Instant,
     host: String,
@@ -118,7 +121,7 @@ impl SentIds {
     pub fn judge(&self, check: &Value) -> Result<String, Refusal> {
         let id = check.get("msg_id").and_then(Value::as_str).ok_or("no msg_id")?;
         let s = self.lock();
-        let rec = s.ids.get(id).ok_or("unknown msg_id")?;
+        let rec = s.ids.get(id).ok_or(UNKNOWN)?;
         if rec.at.elapsed() > self.ttl {
             return Err("expired msg_id");
         }
@@ -155,6 +158,19 @@ impl SentIds {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Judges and counts a check that reached another node of the cluster (which
+    /// already checked the caller's address): `None` when this node did not send the id.
+    pub fn vouch_for_node(&self, check: &Value) -> Option<bool> {
+        match self.judge(check) {
+            Err(UNKNOWN) => None,
+            Err(why) => {
+                tracing::debug!(msg_id = ?check.get("msg_id"), "forwarded dialback check refused: {why}");
+                Some(false)
+            }
+            Ok(_) => Some(check.get("msg_id").and_then(Value::as_str).is_some_and(|i| self.vouch(i))),
         }
     }
 
@@ -227,6 +243,16 @@ mod tests {
         assert!(s.vouch("abc") && s.vouch("abc"));
         assert!(!s.vouch("abc"));
         assert!(s.judge(&check(json!({}))).is_err());
+    }
+
+    #[test]
+    fn checks_forwarded_by_another_node() {
+        let (s, _) = sent();
+        assert_eq!(s.vouch_for_node(&check(json!({"msg_id":"zzz"}))), None, "not ours");
+        assert_eq!(s.vouch_for_node(&check(json!({"message":"forged"}))), Some(false));
+        assert_eq!(s.vouch_for_node(&check(json!({"sender":"a"}))), Some(true));
+        assert_eq!(s.vouch_for_node(&check(json!({}))), Some(true));
+        assert_eq!(s.vouch_for_node(&check(json!({}))), Some(false), "used up");
     }
 
     #[test]

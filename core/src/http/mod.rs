@@ -71,7 +71,7 @@ async fn route(web: &Web, req: Request<Incoming>, peer: SocketAddr, upgrade: &we
     }
     let caps = web.shared.hub.caps();
     if caps.serves_path(path) {
-        return caps.http(req, peer).await;
+        return caps.http(req, peer, &web.shared.uploads).await;
     }
     plain(StatusCode::NOT_FOUND, "Not Found")
 }

@@ -31,19 +31,59 @@ impl Hub {
                 } else {
                     (DeliveryKind::Chat, replies::chat(&who, &text))
                 };
-                self.show(&r, kind, &who, &line);
+                // Like a local line, shown and recorded once on this node. Member hosts
+                // (federation) got it from the node where it was said.
+                let st = r.read();
+                self.deliver(&st.sessions, kind, &who, &line);
+                self.record(&r, kind, &who, &text);
             }
-            RoomMsg::Joined { account } => {
+            RoomMsg::Joined { account, origin: None } => {
                 if let Some(r) = self.room(room) {
                     self.node_presence(&r, &account, node, true);
                 }
             }
-            RoomMsg::Left { account } => {
+            RoomMsg::Left { account, origin: None } => {
                 if let Some(r) = self.room(room) {
                     self.node_presence(&r, &account, node, false);
                 }
             }
+            RoomMsg::Joined { account, origin: Some(host) } => {
+                if let Some(r) = self.room(room) {
+                    self.remote_member(&r, &account, &host, true);
+                }
+            }
+            RoomMsg::Left { account, origin: Some(host) } => {
+                if let Some(r) = self.room(room) {
+                    self.remote_member(&r, &account, &host, false);
+                }
+            }
         }
+    }
+
+    /// A user of another host joined or left a local subserver through another
+    /// node: a member here too (so its host may reach any node), with the notice.
+    fn remote_member(&self, room: &Arc<Room>, user: &str, host: &str, present: bool) {
+        let mut st = room.write();
+        let (kind, text, who) = match (st.position(user, Some(host)), present) {
+            (None, true) => {
+                st.members.push(Member {
+                    name: user.into(),
+                    origin: Some(host.into()),
+                    sessions: 1,
+                    nodes: Vec::new(),
+                });
+                let who = qualified(user, Some(host));
+                (DeliveryKind::Join, replies::join_notice(&who), who)
+            }
+            (Some(i), false) => {
+                st.members.remove(i);
+                let who = qualified(user, Some(host));
+                (DeliveryKind::Leave, replies::leave_notice(&who), who)
+            }
+            _ => return,
+        };
+        self.deliver(&st.sessions, kind, &who, &text);
+        self.record(room, kind, &who, "");
     }
 
     /// Something for the sessions of `account` on this node.
@@ -118,9 +158,8 @@ impl Hub {
     }
 
     /// Records that `node` has (or no longer has) sessions of `account` in `room`;
-    /// join and leave notices only when the account's cluster-wide presence changes.
-    /// Member hosts (federation) hear only about what happens on the node that
-    /// serves them (see docs/cluster.md).
+    /// join and leave notices (shown and recorded here) only when the account's
+    /// cluster-wide presence changes. Member hosts hear it from the node where it happened.
     fn node_presence(&self, room: &Arc<Room>, account: &str, node: &str, present: bool) {
         let mut st = room.write();
         let pos = st.position(account, None);
@@ -149,6 +188,7 @@ impl Hub {
             (None, false) => return,
         };
         self.deliver(&st.sessions, kind, account, &text);
+        self.record(room, kind, account, "");
     }
 }
 

@@ -145,10 +145,10 @@ impl Hub {
         self.kick_here(account, text);
     }
 
-    /// Kicks every session of an account on this node.
+    /// Kicks every session of an account on this node (a ban).
     pub fn kick_here(&self, account: &str, text: &str) {
         for s in self.sessions_of(account) {
-            s.kick_with(text);
+            s.kick_with(text, "ban");
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct SessionHandle {
     pub(super) account: OnceLock<Arc<str>>,
     /// Fired to make the session end (ban, shutdown, overflow, idle).
     pub kick: Notify,
+    /// Why the session was ended, set by whoever decided it (the metrics' `reason`).
+    ended: OnceLock<&'static str>,
     /// Milliseconds since [`EPOCH`] of the last message from the client.
     last_active: AtomicU64,
     /// Milliseconds since [`EPOCH`] the socket last accepted bytes (or a write began);
@@ -46,6 +48,7 @@ impl SessionHandle {
             outbox,
             account: OnceLock::new(),
             kick: Notify::new(),
+            ended: OnceLock::new(),
             last_active: AtomicU64::new(now_ms()),
             progress: AtomicU64::new(IDLE),
         }
@@ -113,18 +116,28 @@ impl SessionHandle {
             Pushed::Closed => false,
             Pushed::Overflowed => {
                 tracing::warn!(session = self.id, peer = %self.peer, account = ?self.account(), "outbound queue full: client is not reading; disconnecting it");
-                crate::metrics::count(&crate::metrics::M.disconnects, "reason", "queue_full");
-                self.kick.notify_one();
+                self.end("queue_full");
                 false
             }
         }
     }
 
-    /// Ends the session after `text` (ban, shutdown).
-    pub fn kick_with(&self, text: &str) {
+    /// Ends the session after `text`; `reason` is what the metrics count (`ban`, ...).
+    pub fn kick_with(&self, text: &str, reason: &'static str) {
         self.send(text);
         self.outbox.close();
+        self.end(reason);
+    }
+
+    /// Makes the session end; the first reason given is the one counted.
+    pub fn end(&self, reason: &'static str) {
+        let _ = self.ended.set(reason);
         self.kick.notify_one();
+    }
+
+    /// Why the session was ended, if something other than its client ended it.
+    pub fn end_reason(&self) -> Option<&'static str> {
+        self.ended.get().copied()
     }
 }
 

@@ -21,6 +21,7 @@ mod state;
 pub use cluster::NodeRooms;
 pub use handle::{line, SessionHandle};
 pub use room::{Member, Room};
+pub use rooms::Added;
 pub use state::{Hub, HubSettings};
 
 #[cfg(test)]

@@ -14,6 +14,17 @@ use crate::replies;
 use crate::store::StoreError;
 use crate::sync::{rd, wr};
 use std::sync::atomic::Ordering;
+
+/// What [`Hub::add_member`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    /// Added, with a join notice.
+    Yes,
+    /// Already a member: nothing changed.
+    Already,
+    /// The subserver is full of members from other hosts: refused, no notice.
+    Full,
+}
 use std::sync::Arc;
 
 fn notice(kind: DeliveryKind, who: &str) -> String {
@@ -132,7 +143,7 @@ impl Hub {
             self.caps().room_joined(&room.name, caller);
         }
         if first_here && room.home.is_none() {
-            self.bus().room(&room.name, RoomMsg::Joined { account: account.to_string() });
+            self.bus().room(&room.name, RoomMsg::Joined { account: account.to_string(), origin: None });
         }
         // A remote subserver's home host announces joins back to us as room events.
         if first && room.home.is_none() {
@@ -160,7 +171,7 @@ impl Hub {
             return false;
         }
         if room.home.is_none() {
-            self.bus().room(&room.name, RoomMsg::Left { account: account.to_string() });
+            self.bus().room(&room.name, RoomMsg::Left { account: account.to_string(), origin: None });
             if !st.members[pos].nodes.is_empty() {
                 return true; // still here through another node: no notice
             }
@@ -183,17 +194,23 @@ impl Hub {
     }
 
     /// Adds `user@origin` (a user of another host) to a local subserver with a join
-    /// notice to its sessions; false if already a member.
-    pub fn add_member(&self, room: &Room, user: &str, origin: &str) -> bool {
+    /// notice to its sessions (on every node of a cluster), unless already a member or the subserver holds
+    /// `max_remote_members_per_room` members of other hosts.
+    pub fn add_member(&self, room: &Room, user: &str, origin: &str) -> Added {
         let mut st = room.write();
         if st.position(user, Some(origin)).is_some() {
-            return false;
+            return Added::Already;
+        }
+        let cap = self.settings().max_remote_members;
+        if cap != 0 && st.members.iter().filter(|m| m.origin.is_some()).count() >= cap {
+            return Added::Full;
         }
         st.members.push(Member { name: user.into(), origin: Some(origin.into()), sessions: 1, nodes: Vec::new() });
         let who = qualified(user, Some(origin));
         self.deliver(&st.sessions, DeliveryKind::Join, &who, &notice(DeliveryKind::Join, &who));
         self.record(room, DeliveryKind::Join, &who, "");
-        true
+        self.bus().room(&room.name, RoomMsg::Joined { account: user.into(), origin: Some(origin.into()) });
+        Added::Yes
     }
 
     /// Removes `user@origin` from a local subserver with a leave notice; false if not a member.
@@ -204,6 +221,7 @@ impl Hub {
         let who = qualified(user, Some(origin));
         self.deliver(&st.sessions, DeliveryKind::Leave, &who, &notice(DeliveryKind::Leave, &who));
         self.record(room, DeliveryKind::Leave, &who, "");
+        self.bus().room(&room.name, RoomMsg::Left { account: user.into(), origin: Some(origin.into()) });
         true
     }
 
@@ -232,7 +250,7 @@ impl Hub {
     }
 
     /// Hands a line of a local subserver to the capabilities that record room lines (once per line).
-    fn record(&self, room: &Room, kind: DeliveryKind, who: &str, text: &str) {
+    pub(super) fn record(&self, room: &Room, kind: DeliveryKind, who: &str, text: &str) {
         let caps = self.caps();
         if caps.room_lines() {
             caps.room_line(&room.name, kind, who, text);

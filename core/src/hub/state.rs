@@ -25,6 +25,8 @@ pub struct HubSettings {
     pub admins: Vec<String>,
     /// Where state lives.
     pub data_dir: PathBuf,
+    /// `[limits] max_remote_members_per_room`: members from other hosts per local subserver; 0 = unlimited.
+    pub max_remote_members: usize,
 }
 
 /// Every client connection, logged-in sessions by id and by account (see `directory.rs`).

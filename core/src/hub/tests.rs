@@ -1,7 +1,7 @@
 //! The hub without sockets: a real SQLite store in a temp dir, session handles
 //! whose outboxes the tests read. `commands::tests` builds on these helpers.
 
-use super::{Hub, HubSettings, SessionHandle};
+use super::{Added, Hub, HubSettings, SessionHandle};
 use crate::outbox::{Closed, Outbox};
 use crate::store::Store;
 use futures_util::FutureExt;
@@ -17,6 +17,7 @@ pub(crate) fn hub(tag: &str) -> Arc<Hub> {
         default_room: "general".into(),
         admins: vec!["root".into()],
         data_dir: dir,
+        max_remote_members: 3,
     };
     Hub::new(settings, store).expect("hub")
 }
@@ -65,14 +66,31 @@ fn join_reply_comes_before_the_notice_and_leave_after_the_last_session() {
 }
 
 #[test]
+fn members_of_other_hosts_are_capped_without_notices() {
+    let hub = hub("remote-cap");
+    let room = hub.room("general").unwrap();
+    let b = logged_in(&hub, "bob");
+    hub.join(&room, &b, "in");
+    for u in ["u1", "u2", "u3"] {
+        assert_eq!(hub.add_member(&room, u, "there.test"), Added::Yes);
+    }
+    drain(&b);
+    // The test hub's cap is three: the fourth is refused, silently for local members.
+    assert_eq!(hub.add_member(&room, "u4", "else.test"), Added::Full);
+    assert!(!room.has_member("u4", Some("else.test")));
+    assert!(drain(&b).is_empty());
+    assert_eq!(room.members().len(), 4);
+}
+
+#[test]
 fn chat_and_members_of_other_hosts() {
     let hub = hub("remote");
     let room = hub.room("general").unwrap();
     let b = logged_in(&hub, "bob");
     hub.join(&room, &b, "in");
     drain(&b);
-    assert!(hub.add_member(&room, "carol", "there.test"));
-    assert!(!hub.add_member(&room, "carol", "there.test"));
+    assert_eq!(hub.add_member(&room, "carol", "there.test"), Added::Yes);
+    assert_eq!(hub.add_member(&room, "carol", "there.test"), Added::Already);
     hub.say(&room, "bob", None, "hi", false);
     hub.say(&room, "carol", Some("there.test"), "waves", true);
     assert_eq!(room.remote_hosts().len(), 1);

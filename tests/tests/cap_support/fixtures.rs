@@ -1,6 +1,7 @@
 //! Plugins built in the test setup, outside the workspace: the `echo` fixture
 //! against the first plugin-api (tests/fixtures/plugin-api-0.1.0), renumbered
-//! when asked. Built once into target/fixtures and reused while the sources
+//! when asked; a second version of `examples/dice`; `examples/template` as an
+//! author copies it. Built once into target/fixtures and reused while the sources
 //! are unchanged; a file lock keeps parallel test binaries from racing.
 
 use dmconnect_e2e::target_dir;
@@ -19,23 +20,35 @@ fn work_dir() -> PathBuf {
     dir
 }
 
-/// Copies `from` into `to` (files and directories), feeding every file into `hash`.
-fn copy_tree(from: &Path, to: &Path, hash: &mut DefaultHasher) {
-    std::fs::create_dir_all(to).expect("mkdir");
+/// Copies `from` into `to` (files and directories; with `to == None` only
+/// reads), feeding every file into `hash`.
+fn copy_tree(from: &Path, to: Option<&Path>, hash: &mut DefaultHasher) {
+    if let Some(to) = to {
+        std::fs::create_dir_all(to).expect("mkdir");
+    }
     let mut entries: Vec<_> = std::fs::read_dir(from).expect("read fixture").flatten().map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
-        let dest = to.join(p.file_name().expect("name"));
+        let name = p.file_name().expect("name");
+        let dest = to.map(|t| t.join(name));
+        if name == "target" {
+            continue;
+        }
         if p.is_dir() {
-            copy_tree(&p, &dest, hash);
-        } else {
-            let bytes = std::fs::read(&p).expect("read");
-            bytes.hash(hash);
-            if std::fs::read(&dest).ok().as_deref() != Some(&bytes[..]) {
-                std::fs::write(&dest, &bytes).expect("write");
-            }
+            copy_tree(&p, dest.as_deref(), hash);
+            continue;
+        }
+        let bytes = std::fs::read(&p).expect("read");
+        bytes.hash(hash);
+        if let Some(dest) = dest.filter(|d| std::fs::read(d).ok().as_deref() != Some(&bytes[..])) {
+            std::fs::write(&dest, &bytes).expect("write");
         }
     }
+}
+
+/// The workspace's `plugin-api` directory.
+fn plugin_api_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-api").canonicalize().expect("plugin-api dir")
 }
 
 /// A crate to build outside the workspace: its sources, and text edits to its files.
@@ -44,6 +57,8 @@ struct Fixture<'a> {
     tag: String,
     /// (source directory, its name in the build directory).
     trees: Vec<(PathBuf, &'a str)>,
+    /// Directories the build reads in place (the workspace's plugin-api): hashed, not copied.
+    uses: Vec<PathBuf>,
     /// (file in the build directory, from, to): applied once after copying.
     edits: Vec<(&'a str, String, String)>,
     /// The crate to build (a directory in the build directory).
@@ -61,7 +76,10 @@ fn build(f: Fixture<'_>) -> PathBuf {
     let src = work.join(format!("src-{}", f.tag));
     let mut hash = DefaultHasher::new();
     for (from, name) in &f.trees {
-        copy_tree(from, &src.join(name), &mut hash);
+        copy_tree(from, Some(&src.join(name)), &mut hash);
+    }
+    for dir in &f.uses {
+        copy_tree(dir, None, &mut hash);
     }
     for (file, from, to) in &f.edits {
         (file, from, to).hash(&mut hash);
@@ -108,6 +126,7 @@ pub fn echo_plugin(api_version: &str) -> PathBuf {
             (fixtures_src().join("plugin-api-0.1.0"), "plugin-api-0.1.0"),
             (fixtures_src().join("echo"), "echo"),
         ],
+        uses: vec![],
         edits: vec![(
             "plugin-api-0.1.0/Cargo.toml",
             "version = \"0.1.0\"".into(),
@@ -122,7 +141,7 @@ pub fn echo_plugin(api_version: &str) -> PathBuf {
 /// version and another help text for `/dice-roll`, built against this plugin-api.
 pub fn dice_v2() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let api = root.join("plugin-api").canonicalize().expect("plugin-api dir");
+    let api = plugin_api_dir();
     let manifest = format!(
         "[package]\nname = \"dmcap-dice\"\nversion = \"0.2.0\"\nedition = \"2021\"\npublish = false\n\n\
          [lib]\nname = \"dmcap_dice\"\ncrate-type = [\"cdylib\"]\n\n[dependencies]\n\
@@ -133,11 +152,31 @@ pub fn dice_v2() -> PathBuf {
     build(Fixture {
         tag: "dice-0.2.0".into(),
         trees: vec![(root.join("examples/dice"), "dice")],
+        uses: vec![api],
         edits: vec![
             ("dice/Cargo.toml", old_manifest, manifest),
             ("dice/src/lib.rs", "Roll dice (default 1d6)".into(), "Roll dice, version two".into()),
         ],
         krate: "dice",
         so: "libdmcap_dice.so",
+    })
+}
+
+/// A directory holding `libdmcap_template.so`: `examples/template` copied as an
+/// author would, its plugin-api path pointed at this checkout, built on its own.
+pub fn template_plugin() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let api = plugin_api_dir();
+    build(Fixture {
+        tag: "template".into(),
+        trees: vec![(root.join("examples/template"), "template")],
+        edits: vec![(
+            "template/Cargo.toml",
+            "path = \"../../plugin-api\"".into(),
+            format!("path = {:?}", api.to_string_lossy()),
+        )],
+        uses: vec![api],
+        krate: "template",
+        so: "libdmcap_template.so",
     })
 }

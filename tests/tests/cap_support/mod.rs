@@ -172,3 +172,25 @@ impl BoundClient {
         line.trim_end_matches('\n').to_owned()
     }
 }
+
+/// Sends `cmd` and returns the answer lines up to `End of history.` (kept) or a
+/// single other line, each `[YYYY-MM-DD HH:MM] ` prefix checked and removed.
+pub async fn history(c: &mut Client, cmd: &str) -> Vec<String> {
+    c.send(cmd).await;
+    let mut out = Vec::new();
+    loop {
+        let line = c.recv().await;
+        let Some(rest) = line.strip_prefix('[') else {
+            let end = line == "End of history." || out.is_empty();
+            out.push(line);
+            if end {
+                return out;
+            }
+            continue;
+        };
+        let (stamp, text) = rest.split_once("] ").unwrap_or_else(|| panic!("bad line {line:?}"));
+        let b = stamp.as_bytes();
+        assert!(b.len() == 16 && b[4] == b'-' && b[7] == b'-' && b[10] == b' ' && b[13] == b':', "{line}");
+        out.push(text.to_owned());
+    }
+}

@@ -1,6 +1,6 @@
 //! Federation test support: several real servers on 127.0.0.x sharing one
 //! port (as production hosts share 42439), and a scripted fake peer that
-//! speaks WIRE §6 the way the reference server does.
+//! speaks the federation protocol (docs/protocol.md §9) the way the reference server does.
 //!
 //! Peers must know each other's port before they start, so each host is
 //! started through the shared harness with a port chosen up front
