@@ -109,10 +109,13 @@ pub struct LimitsConfig {
     pub max_connections: usize,
     /// A client session with no message for this long is closed; 0 = never.
     pub idle_timeout_secs: u64,
-    /// Messages a session's outbound queue may hold before the session is dropped.
+    /// Messages a session's outbound queue may hold before the session is dropped
+    /// (senders into its rooms are slowed once it is half full).
     pub outbound_queue_messages: usize,
     /// Bytes a session's outbound queue may hold before the session is dropped.
     pub outbound_queue_bytes: usize,
+    /// A session whose socket accepts no bytes for this long while output waits is dropped; 0 = never.
+    pub slow_reader_secs: u64,
     /// Chat lines (chat, /act, /pm) per second a session may send on average; 0 = off.
     pub chat_lines_per_sec: u32,
     /// Chat lines a session may send at once before `chat_lines_per_sec` applies.
@@ -145,6 +148,7 @@ impl Default for LimitsConfig {
             idle_timeout_secs: 600,
             outbound_queue_messages: 4096,
             outbound_queue_bytes: 4 * 1024 * 1024,
+            slow_reader_secs: 30,
             chat_lines_per_sec: 5,
             chat_burst: 20,
             max_rooms: 1000,

@@ -387,6 +387,7 @@ pub struct Budgets {
     idle_timeout_secs: AtomicU64,
     queue_messages: AtomicUsize,
     queue_bytes: AtomicUsize,
+    slow_reader_secs: AtomicU64,
 }
 
 impl Budgets {
@@ -406,6 +407,7 @@ impl Budgets {
             idle_timeout_secs: AtomicU64::default(),
             queue_messages: AtomicUsize::default(),
             queue_bytes: AtomicUsize::default(),
+            slow_reader_secs: AtomicU64::default(),
         };
         b.set_scalars(cfg);
         b
@@ -420,6 +422,7 @@ impl Budgets {
         self.idle_timeout_secs.store(cfg.idle_timeout_secs, Relaxed);
         self.queue_messages.store(cfg.outbound_queue_messages, Relaxed);
         self.queue_bytes.store(cfg.outbound_queue_bytes, Relaxed);
+        self.slow_reader_secs.store(cfg.slow_reader_secs, Relaxed);
     }
 
     /// Applies a reloaded `[limits]`: new values for every check from now on; the
@@ -451,6 +454,12 @@ impl Budgets {
     /// `idle_timeout_secs`.
     pub fn idle_timeout_secs(&self) -> u64 {
         self.idle_timeout_secs.load(Relaxed)
+    }
+
+    /// `slow_reader_secs` for a new session; `None` when off.
+    pub fn slow_reader(&self) -> Option<Duration> {
+        let secs = self.slow_reader_secs.load(Relaxed);
+        (secs > 0).then(|| Duration::from_secs(secs))
     }
 
     /// Outbound queue bounds for a new session: `(messages, bytes)`.

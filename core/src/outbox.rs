@@ -1,5 +1,9 @@
 //! A session's bounded outbound queue. Producers (delivery) only push; the
 //! session's writer task drains it in batches. Never awaits while locked.
+//!
+//! Two marks: past half the bound the queue is *busy* (a sender whose line made
+//! it so waits, unread, until it drains below a quarter: see `hub::pushback`);
+//! past the bound itself the session is dropped.
 
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -33,6 +37,8 @@ struct Queue {
 pub enum Pushed {
     /// Queued for the writer.
     Queued,
+    /// Queued, and the queue is now busy: the sender should wait for it to drain.
+    Busy,
     /// Dropped: the outbox was already closed.
     Closed,
     /// Dropped, and this push overflowed the queue (it is now closed).
@@ -43,6 +49,8 @@ pub enum Pushed {
 pub struct Outbox {
     queue: Mutex<Queue>,
     ready: Notify,
+    /// Fired when a busy queue drains below the resume mark (or closes).
+    drained: Notify,
     max_messages: usize,
     max_bytes: usize,
 }
@@ -53,6 +61,7 @@ impl Outbox {
         Outbox {
             queue: Mutex::new(Queue { items: VecDeque::new(), bytes: 0, closed: Closed::No }),
             ready: Notify::new(),
+            drained: Notify::new(),
             max_messages,
             max_bytes,
         }
@@ -65,6 +74,33 @@ impl Outbox {
     /// Queues one message (ending in `\n`).
     pub fn push(&self, msg: Bytes) -> Pushed {
         self.push_within(msg, 0, 0)
+    }
+
+    /// Over half the bound: whoever fills it should wait.
+    fn over_pause(&self, q: &Queue) -> bool {
+        q.items.len() > self.max_messages / 2 || q.bytes > self.max_bytes / 2
+    }
+
+    /// Still over a quarter of the bound: waiting senders keep waiting.
+    fn over_resume(&self, q: &Queue) -> bool {
+        q.items.len() > self.max_messages / 4 || q.bytes > self.max_bytes / 4
+    }
+
+    /// True while waiting senders should go on waiting (busy and open).
+    pub fn busy(&self) -> bool {
+        let q = self.lock();
+        q.closed == Closed::No && self.over_resume(&q)
+    }
+
+    /// Waits until the queue drains below the resume mark or closes; returns at
+    /// once if it is not busy. Registered before checking, so no wake-up is lost.
+    pub async fn drained(&self) {
+        let wait = self.drained.notified();
+        tokio::pin!(wait);
+        wait.as_mut().enable();
+        if self.busy() {
+            wait.await;
+        }
     }
 
     /// Queues a reply to the session's own command: it may go past the bounds by
@@ -80,22 +116,35 @@ impl Outbox {
             return Pushed::Closed;
         }
         if q.items.len() >= self.max_messages + extra_messages || q.bytes + msg.len() > self.max_bytes + extra_bytes {
-            q.closed = Closed::Overflow;
-            q.items = VecDeque::new();
-            q.bytes = 0;
             drop(q);
-            self.ready.notify_one();
+            self.fail();
             return Pushed::Overflowed;
         }
         let was_empty = q.items.is_empty();
         q.bytes += msg.len();
         q.items.push_back(msg);
+        let busy = extra_messages == 0 && self.over_pause(&q);
         drop(q);
         // The writer drains everything at once, so one wake-up per batch is enough.
         if was_empty {
             self.ready.notify_one();
         }
-        Pushed::Queued
+        if busy {
+            Pushed::Busy
+        } else {
+            Pushed::Queued
+        }
+    }
+
+    /// Drops everything queued and stops at once: the client is not reading.
+    pub fn fail(&self) {
+        let mut q = self.lock();
+        q.closed = Closed::Overflow;
+        q.items = VecDeque::new();
+        q.bytes = 0;
+        drop(q);
+        self.ready.notify_one();
+        self.drained.notify_waiters();
     }
 
     /// Stops taking messages; the writer finishes what is queued.
@@ -106,6 +155,7 @@ impl Outbox {
         }
         drop(q);
         self.ready.notify_one();
+        self.drained.notify_waiters();
     }
 
     /// How (and whether) the outbox was closed.
@@ -124,6 +174,7 @@ impl Outbox {
                 }
                 if !q.items.is_empty() {
                     let n = q.items.len().min(max);
+                    let was_busy = self.over_resume(&q);
                     let q = &mut *q;
                     for m in q.items.drain(..n) {
                         q.bytes -= m.len();
@@ -132,6 +183,9 @@ impl Outbox {
                     // Idle sessions keep no buffers: thousands of them add up.
                     if q.items.is_empty() {
                         q.items = VecDeque::new();
+                    }
+                    if was_busy && !self.over_resume(q) {
+                        self.drained.notify_waiters();
                     }
                     return Closed::No;
                 }
@@ -152,16 +206,31 @@ mod tests {
     async fn bounded_and_batched() {
         let o = Outbox::new(3, 1 << 20);
         assert_eq!(o.push(Bytes::from_static(b"a\n")), Pushed::Queued);
-        assert_eq!(o.push(Bytes::from_static(b"b\n")), Pushed::Queued);
+        assert_eq!(o.push(Bytes::from_static(b"b\n")), Pushed::Busy);
         let mut batch = Vec::new();
         assert_eq!(o.next_batch(&mut batch, 64).await, Closed::No);
         assert_eq!(batch.len(), 2);
         for _ in 0..3 {
-            assert_eq!(o.push(Bytes::from_static(b"x\n")), Pushed::Queued);
+            assert_ne!(o.push(Bytes::from_static(b"x\n")), Pushed::Overflowed);
         }
         assert_eq!(o.push(Bytes::from_static(b"y\n")), Pushed::Overflowed);
         assert_eq!(o.push(Bytes::from_static(b"z\n")), Pushed::Closed);
         assert_eq!(o.next_batch(&mut batch, 64).await, Closed::Overflow);
+    }
+
+    #[tokio::test]
+    async fn busy_past_half_until_below_a_quarter() {
+        let o = Outbox::new(8, 1 << 20);
+        for _ in 0..4 {
+            assert_eq!(o.push(Bytes::from_static(b"a\n")), Pushed::Queued);
+        }
+        assert_eq!(o.push(Bytes::from_static(b"b\n")), Pushed::Busy);
+        assert_eq!(o.push_reply(Bytes::from_static(b"r\n")), Pushed::Queued);
+        assert!(o.busy());
+        let mut batch = Vec::new();
+        assert_eq!(o.next_batch(&mut batch, 4).await, Closed::No);
+        assert!(!o.busy());
+        o.drained().await;
     }
 
     #[tokio::test]

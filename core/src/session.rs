@@ -1,10 +1,15 @@
 //! One client connection's state machine: before login → logged in → in a
 //! subserver. Transport-agnostic: it reads [`Inbound`] messages and queues
 //! replies into the session's outbox, which its writer task drains.
+//!
+//! The session stops reading its client while (a) a chat line waits for the
+//! flood budget and (b) a line it sent left some recipient's queue busy
+//! (`hub::pushback`): in both cases the kernel's buffers push back on this
+//! sender alone, and nobody else waits.
 
-use crate::commands::{self, Ctx};
+use crate::commands::{self, Ctx, Gate};
 use crate::context::{Shared, State};
-use crate::hub::SessionHandle;
+use crate::hub::{pushback, SessionHandle};
 use crate::outbox::{Closed, Outbox};
 use crate::replies;
 use crate::transport::{Inbound, MessageReader, MessageWriter};
@@ -22,6 +27,16 @@ pub async fn run(
     shared: Shared,
     peer: SocketAddr,
     transport: &'static str,
+    reader: Box<dyn MessageReader>,
+    writer: Box<dyn MessageWriter>,
+) {
+    pushback::scope(run_scoped(shared, peer, transport, reader, writer)).await
+}
+
+async fn run_scoped(
+    shared: Shared,
+    peer: SocketAddr,
+    transport: &'static str,
     mut reader: Box<dyn MessageReader>,
     writer: Box<dyn MessageWriter>,
 ) {
@@ -30,7 +45,7 @@ pub async fn run(
     let (msgs, bytes) = shared.budgets.queue();
     let session = Arc::new(SessionHandle::new(hub.next_session_id(), peer, Outbox::new(msgs, bytes)));
     hub.connect(&session);
-    let mut writer_task = tokio::spawn(write_loop(session.clone(), writer));
+    let mut writer_task = tokio::spawn(write_loop(session.clone(), writer, shared.budgets.slow_reader()));
     let mut state = State::default();
     // Messages read while a command was still running (see below).
     let mut pending: VecDeque<Inbound> = VecDeque::new();
@@ -67,21 +82,32 @@ pub async fn run(
             Inbound::Message(text) => {
                 session.touch();
                 crate::metrics::M.messages_in.inc();
-                let mut ctx = Ctx { shared: &shared, session: &session, state: &mut state };
-                // Boxed: a command's future is only allocated while it runs,
-                // which keeps idle sessions small.
-                let mut command = Box::pin(commands::run(&mut ctx, &text));
-                // Keep framing input while a slow command (a login) runs, so bare
-                // packets sent meanwhile stay separate messages (protocol.md §2).
-                loop {
-                    tokio::select! {
-                        biased;
-                        _ = &mut command => break,
-                        m = reader.next(), if !eof && pending.len() < MAX_PENDING => match m {
-                            Some(m) => pending.push_back(m),
-                            None => eof = true,
-                        },
+                let gate = commands::gate(&mut Ctx { shared: &shared, session: &session, state: &mut state }, &text);
+                if let Gate::Wait(wait) = gate {
+                    if !Box::pin(pause(&session, tokio::time::sleep(wait))).await {
+                        break;
                     }
+                }
+                if gate != Gate::Quit {
+                    let mut ctx = Ctx { shared: &shared, session: &session, state: &mut state };
+                    // Boxed: a command's future is only allocated while it runs,
+                    // which keeps idle sessions small.
+                    let mut command = Box::pin(commands::run(&mut ctx, &text));
+                    // Keep framing input while a slow command (a login) runs, so bare
+                    // packets sent meanwhile stay separate messages (protocol.md §2).
+                    loop {
+                        tokio::select! {
+                            biased;
+                            _ = &mut command => break,
+                            m = reader.next(), if !eof && pending.len() < MAX_PENDING => match m {
+                                Some(m) => pending.push_back(m),
+                                None => eof = true,
+                            },
+                        }
+                    }
+                }
+                if pushback::pending() && !Box::pin(pause(&session, pushback::wait())).await {
+                    break;
                 }
             }
         }
@@ -96,28 +122,51 @@ pub async fn run(
     session.outbox.close();
     // An overflowed client is not reading: do not wait for its writer at all.
     let overflowed = session.outbox.closed() == Closed::Overflow;
-    let reason = if overflowed { "queue_full" } else { session.end_reason().unwrap_or("client") };
-    crate::metrics::count(&crate::metrics::M.disconnects, "reason", reason);
+    let fallback = if overflowed { "queue_full" } else { "client" };
+    crate::metrics::count(&crate::metrics::M.disconnects, "reason", session.end_reason().unwrap_or(fallback));
     if overflowed || tokio::time::timeout(Duration::from_secs(2), &mut writer_task).await.is_err() {
         writer_task.abort();
     }
     debug!(session = session.id, %peer, "session ended");
 }
 
-async fn write_loop(session: Arc<SessionHandle>, mut writer: Box<dyn MessageWriter>) {
+/// Waits for `until` without reading from the client; false if the session was kicked meanwhile.
+/// Callers box it: only a waiting session should carry its timer, not every idle one.
+async fn pause(session: &SessionHandle, until: impl std::future::Future<Output = ()>) -> bool {
+    tokio::select! {
+        _ = until => true,
+        _ = session.kick.notified() => false,
+    }
+}
+
+async fn write_loop(session: Arc<SessionHandle>, mut writer: Box<dyn MessageWriter>, slow: Option<Duration>) {
     let mut batch = Vec::new();
     loop {
         match session.outbox.next_batch(&mut batch, 256).await {
             Closed::No => {
-                let res = writer.write(&batch).await;
+                session.progressed();
+                let progress = || session.progressed();
+                let res = match slow {
+                    Some(limit) => Box::pin(watched(&session, writer.write(&batch, &progress), limit)).await,
+                    None => writer.write(&batch, &progress).await,
+                };
                 crate::metrics::M.deliveries_out.inc_by(batch.len() as u64);
                 batch.clear();
                 // Idle sessions keep no buffers: thousands of them add up.
                 batch = Vec::new();
-                if res.is_err() {
-                    session.outbox.close();
-                    session.kick.notify_one();
-                    return;
+                match res {
+                    Ok(()) => session.write_idle(),
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                        tracing::warn!(session = session.id, peer = %session.peer, account = ?session.account(), ?slow, "client accepted no bytes for too long: disconnecting it");
+                        session.outbox.fail();
+                        session.end("slow_reader");
+                        return;
+                    }
+                    Err(_) => {
+                        session.outbox.close();
+                        session.kick.notify_one();
+                        return;
+                    }
                 }
             }
             Closed::Graceful => {
@@ -128,6 +177,24 @@ async fn write_loop(session: Arc<SessionHandle>, mut writer: Box<dyn MessageWrit
                 session.kick.notify_one();
                 return;
             }
+        }
+    }
+}
+
+/// Runs a write, failing it with `TimedOut` once the socket accepted no bytes for `limit`.
+async fn watched(
+    session: &SessionHandle,
+    write: impl std::future::Future<Output = std::io::Result<()>>,
+    limit: Duration,
+) -> std::io::Result<()> {
+    tokio::pin!(write);
+    loop {
+        let left = limit.saturating_sub(session.stalled_for());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        if let Ok(res) = tokio::time::timeout(left, &mut write).await {
+            return res;
         }
     }
 }

@@ -358,6 +358,18 @@ impl Client {
         Client { rd: BufReader::new(rd), wr, name: String::new() }
     }
 
+    /// Wraps an already connected stream (e.g. one with small socket buffers); the greeting is NOT consumed.
+    pub fn from_stream(stream: TcpStream) -> Client {
+        stream.set_nodelay(true).expect("nodelay");
+        let (rd, wr) = stream.into_split();
+        Client { rd: BufReader::new(rd), wr, name: String::new() }
+    }
+
+    /// The buffered read half and the write half, for reading and writing at once.
+    pub fn into_parts(self) -> (BufReader<OwnedReadHalf>, OwnedWriteHalf) {
+        (self.rd, self.wr)
+    }
+
     /// Connects from a chosen loopback source address (e.g. `127.0.0.2`), so one test
     /// can act as several IPs; the greeting is NOT consumed.
     pub async fn connect_from(addr: SocketAddr, source_ip: &str) -> Client {
@@ -449,7 +461,11 @@ impl Client {
 
     /// Registers (if needed) and logs in; consumes every line up to the login block.
     pub async fn login_new(addr: SocketAddr, name: &str, password: &str) -> Client {
-        let mut c = Client::connect(addr).await;
+        Client::login_new_on(Client::connect(addr).await, name, password).await
+    }
+
+    /// [`Client::login_new`] on a connection made by the caller (greeting not yet read).
+    pub async fn login_new_on(mut c: Client, name: &str, password: &str) -> Client {
         c.name = name.into();
         c.expect(GREETING).await;
         c.send(&format!("/register {name} {password}")).await;

@@ -34,6 +34,7 @@ pub use chat::Chat;
 pub use create_server::CreateServer;
 pub use ctx::Ctx;
 pub use delete_server::DeleteServer;
+pub use flood::{gate, Gate};
 pub use join_server::JoinServer;
 pub use list_servers::ListServers;
 pub use login::Login;
@@ -182,16 +183,13 @@ impl<'a> Command<'a> {
 }
 
 /// Handles one message: keep-alives first (`//login a b` is one keep-alive and
-/// a command), then the command or chat.
+/// a command), then the command or chat. The session asks [`gate`] first.
 pub async fn run(ctx: &mut Ctx<'_>, text: &str) {
     let (pings, rest) = keepalives(text);
     for _ in 0..pings {
         ctx.reply(ctx.shared.ping());
     }
     let Some(text) = rest else { return };
-    if ctx.state.account.is_some() && flood::is_chat(text) && !flood::throttle(ctx).await {
-        return;
-    }
     Command::parse(text, ctx.role_for(text)).apply(ctx).await;
 }
 

@@ -15,8 +15,6 @@ use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info};
 
 /// An accepted upgrade, waiting for hyper to finish the `101` answer.
@@ -90,8 +88,7 @@ pub(super) async fn run_session(web: &Web, on_upgrade: OnUpgrade, peer: SocketAd
         }
     };
     let config = ws::config(web.cfg.max_message_bytes);
-    let stream = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-    let (reader, writer) = ws::halves(stream);
+    let (reader, writer) = ws::halves(TokioIo::new(upgraded), config).await;
     let _guard = web.sessions.guard();
     crate::session::run(web.shared.clone(), peer, "websocket", reader, writer).await;
 }

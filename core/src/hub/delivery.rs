@@ -1,6 +1,7 @@
 //! The one delivery path: a line is formatted once, the capabilities' delivery
 //! filter is asked per recipient (only when some capability filters), and the
-//! bytes are pushed into each session's outbox. No awaiting, no socket writes.
+//! bytes are pushed into each session's outbox. No awaiting, no socket writes;
+//! a recipient left busy is noted for the sender (`pushback.rs`).
 
 use super::handle::{line, SessionHandle};
 use super::state::Hub;
@@ -21,7 +22,9 @@ impl Hub {
                     }
                 }
             }
-            s.push(bytes.clone());
+            if s.push_noting(bytes.clone()) {
+                super::pushback::note(s);
+            }
         }
     }
 }

@@ -24,7 +24,13 @@ pub struct SessionHandle {
     ended: OnceLock<&'static str>,
     /// Milliseconds since [`EPOCH`] of the last message from the client.
     last_active: AtomicU64,
+    /// Milliseconds since [`EPOCH`] the socket last accepted bytes (or a write began);
+    /// [`IDLE`] while the writer waits for output.
+    progress: AtomicU64,
 }
+
+/// `progress` while the writer is idle.
+const IDLE: u64 = u64::MAX;
 
 /// The clock for idle timeouts.
 static EPOCH: once_cell::sync::Lazy<Instant> = once_cell::sync::Lazy::new(Instant::now);
@@ -44,6 +50,7 @@ impl SessionHandle {
             kick: Notify::new(),
             ended: OnceLock::new(),
             last_active: AtomicU64::new(now_ms()),
+            progress: AtomicU64::new(IDLE),
         }
     }
 
@@ -55,6 +62,24 @@ impl SessionHandle {
     /// How long since the client last sent a message.
     pub fn idle_for(&self) -> Duration {
         Duration::from_millis(now_ms().saturating_sub(self.last_active.load(Ordering::Relaxed)))
+    }
+
+    /// Records that the socket accepted bytes (the writer calls it).
+    pub fn progressed(&self) {
+        self.progress.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// Records that the writer has nothing to write (so nothing can stall).
+    pub fn write_idle(&self) {
+        self.progress.store(IDLE, Ordering::Relaxed);
+    }
+
+    /// How long the writer has waited for its socket to accept bytes; zero while it is idle.
+    pub fn stalled_for(&self) -> Duration {
+        match self.progress.load(Ordering::Relaxed) {
+            IDLE => Duration::ZERO,
+            at => Duration::from_millis(now_ms().saturating_sub(at)),
+        }
     }
 
     /// The account once logged in.
@@ -78,9 +103,16 @@ impl SessionHandle {
         self.pushed(self.outbox.push(bytes))
     }
 
+    /// Like [`push`](Self::push); true when the queue is now busy (the sender should wait).
+    pub(super) fn push_noting(&self, bytes: Bytes) -> bool {
+        let result = self.outbox.push(bytes);
+        self.pushed(result);
+        result == Pushed::Busy
+    }
+
     fn pushed(&self, result: Pushed) -> bool {
         match result {
-            Pushed::Queued => true,
+            Pushed::Queued | Pushed::Busy => true,
             Pushed::Closed => false,
             Pushed::Overflowed => {
                 tracing::warn!(session = self.id, peer = %self.peer, account = ?self.account(), "outbound queue full: client is not reading; disconnecting it");

@@ -1,7 +1,7 @@
 //! The shared state of the server, one owner per piece: `directory.rs` (who is
 //! online), `rooms.rs` (subservers: join, leave, say) over `room.rs` (the
 //! data), `delivery.rs` (the one place a line goes out), `handle.rs` (a
-//! session's shared half), `state.rs` (the fields everything above works on).
+//! session's shared half), `pushback.rs` (senders wait for busy recipients), `state.rs` (the fields everything above works on).
 //!
 //! The hub never awaits while holding a lock and never writes to a socket: it
 //! only pushes pre-formatted bytes into session outboxes. It knows the
@@ -13,6 +13,7 @@ mod cluster;
 mod delivery;
 mod directory;
 mod handle;
+pub mod pushback;
 mod room;
 mod rooms;
 mod state;

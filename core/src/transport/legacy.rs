@@ -5,7 +5,7 @@
 //! It only exists for deployed clients: anyone on the path can break or
 //! intercept it. TLS ([`super::tls`]) is the transport to recommend.
 
-use super::{Inbound, MessageReader, MessageWriter};
+use super::{write_tracked, Inbound, MessageReader, MessageWriter, Progress};
 use crate::framing::{split_complete, MAX_MESSAGE};
 use aes::Aes256;
 use async_trait::async_trait;
@@ -304,7 +304,7 @@ struct LegacyWriter {
 
 #[async_trait]
 impl MessageWriter for LegacyWriter {
-    async fn write(&mut self, batch: &[Bytes]) -> io::Result<()> {
+    async fn write(&mut self, batch: &[Bytes], progress: Progress<'_>) -> io::Result<()> {
         let total: usize = batch.iter().map(|m| m.len() + 4 + IV_LEN + BLOCK + TAG_LEN).sum();
         let mut out = Vec::with_capacity(total);
         for msg in batch {
@@ -314,7 +314,7 @@ impl MessageWriter for LegacyWriter {
         if out.is_empty() {
             return Ok(());
         }
-        self.wr.write_all(&out).await
+        write_tracked(&mut self.wr, &out, progress).await
     }
 
     async fn shutdown(&mut self) {
@@ -461,7 +461,7 @@ mod tests {
     async fn frames_carry_plain_protocol_both_ways() {
         let (mut c, mut r, mut w) = connected(Duration::from_secs(5)).await;
 
-        w.write(&[crate::hub::line(crate::replies::GREETING)]).await.unwrap();
+        w.write(&[crate::hub::line(crate::replies::GREETING)], &|| {}).await.unwrap();
         assert_eq!(c.recv().await, crate::replies::GREETING);
 
         c.send("/login alice pw").await;
@@ -474,7 +474,7 @@ mod tests {
         assert_eq!(next_within(&mut r).await, Some(msg("caf\u{e9}")));
 
         // A batch: one frame per message, inner newlines kept.
-        w.write(&[Bytes::from_static(b"x\n"), Bytes::from_static(b"/a - b\n/c - d\n")]).await.unwrap();
+        w.write(&[Bytes::from_static(b"x\n"), Bytes::from_static(b"/a - b\n/c - d\n")], &|| {}).await.unwrap();
         assert_eq!(c.recv().await, "x");
         assert_eq!(c.recv().await, "/a - b\n/c - d");
 

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::io;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 pub use crate::framing::Inbound;
 
@@ -51,12 +52,33 @@ pub trait MessageReader: Send {
     async fn next(&mut self) -> Option<Inbound>;
 }
 
+/// Called whenever the socket accepted bytes (the slow-reader rule watches it).
+pub type Progress<'a> = &'a (dyn Fn() + Send + Sync);
+
+/// Writes all of `buf`, reporting each chunk the socket accepted.
+pub(crate) async fn write_tracked<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    mut buf: &[u8],
+    progress: Progress<'_>,
+) -> io::Result<()> {
+    while !buf.is_empty() {
+        let n = wr.write(buf).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        progress();
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
 /// Where a session's output goes.
 #[async_trait]
 pub trait MessageWriter: Send {
     /// Writes a batch of outbound messages. Each ends with `\n`; a message may
-    /// hold several lines (help texts). A batch of one is one write call.
-    async fn write(&mut self, batch: &[Bytes]) -> io::Result<()>;
+    /// hold several lines (help texts). A batch is one write call where the
+    /// socket takes it whole; `progress` is called as the socket accepts bytes.
+    async fn write(&mut self, batch: &[Bytes], progress: Progress<'_>) -> io::Result<()>;
     /// Closes the write side after the last batch.
     async fn shutdown(&mut self);
 }

@@ -3,7 +3,7 @@
 //! Idle sessions hold no read buffer: the TCP reader waits for readability
 //! and reads into a stack buffer, keeping only the unterminated tail.
 
-use super::{Inbound, MessageReader, MessageWriter};
+use super::{write_tracked, Inbound, MessageReader, MessageWriter, Progress};
 use crate::framing::Framer;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -147,17 +147,17 @@ pub type TcpWriter = PlainWriter<OwnedWriteHalf>;
 
 #[async_trait]
 impl<W: AsyncWrite + Unpin + Send> MessageWriter for PlainWriter<W> {
-    async fn write(&mut self, batch: &[Bytes]) -> io::Result<()> {
+    async fn write(&mut self, batch: &[Bytes], progress: Progress<'_>) -> io::Result<()> {
         match batch {
             [] => Ok(()),
-            [one] => self.wr.write_all(one).await,
+            [one] => write_tracked(&mut self.wr, one, progress).await,
             many => {
                 let total = many.iter().map(|b| b.len()).sum();
                 let mut joined = Vec::with_capacity(total);
                 for b in many {
                     joined.extend_from_slice(b);
                 }
-                self.wr.write_all(&joined).await
+                write_tracked(&mut self.wr, &joined, progress).await
             }
         }?;
         self.wr.flush().await

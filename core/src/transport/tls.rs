@@ -166,12 +166,12 @@ WvLH5pt9RneeRDvS12w51P5ogc4WeOSEpJoymWNinbsT32YgMouHh1Rq
         let server = tokio::spawn(async move {
             let (s, _) = listener.accept().await.unwrap();
             let (mut r, mut w) = acceptor.accept(s, Duration::from_secs(5), Duration::from_millis(5)).await.unwrap();
-            w.write(&[crate::hub::line(crate::replies::GREETING)]).await.unwrap();
+            w.write(&[crate::hub::line(crate::replies::GREETING)], &|| {}).await.unwrap();
             let mut got = Vec::new();
             while let Some(m) = r.next().await {
                 got.push(m);
                 if got.len() == 3 {
-                    w.write(&[Bytes::from_static(b"a\n"), Bytes::from_static(b"b\n")]).await.unwrap();
+                    w.write(&[Bytes::from_static(b"a\n"), Bytes::from_static(b"b\n")], &|| {}).await.unwrap();
                     w.shutdown().await;
                 }
             }
