@@ -45,13 +45,18 @@ impl Ignore {
         let _guard = self.saving.lock().unwrap_or_else(|p| p.into_inner());
         let stored = self.host.kv_get(&format!("list/{account}"))?;
         let list = stored.and_then(|v| parse(&self.host, account, &v)).unwrap_or_default();
+        self.show(account, list);
+        Ok(())
+    }
+
+    /// Makes `list` the one the filter sees for `account` (an empty list is no entry).
+    fn show(&self, account: &str, list: Vec<String>) {
         let mut lists = self.lists.write().unwrap_or_else(|p| p.into_inner());
         if list.is_empty() {
             lists.remove(account);
         } else {
             lists.insert(account.to_owned(), list);
         }
-        Ok(())
     }
 
     fn list_of(&self, account: &str) -> Vec<String> {
@@ -67,12 +72,7 @@ impl Ignore {
             let json = serde_json::to_string(&list).map_err(|e| e.to_string())?;
             self.host.kv_set(&key, &json)?;
         }
-        let mut lists = self.lists.write().unwrap_or_else(|p| p.into_inner());
-        if list.is_empty() {
-            lists.remove(account);
-        } else {
-            lists.insert(account.to_owned(), list);
-        }
+        self.show(account, list);
         Ok(())
     }
 
