@@ -2,7 +2,7 @@
 //! database on the `DMC_PG_URL` server and the NATS server at `DMC_NATS_URL`
 //! (`.ci/run` starts both with `scripts/cluster-services.sh`).
 
-use crate::TestServer;
+use crate::{Client, TestServer};
 use std::time::Duration;
 
 /// How often test nodes beat, and when a silent one counts as dead.
@@ -121,4 +121,16 @@ impl Drop for OwnServices {
         script("stop", &self.dir);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// alice on node `a` and bob on node `b`, both in `general`, after alice has seen bob
+/// arrive (so the bus carries the room both ways).
+pub async fn alice_and_bob_in_general(a: &TestServer, b: &TestServer) -> (Client, Client) {
+    let mut alice = Client::login_new(a.addr(), "alice", "pw").await;
+    let mut bob = Client::login_new(b.addr(), "bob", "pw").await;
+    alice.join("general").await;
+    settle().await;
+    bob.join("general").await;
+    alice.expect("*** bob has joined the server.").await;
+    (alice, bob)
 }

@@ -1,7 +1,9 @@
 //! Cluster mode: nodes of one host share PostgreSQL and NATS. Skipped with a
 //! note unless `DMC_PG_URL` and `DMC_NATS_URL` are set (`.ci/run` sets them).
 
-use dmconnect_e2e::cluster::{builder, node, services, settle, Services, HEARTBEAT_MS, NODE_TIMEOUT_MS};
+use dmconnect_e2e::cluster::{
+    alice_and_bob_in_general, builder, node, services, settle, Services, HEARTBEAT_MS, NODE_TIMEOUT_MS,
+};
 use dmconnect_e2e::{Client, GREETING};
 use std::time::{Duration, Instant};
 
@@ -21,12 +23,7 @@ async fn account_registered_on_one_node_logs_in_on_another() {
 async fn one_room_over_two_nodes() {
     let Some(svc) = services("room").await else { return };
     let (a, b) = (node(0, &svc).await, node(1, &svc).await);
-    let mut alice = Client::login_new(a.addr(), "alice", "pw").await;
-    let mut bob = Client::login_new(b.addr(), "bob", "pw").await;
-    alice.join("general").await;
-    settle().await;
-    bob.join("general").await;
-    alice.expect("*** bob has joined the server.").await;
+    let (mut alice, mut bob) = alice_and_bob_in_general(&a, &b).await;
     bob.send("/members").await;
     bob.expect("Members in 'general': alice, bob").await;
     alice.send("/members").await;
@@ -229,12 +226,7 @@ async fn nodes_recover_when_nats_comes_back() {
     }
     let svc = Services { nats: url, ..svc };
     let (a, b) = (node(0, &svc).await, node(1, &svc).await);
-    let mut alice = Client::login_new(a.addr(), "alice", "pw").await;
-    alice.join("general").await;
-    let mut bob = Client::login_new(b.addr(), "bob", "pw").await;
-    settle().await;
-    bob.join("general").await;
-    alice.expect("*** bob has joined the server.").await;
+    let (mut alice, mut bob) = alice_and_bob_in_general(&a, &b).await;
 
     nats.stop();
     tokio::time::sleep(Duration::from_millis(300)).await;

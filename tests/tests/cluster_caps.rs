@@ -5,7 +5,7 @@
 mod cap_support;
 
 use cap_support::{history, require};
-use dmconnect_e2e::cluster::{builder, services, settle};
+use dmconnect_e2e::cluster::{alice_and_bob_in_general, builder, services, settle};
 use dmconnect_e2e::{Client, GREETING};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -128,12 +128,7 @@ async fn sessions_lists_the_ips_of_every_node() {
 #[tokio::test]
 async fn history_on_one_node_shows_lines_said_on_another_once() {
     let Some((a, b)) = two_nodes("history", &["history"]).await else { return };
-    let mut alice = Client::login_new(a.addr(), "alice", "pw").await;
-    let mut bob = Client::login_new(b.addr(), "bob", "pw").await;
-    alice.join("general").await;
-    settle().await;
-    bob.join("general").await;
-    alice.expect("*** bob has joined the server.").await;
+    let (mut alice, mut bob) = alice_and_bob_in_general(&a, &b).await;
     alice.send("from node a").await;
     alice.expect("alice: from node a").await;
     bob.expect("alice: from node a").await;

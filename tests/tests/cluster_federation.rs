@@ -6,8 +6,8 @@
 
 mod federation_support;
 
-use dmconnect_e2e::cluster::{builder, services, settle};
-use dmconnect_e2e::{Client, TestServer};
+use dmconnect_e2e::cluster::{alice_and_bob_in_general, builder, services};
+use dmconnect_e2e::TestServer;
 use federation_support::{fed_toml, free_port, s2s_from, Host};
 use serde_json::json;
 
@@ -25,13 +25,8 @@ async fn a_separate_host_talks_with_users_on_both_nodes() {
     let y = Host::start("127.0.0.4", port, &[], &format!("peers = {{ {:?} = \"127.0.0.1:{port}\" }}", svc.host)).await;
     let at_cluster = |u: &str| format!("{u}@{}", svc.host);
 
-    let mut alice = Client::login_new(a.addr(), "alice", "pw").await;
-    let mut bob = Client::login_new(b.addr(), "bob", "pw").await;
+    let (mut alice, mut bob) = alice_and_bob_in_general(&a, &b).await;
     let mut xena = x.user("xena").await;
-    alice.join("general").await;
-    settle().await;
-    bob.join("general").await;
-    alice.expect("*** bob has joined the server.").await;
 
     // From node A: the other host's dialback goes to node B, which asks node A.
     alice.send(&format!("/pm {} hi from a", x.at("xena"))).await;

@@ -3,7 +3,7 @@
 //! themselves. On PostgreSQL and NATS of the test's own; skipped unless
 //! `DMC_PG_URL` and `DMC_NATS_URL` are set (see tests/tests/cluster.rs).
 
-use dmconnect_e2e::cluster::{node, settle, OwnServices};
+use dmconnect_e2e::cluster::{alice_and_bob_in_general, node, settle, OwnServices};
 use dmconnect_e2e::{Client, GREETING};
 use std::time::{Duration, Instant};
 
@@ -13,12 +13,7 @@ const STORAGE_ERROR: &str = "Error: the server could not complete this request. 
 async fn nodes_ride_out_a_postgres_outage_and_recover_by_themselves() {
     let Some((own, svc)) = OwnServices::start("pgdown").await else { return };
     let (a, b) = (node(0, &svc).await, node(1, &svc).await);
-    let mut alice = Client::login_new(a.addr(), "alice", "pw").await;
-    let mut bob = Client::login_new(b.addr(), "bob", "pw").await;
-    alice.join("general").await;
-    settle().await;
-    bob.join("general").await;
-    alice.expect("*** bob has joined the server.").await;
+    let (mut alice, mut bob) = alice_and_bob_in_general(&a, &b).await;
 
     own.stop_postgres();
     // What needs storage is refused with the storage line, and logged.
