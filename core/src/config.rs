@@ -48,6 +48,8 @@ pub struct ServerConfig {
     pub encrypted_listen: String,
     /// TLS port; empty disables. Needs `tls_cert` and `tls_key`.
     pub tls_listen: String,
+    /// HTTP-only port (the web app, `/ws`, uploads; no chat greeting, no sniffing); empty disables.
+    pub http_listen: String,
     /// PEM certificate chain for TLS.
     pub tls_cert: String,
     /// PEM private key for TLS.
@@ -77,6 +79,7 @@ impl Default for ServerConfig {
             listen: "0.0.0.0:42439".into(),
             encrypted_listen: "0.0.0.0:42440".into(),
             tls_listen: String::new(),
+            http_listen: String::new(),
             tls_cert: String::new(),
             tls_key: String::new(),
             data_dir: PathBuf::from("data"),
@@ -392,9 +395,12 @@ impl Config {
         if s.host.is_empty() {
             return Err("[server] host must not be empty".into());
         }
-        for (key, v) in
-            [("listen", &s.listen), ("encrypted_listen", &s.encrypted_listen), ("tls_listen", &s.tls_listen)]
-        {
+        for (key, v) in [
+            ("listen", &s.listen),
+            ("encrypted_listen", &s.encrypted_listen),
+            ("tls_listen", &s.tls_listen),
+            ("http_listen", &s.http_listen),
+        ] {
             if !(v.is_empty() && key != "listen") && v.parse::<std::net::SocketAddr>().is_err() {
                 return Err(format!("[server] {key} = {v:?} is not an address like 0.0.0.0:42439"));
             }

@@ -30,6 +30,8 @@ pub struct Running {
     pub encrypted: Option<SocketAddr>,
     /// The bound TLS port, if enabled.
     pub tls: Option<SocketAddr>,
+    /// The bound HTTP-only port, if enabled.
+    pub http: Option<SocketAddr>,
     /// The shared state.
     pub hub: Arc<Hub>,
     /// The `[limits]` budgets every check reads (a reload changes them).
@@ -105,6 +107,8 @@ enum Door {
     Plain,
     Encrypted,
     Tls,
+    /// HTTP only: every connection is a request, never greeted as chat.
+    Http,
 }
 
 impl Door {
@@ -114,6 +118,7 @@ impl Door {
             Door::Plain => "plain",
             Door::Encrypted => "encrypted",
             Door::Tls => "tls",
+            Door::Http => "http",
         }
     }
 }
@@ -188,7 +193,15 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
         tls = Some(addr);
         tasks.spawn(accept_loop(l, Door::Tls, ctx.clone()));
     }
-    Ok(Running { plain: plain_addr, encrypted, tls, hub, budgets, uploads, tasks, sessions })
+    let mut http = None;
+    if !cfg.server.http_listen.is_empty() {
+        let l = bind(&cfg.server.http_listen).await?;
+        let addr = l.local_addr().map_err(|e| e.to_string())?;
+        info!(%addr, "listening (HTTP only: web app, /ws, uploads)");
+        http = Some(addr);
+        tasks.spawn(accept_loop(l, Door::Http, ctx.clone()));
+    }
+    Ok(Running { plain: plain_addr, encrypted, tls, http, hub, budgets, uploads, tasks, sessions })
 }
 
 async fn bind(addr: &str) -> Result<TcpListener, String> {
@@ -320,6 +333,11 @@ async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> 
                 return None;
             }
             crate::transport::tls::halves(tls, ctx.grace)
+        }
+        // A browser's spare connection may wait long before its request: nothing to sniff.
+        Door::Http => {
+            crate::http::serve(ctx.web.clone(), stream, peer).await;
+            return None;
         }
     };
     Some(halves)

@@ -169,6 +169,7 @@ impl Builder {
             plain: "0.0.0.0:0".parse().expect("addr"),
             encrypted: None,
             tls: None,
+            http: None,
             metrics: None,
         };
         srv.spawn().await;
@@ -187,6 +188,7 @@ pub struct TestServer {
     plain: SocketAddr,
     encrypted: Option<SocketAddr>,
     tls: Option<SocketAddr>,
+    http: Option<SocketAddr>,
     metrics: Option<SocketAddr>,
 }
 
@@ -239,6 +241,7 @@ impl TestServer {
                 self.plain = addr("plain").expect("plain addr");
                 self.encrypted = addr("encrypted");
                 self.tls = addr("tls");
+                self.http = addr("http");
                 self.metrics = addr("metrics");
                 return;
             }
@@ -264,6 +267,10 @@ impl TestServer {
     /// The TLS port, if enabled.
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls
+    }
+    /// The HTTP-only port, if `[server] http_listen` was set.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http
     }
     /// The metrics endpoint, if `[metrics] listen` was set.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {

@@ -244,3 +244,32 @@ async fn a_silent_preconnected_socket_that_sends_a_request_after_the_greeting_is
     c.send("GET me in").await;
     c.expect(GREETING).await;
 }
+
+#[tokio::test]
+async fn the_http_only_port_serves_late_requests_and_websocket_sessions() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = TestServer::builder().server_key("http_listen", "\"127.0.0.1:0\"").start().await;
+    let http = srv.http_addr().expect("http port");
+    // A spare connection that stays silent far past sniff_ms is still answered as HTTP: no greeting.
+    let mut s = TcpStream::connect(http).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut page = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut page)).await.expect("answered").unwrap();
+    let page = String::from_utf8_lossy(&page);
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.contains("function connect()"), "{page}");
+    // A web user on the HTTP port chats with a telnet user on the main port.
+    let mut w = Ws::login_new(http, "webby").await;
+    let mut tcp = Client::login_new(srv.addr(), "telly", "pw").await;
+    tcp.join("general").await;
+    w.expect("*** telly has joined the server.").await;
+    tcp.send("hi web").await;
+    w.expect("telly: hi web").await;
+    // Chat is not spoken here: a line is not an HTTP request.
+    let mut s = TcpStream::connect(http).await.unwrap();
+    s.write_all(b"/login a b\r\n\r\n").await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut reply)).await.expect("closed").unwrap();
+    assert!(String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 400"), "{}", String::from_utf8_lossy(&reply));
+}

@@ -98,6 +98,7 @@ fn write_ready(
         "plain": running.plain.to_string(),
         "encrypted": running.encrypted.map(|a| a.to_string()),
         "tls": running.tls.map(|a| a.to_string()),
+        "http": running.http.map(|a| a.to_string()),
     });
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, json.to_string())
