@@ -5,6 +5,8 @@
 #
 # Usage: bench/compare.sh                      (defaults: a few minutes on 2 cores)
 #        SCENARIOS="fanout-flat idle" bench/compare.sh
+#        SCENARIOS="fanout-rate fanout-cold" bench/compare.sh   (fanout-cold: paced chat from the moment the last
+#          member joined; every fanout record also has the p99 of its first second)
 #        SERVERS="dmconnect dmconnect-ws" SCENARIOS="fanout-flat fanout-rate" bench/compare.sh
 #          (dmconnect-ws: the same server, every client a WebSocket session at /ws)
 #        OUT=bench/results/$(date +%F).txt bench/compare.sh
@@ -359,6 +361,8 @@ scenario_args() {
     case $1 in
         fanout-flat) echo "fanout --clients $CLIENTS --senders $SENDERS --messages $MESSAGES --window $WINDOW" ;;
         fanout-rate) echo "fanout --clients $CLIENTS --senders $SENDERS --messages $RATE_MESSAGES --rate $RATE" ;;
+        # The same, sending from the moment the last member joined (join notices still in flight).
+        fanout-cold) echo "fanout --cold --clients $CLIENTS --senders $SENDERS --messages $RATE_MESSAGES --rate $RATE" ;;
         idle) echo "idle --sessions $IDLE_SESSIONS --room-size 100" ;;
         pm) echo "pm --pairs $PAIRS --messages $PM_MESSAGES --window $WINDOW" ;;
         login-storm) echo "login-storm --clients $CLIENTS --senders $SENDERS --rate $STORM_RATE --logins $STORM_LOGINS" ;;

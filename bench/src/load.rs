@@ -87,7 +87,9 @@ impl Load {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        settle(&shared).await;
+        if !opts.cold {
+            settle(&shared).await;
+        }
         Ok(Load { shared, handles, n_senders, targets, setup_secs: t0.elapsed().as_secs_f64() })
     }
 

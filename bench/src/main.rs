@@ -67,6 +67,10 @@ struct Global {
     /// Cluster runs: count the bus messages at this NATS server (`nats://127.0.0.1:4222`; fanout only).
     #[arg(long, global = true)]
     nats: Option<String>,
+    /// Start sending as soon as the last client has joined, without waiting for the join
+    /// notices to die down (the first second after a burst of joins).
+    #[arg(long, global = true)]
+    cold: bool,
     /// Worker threads of the generator's runtime; 0 = one per core.
     #[arg(long, global = true, default_value_t = 0)]
     threads: usize,
@@ -263,6 +267,7 @@ async fn run(cli: Cli, fds: u64) -> ExitCode {
         setup_concurrency: g.setup_concurrency,
         prefix: g.prefix.clone(),
         buf_size: 16 * 1024,
+        cold: g.cold,
     };
     let secs = Duration::from_secs_f64;
     let cfg = |s: Send, count: Option<u64>| SendCfg { rate: s.rate, count, window: s.window.max(1), size: s.size };

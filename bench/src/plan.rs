@@ -26,6 +26,8 @@ pub struct Opts {
     pub prefix: String,
     /// Initial read buffer per connection.
     pub buf_size: usize,
+    /// Send right after setup, while join notices may still be in flight.
+    pub cold: bool,
 }
 
 impl Opts {

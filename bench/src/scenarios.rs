@@ -48,7 +48,15 @@ pub fn room_plans(opts: &Opts, rooms: usize, clients: usize, senders: usize) -> 
 async fn measure(opts: &Opts, load: Load) -> (Value, Latency) {
     let (cpu0, gen0, t0, m0) = (opts.server.cpu(), own_cpu(), Instant::now(), machine_jiffies());
     load.go();
+    // Lines sent in the first second are phase 0, later ones phase 1: the start of a run
+    // (right after the joins, with `--cold`) is reported on its own.
+    let shared = load.shared.clone();
+    let later = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        shared.phase.store(1, Relaxed);
+    });
     let t_end = load.drain(Duration::from_secs(5)).await;
+    later.abort();
     let secs = t_end.saturating_duration_since(t0).as_secs_f64().max(1e-3);
     let (cpu, gen) = (opts.server.cpu() - cpu0, own_cpu() - gen0);
     let machine = busy_pct(m0, machine_jiffies());
@@ -58,8 +66,14 @@ async fn measure(opts: &Opts, load: Load) -> (Value, Latency) {
     let s = load.shared.clone();
     let (ready, setup_secs, errors) = (load.ready(), load.setup_secs, load.errors());
     let t = load.finish().await;
-    let delivered = t.delivered[0];
-    let l = Latency::of(&t.hist[0]);
+    let delivered = t.delivered.iter().sum::<u64>();
+    let first = Latency::of(&t.hist[0]);
+    let mut all = t.hist[0].clone();
+    for h in &t.hist[1..] {
+        // Same bounds everywhere: adding cannot fail.
+        let _ = all.add(h);
+    }
+    let l = Latency::of(&all);
     let v = json!({
         "ready": ready, "setup_secs": round(setup_secs), "errors": errors,
         "sent": s.sent.load(Relaxed), "expected": s.expected.load(Relaxed), "delivered": delivered,
@@ -69,7 +83,7 @@ async fn measure(opts: &Opts, load: Load) -> (Value, Latency) {
         "server_cpu_s": round(cpu), "server_cpu_pct": round(100.0 * cpu / secs),
         "deliveries_per_cpu_s": if cpu > 0.0 { round(delivered as f64 / cpu) } else { 0.0 },
         "gen_cpu_s": round(gen), "machine_busy_pct": round(machine), "other_cpu_s": round(other), "server_rss_kib": rss,
-        "latency": l,
+        "latency": l, "latency_first_s": first, "cold": opts.cold,
     });
     (v, l)
 }

@@ -12,6 +12,7 @@ fn metrics(scenario: &str) -> &'static [(&'static str, &'static str)] {
             ("server_cpu_pct", "server CPU % of one core"),
             ("latency.p50_ms", "latency p50 ms ↓"),
             ("latency.p99_ms", "latency p99 ms ↓"),
+            ("latency_first_s.p99_ms", "p99 ms of the first second ↓"),
             ("latency.max_ms", "latency max ms ↓"),
             ("lost", "lost deliveries ↓"),
             ("nats.room_msgs_per_line", "NATS room msgs per line (cluster)"),
