@@ -54,6 +54,7 @@ ROOT=$(dirname "$HERE")
 : "${FLOOD_RATE:=8}"            # flood: paced lines/s, all paced senders together
 : "${FLOOD_SECS:=10}"           # flood: seconds the flooder floods
 : "${GROWTH_RATE:=200}"         # growth: lines/s into all rooms together (the same at every point)
+: "${HOLD_SECS:=60}"           # hold-N: seconds of chat while N sessions are held
 : "${GROWTH_SECS:=10}"          # growth: seconds of chat per point
 : "${GROWTH_SENDERS:=10}"       # growth-room-N: senders in the one room
 : "${FULL_CHAT_RATE:=1000000}"  # dmconnect-full: chat_lines_per_sec (checked on every line, never biting)
@@ -378,6 +379,11 @@ scenario_args() {
             echo "fanout --rooms $n --clients 10 --senders 1 --rate $GROWTH_RATE --messages $(per_sender "$n")"
             ;;
         idle-*) echo "idle --sessions ${1#idle-} --room-size 100" ;;
+        # N sessions in rooms of 100, one sender per room, GROWTH_RATE lines/s in total for HOLD_SECS.
+        hold-*)
+            n=$(( ${1#hold-} / 100 ))
+            echo "fanout --rooms $n --clients 100 --senders 1 --rate $GROWTH_RATE --messages $(( (GROWTH_RATE * HOLD_SECS + n - 1) / n ))"
+            ;;
         *) echo "unknown scenario $1" >&2; return 1 ;;
     esac
 }
