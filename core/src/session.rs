@@ -23,14 +23,16 @@ use tracing::debug;
 const MAX_PENDING: usize = 64;
 
 /// Runs one client session to its end; `transport` labels it in the metrics.
-pub async fn run(
+/// Not an `async fn`: that would keep copies of the arguments beside the
+/// future that owns them, in every idle session's task.
+pub fn run(
     shared: Shared,
     peer: SocketAddr,
     transport: &'static str,
     reader: Box<dyn MessageReader>,
     writer: Box<dyn MessageWriter>,
-) {
-    pushback::scope(run_scoped(shared, peer, transport, reader, writer)).await
+) -> impl std::future::Future<Output = ()> {
+    pushback::scope(run_scoped(shared, peer, transport, reader, writer))
 }
 
 async fn run_scoped(
