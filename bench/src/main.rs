@@ -10,6 +10,7 @@ mod payload;
 mod plan;
 mod proto;
 mod scenarios;
+mod secure;
 mod stats;
 mod table;
 
