@@ -2,8 +2,8 @@
 //! certificate accepted: the benchmark measures the server, not the PKI) and the
 //! legacy encrypted port (docs/protocol.md §6, the same crates as the server).
 
-use aes::Aes256;
-use cbc::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use aes::{Aes256Dec, Aes256Enc};
+use cbc::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit};
 use hmac::{Hmac, Mac};
 use num_bigint::{BigUint, RandBigInt};
 use rand::RngCore;
@@ -105,10 +105,12 @@ fn prime() -> &'static BigUint {
     PRIME.get_or_init(|| BigUint::parse_bytes(PRIME_HEX.as_bytes(), 16).expect("valid hex"))
 }
 
-/// The session keys of protocol.md §6 step 3.
+/// The session keys of protocol.md §6 step 3, expanded once (the receive path
+/// opens every delivery: its cost is the generator's, not the server's).
 pub struct Keys {
-    enc: [u8; 32],
-    mac: [u8; 32],
+    enc: Aes256Enc,
+    dec: Aes256Dec,
+    mac: HmacSha256,
 }
 
 /// Runs the client side of the key exchange.
@@ -125,7 +127,12 @@ pub async fn legacy(stream: &mut TcpStream) -> io::Result<Keys> {
     stream.write_all(&hello).await?;
     let shared = theirs.modpow(&secret, prime()).to_bytes_be();
     let hash = |label: &[u8]| -> [u8; 32] { Sha256::digest([&shared[..], label].concat()).into() };
-    Ok(Keys { enc: hash(b"|KEY"), mac: hash(b"|MAC") })
+    let (enc, mac) = (hash(b"|KEY"), hash(b"|MAC"));
+    Ok(Keys {
+        enc: Aes256Enc::new(&enc.into()),
+        dec: Aes256Dec::new(&enc.into()),
+        mac: <HmacSha256 as Mac>::new_from_slice(&mac).expect("any key length"),
+    })
 }
 
 impl Keys {
@@ -133,8 +140,9 @@ impl Keys {
     pub fn seal(&self, text: &[u8], out: &mut Vec<u8>) {
         let mut iv = [0u8; IV_LEN];
         rand::thread_rng().fill_bytes(&mut iv);
-        let ct = cbc::Encryptor::<Aes256>::new(&self.enc.into(), &iv.into()).encrypt_padded_vec_mut::<Pkcs7>(text);
-        let mut mac = HmacSha256::new_from_slice(&self.mac).expect("any key length");
+        let ct = cbc::Encryptor::<Aes256Enc>::inner_iv_init(self.enc.clone(), &iv.into())
+            .encrypt_padded_vec_mut::<Pkcs7>(text);
+        let mut mac = self.mac.clone();
         mac.update(&iv);
         mac.update(&ct);
         out.extend_from_slice(&((IV_LEN + ct.len() + TAG_LEN) as u32).to_be_bytes());
@@ -143,20 +151,21 @@ impl Keys {
         out.extend_from_slice(&mac.finalize().into_bytes());
     }
 
-    /// Checks and decrypts one frame body (`IV || ciphertext || tag`).
-    pub fn open(&self, body: &[u8]) -> io::Result<Vec<u8>> {
+    /// Checks and decrypts one frame body (`IV || ciphertext || tag`) in place.
+    pub fn open<'a>(&self, body: &'a mut [u8]) -> io::Result<&'a [u8]> {
         let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("legacy frame: {what}"));
-        if body.len() < IV_LEN + 16 + TAG_LEN {
-            return Err(bad("too short"));
+        if body.len() < IV_LEN + 16 + TAG_LEN || !(body.len() - IV_LEN - TAG_LEN).is_multiple_of(16) {
+            return Err(bad("bad length"));
         }
-        let (data, tag) = body.split_at(body.len() - TAG_LEN);
-        let mut mac = HmacSha256::new_from_slice(&self.mac).expect("any key length");
+        let (data, tag) = body.split_at_mut(body.len() - TAG_LEN);
+        let mut mac = self.mac.clone();
         mac.update(data);
         mac.verify_slice(tag).map_err(|_| bad("bad tag"))?;
-        let (iv, ct) = data.split_at(IV_LEN);
-        cbc::Decryptor::<Aes256>::new_from_slices(&self.enc, iv)
-            .map_err(|_| bad("bad IV"))?
-            .decrypt_padded_vec_mut::<Pkcs7>(ct)
+        let (iv, ct) = data.split_at_mut(IV_LEN);
+        let iv: [u8; IV_LEN] = (&*iv).try_into().map_err(|_| bad("bad IV"))?;
+        cbc::Decryptor::<Aes256Dec>::inner_iv_init(self.dec.clone(), &iv.into())
+            .decrypt_padded_mut::<Pkcs7>(ct)
+            .map(|t| &*t)
             .map_err(|_| bad("bad padding"))
     }
 }
@@ -173,7 +182,7 @@ pub fn open_frames(keys: &Keys, raw: &mut [u8], len: &mut usize, mut push: impl 
         if *len - at < 4 + n {
             break;
         }
-        push(&keys.open(&raw[at + 4..at + 4 + n])?);
+        push(keys.open(&mut raw[at + 4..at + 4 + n])?);
         at += 4 + n;
     }
     raw.copy_within(at..*len, 0);
