@@ -3,8 +3,7 @@
 //! TLS) or the legacy encrypted port (one encrypted frame per line each way).
 
 use crate::secure::{self, Keys};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use crate::wsraw;
 use memchr::memchr;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -15,11 +14,6 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Mutex;
 use tokio_rustls::client::TlsStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
-
-/// Frames taken per `fill` once the first one arrived (without waiting for more).
-const WS_BATCH: usize = 256;
 
 /// How long a setup step waits for its expected reply.
 pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -44,8 +38,8 @@ pub enum Transport {
 pub enum Wr {
     /// Plain TCP: lines end with CRLF.
     Tcp(OwnedWriteHalf),
-    /// WebSocket: one text frame per line.
-    Ws(SplitSink<WebSocketStream<TcpStream>, Message>),
+    /// WebSocket: one masked text frame per line.
+    Ws(OwnedWriteHalf),
     /// TLS: lines end with CRLF.
     Tls(WriteHalf<TlsStream<TcpStream>>),
     /// Legacy encrypted port: one frame per line.
@@ -54,7 +48,12 @@ pub enum Wr {
 
 enum Rd {
     Tcp(OwnedReadHalf),
-    Ws(SplitStream<WebSocketStream<TcpStream>>),
+    /// Raw bytes read so far (`raw[..len]`, at most a partial frame between calls).
+    Ws {
+        rd: OwnedReadHalf,
+        raw: Vec<u8>,
+        len: usize,
+    },
     Tls(ReadHalf<TlsStream<TcpStream>>),
     /// Raw bytes read so far (`raw[..len]`, at most a partial frame between calls).
     Legacy {
@@ -101,11 +100,12 @@ impl Conn {
         stream.set_nodelay(true)?;
         let (rd, wr) = match t {
             Transport::Ws => {
-                let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), stream)
-                    .await
-                    .map_err(io::Error::other)?;
-                let (wr, rd) = ws.split();
-                (Rd::Ws(rd), Wr::Ws(wr))
+                let mut stream = stream;
+                let mut raw = wsraw::upgrade(&mut stream, addr).await?;
+                let len = raw.len();
+                raw.resize(len.max(16 * 1024), 0);
+                let (rd, wr) = stream.into_split();
+                (Rd::Ws { rd, raw, len }, Wr::Ws(wr))
             }
             Transport::Tcp => {
                 let (rd, wr) = stream.into_split();
@@ -156,25 +156,31 @@ impl Conn {
                     return Ok(n);
                 }
             },
-            Rd::Ws(rd) => {
-                let mut push = |t: &[u8]| push_line(buf, start, end, t);
-                let mut n = loop {
-                    match rd.next().await {
-                        None | Some(Ok(Message::Close(_))) => return Ok(0),
-                        Some(Err(e)) => return Err(io::Error::other(e)),
-                        Some(Ok(Message::Text(t))) => break push(t.as_bytes()),
-                        Some(Ok(_)) => {}
+            Rd::Ws { rd, raw, len } => {
+                let mut first = true;
+                loop {
+                    // Frames already read (bytes that came with the upgrade answer) go first.
+                    if !first || *len == 0 {
+                        let room = wsraw::frame_room(raw, *len).unwrap_or(0).max(*len + 16 * 1024);
+                        if raw.len() < room {
+                            raw.resize(room, 0);
+                        }
+                        let got = rd.read(&mut raw[*len..]).await?;
+                        if got == 0 {
+                            return Ok(0);
+                        }
+                        *len += got;
                     }
-                };
-                // Take the frames that are already here in the same call, as one TCP read would.
-                for _ in 0..WS_BATCH {
-                    match rd.next().now_or_never() {
-                        Some(Some(Ok(Message::Text(t)))) => n += push(t.as_bytes()),
-                        Some(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
-                        _ => break,
+                    first = false;
+                    let mut n = 0;
+                    let open = wsraw::take_frames(raw, len, |t| n += push_line(buf, start, end, t))?;
+                    if n > 0 {
+                        return Ok(n);
+                    }
+                    if !open {
+                        return Ok(0);
                     }
                 }
-                return Ok(n);
             }
         };
         if self.end == self.buf.len() {
@@ -261,7 +267,11 @@ pub async fn send_line(wr: &Writer, line: &str) -> io::Result<()> {
             data.extend_from_slice(b"\r\n");
             w.write_all(&data).await
         }
-        Wr::Ws(w) => w.send(Message::text(line)).await.map_err(io::Error::other),
+        Wr::Ws(w) => {
+            let mut data = Vec::with_capacity(line.len() + 14);
+            wsraw::text_frame(line.as_bytes(), &mut data);
+            w.write_all(&data).await
+        }
         Wr::Tls(w) => {
             let mut data = Vec::with_capacity(line.len() + 2);
             data.extend_from_slice(line.as_bytes());

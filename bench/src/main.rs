@@ -13,6 +13,7 @@ mod scenarios;
 mod secure;
 mod stats;
 mod table;
+mod wsraw;
 
 use clap::{Args, Parser, Subcommand};
 use load::{Opts, SendCfg};
