@@ -140,8 +140,8 @@ impl Keys {
     pub fn seal(&self, text: &[u8], out: &mut Vec<u8>) {
         let mut iv = [0u8; IV_LEN];
         rand::thread_rng().fill_bytes(&mut iv);
-        let ct = cbc::Encryptor::<Aes256Enc>::inner_iv_init(self.enc.clone(), &iv.into())
-            .encrypt_padded_vec_mut::<Pkcs7>(text);
+        let ct =
+            cbc::Encryptor::<&Aes256Enc>::inner_iv_init(&self.enc, &iv.into()).encrypt_padded_vec_mut::<Pkcs7>(text);
         let mut mac = self.mac.clone();
         mac.update(&iv);
         mac.update(&ct);
@@ -163,7 +163,7 @@ impl Keys {
         mac.verify_slice(tag).map_err(|_| bad("bad tag"))?;
         let (iv, ct) = data.split_at_mut(IV_LEN);
         let iv: [u8; IV_LEN] = (&*iv).try_into().map_err(|_| bad("bad IV"))?;
-        cbc::Decryptor::<Aes256Dec>::inner_iv_init(self.dec.clone(), &iv.into())
+        cbc::Decryptor::<&Aes256Dec>::inner_iv_init(&self.dec, &iv.into())
             .decrypt_padded_mut::<Pkcs7>(ct)
             .map(|t| &*t)
             .map_err(|_| bad("bad padding"))

@@ -200,7 +200,7 @@ impl Sealer {
         let ct_at = out.len();
         out.extend_from_slice(text);
         out.resize(ct_at + ct_len, 0);
-        cbc::Encryptor::<Aes256Enc>::inner_iv_init(self.aes.clone(), &iv.into())
+        cbc::Encryptor::<&Aes256Enc>::inner_iv_init(&self.aes, &iv.into())
             .encrypt_padded_mut::<Pkcs7>(&mut out[ct_at..], text.len())
             .expect("room for the padding was made above");
         let mut mac = self.mac.clone();

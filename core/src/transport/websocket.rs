@@ -292,6 +292,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> MessageWriter for WsWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::SinkExt;
 
     #[test]
     fn frames_drop_the_trailing_newline_only() {
@@ -305,5 +306,29 @@ mod tests {
         let long = vec![b'y'; 300];
         encode(&long, &mut out).unwrap();
         assert_eq!(&out[..4], &[0x81, 126, 1, 44]);
+    }
+
+    #[tokio::test]
+    async fn a_ping_during_a_stalled_batch_is_answered_after_it_whole() {
+        // A tiny pipe: the batch stalls until the client reads, while the ping comes in.
+        let (client, server) = tokio::io::duplex(64);
+        let (mut r, mut w) = halves(server, config(1 << 16)).await;
+        let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+        let big = Bytes::from(format!("{}\n", "x".repeat(10_000)));
+        let writer = tokio::spawn(async move {
+            w.write(&[big.clone(), big], &|| {}).await.unwrap();
+            w
+        });
+        let reader = tokio::spawn(async move { r.next().await });
+        client.send(Message::Ping("p".into())).await.unwrap();
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            got.push(client.next().await.unwrap().unwrap());
+        }
+        let texts = got.iter().filter(|m| **m == Message::text("x".repeat(10_000))).count();
+        assert_eq!(texts, 2, "frames intact");
+        assert!(got.contains(&Message::Pong("p".into())), "{:?}", got.iter().map(Message::len).collect::<Vec<_>>());
+        let _w = writer.await.unwrap();
+        reader.abort();
     }
 }
