@@ -165,7 +165,6 @@ impl Keys {
         let iv: [u8; IV_LEN] = (&*iv).try_into().map_err(|_| bad("bad IV"))?;
         cbc::Decryptor::<&Aes256Dec>::inner_iv_init(&self.dec, &iv.into())
             .decrypt_padded_mut::<Pkcs7>(ct)
-            .map(|t| &*t)
             .map_err(|_| bad("bad padding"))
     }
 }
