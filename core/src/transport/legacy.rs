@@ -176,21 +176,38 @@ fn public_in_range(value: &BigUint) -> bool {
     *value >= two && *value <= &*PRIME - &two
 }
 
-/// What the writer keeps per session: the expanded AES key and the keyed HMAC
-/// state, so a frame costs no key schedule and no HMAC key hashing.
+/// What the writer keeps per session: the keyed HMAC state (152 bytes), so a frame
+/// does not hash the HMAC key again. The expanded AES key (960 bytes) is made once
+/// per batch instead and not kept: idle sessions stay small.
 struct Sealer {
-    aes: Aes256Enc,
+    enc: [u8; 32],
     mac: HmacSha256,
 }
 
 impl Sealer {
     fn new(keys: &Keys) -> Self {
-        Self { aes: <Aes256Enc as cbc::cipher::KeyInit>::new(&keys.enc.into()), mac: keys.mac() }
+        Self { enc: keys.enc, mac: keys.mac() }
+    }
+
+    /// The expanded AES key for one batch.
+    fn cipher(&self) -> Aes256Enc {
+        <Aes256Enc as cbc::cipher::KeyInit>::new(&self.enc.into())
+    }
+
+    /// One buffer holding a frame per message (each without its trailing `\n`).
+    fn seal_batch(&self, batch: &[Bytes]) -> Vec<u8> {
+        let aes = self.cipher();
+        let total: usize = batch.iter().map(|m| 4 + IV_LEN + m.len() + BLOCK + TAG_LEN).sum();
+        let mut out = Vec::with_capacity(total);
+        for msg in batch {
+            self.seal(&aes, msg.strip_suffix(b"\n").unwrap_or(msg), &mut out);
+        }
+        out
     }
 
     /// Appends one whole frame (length prefix included) carrying `text`, encrypted
     /// in place in `out` (no allocation per frame).
-    fn seal(&self, text: &[u8], out: &mut Vec<u8>) {
+    fn seal(&self, aes: &Aes256Enc, text: &[u8], out: &mut Vec<u8>) {
         let ct_len = (text.len() / BLOCK + 1) * BLOCK;
         let start = out.len();
         out.extend_from_slice(&((IV_LEN + ct_len + TAG_LEN) as u32).to_be_bytes());
@@ -200,7 +217,7 @@ impl Sealer {
         let ct_at = out.len();
         out.extend_from_slice(text);
         out.resize(ct_at + ct_len, 0);
-        cbc::Encryptor::<&Aes256Enc>::inner_iv_init(&self.aes, &iv.into())
+        cbc::Encryptor::<&Aes256Enc>::inner_iv_init(aes, &iv.into())
             .encrypt_padded_mut::<Pkcs7>(&mut out[ct_at..], text.len())
             .expect("room for the padding was made above");
         let mut mac = self.mac.clone();
@@ -327,12 +344,7 @@ impl MessageWriter for LegacyWriter {
             return Ok(());
         }
         // Per-batch buffer, dropped after the write: idle sessions keep none.
-        let total: usize = batch.iter().map(|m| 4 + IV_LEN + m.len() + BLOCK + TAG_LEN).sum();
-        let mut out = Vec::with_capacity(total);
-        for msg in batch {
-            let text = msg.strip_suffix(b"\n").unwrap_or(msg);
-            self.sealer.seal(text, &mut out);
-        }
+        let out = self.sealer.seal_batch(batch);
         write_tracked(&mut self.wr, &out, progress).await
     }
 
