@@ -9,6 +9,9 @@
 #          member joined; every fanout record also has the p99 of its first second)
 #        SERVERS="dmconnect dmconnect-ws" SCENARIOS="fanout-flat fanout-rate" bench/compare.sh
 #          (dmconnect-ws: the same server, every client a WebSocket session at /ws)
+#        SERVERS="dmconnect dmconnect-tls dmconnect-legacy" SCENARIOS=fanout-flat bench/compare.sh
+#          (dmconnect-tls: every client on the TLS port, a throwaway self-signed certificate made
+#           by openssl; dmconnect-legacy: every client on the legacy encrypted port)
 #        OUT=bench/results/$(date +%F).txt bench/compare.sh
 #        SCENARIOS=growth bench/compare.sh    (cost-growth matrix: room sizes, room counts, idle 1k..19k)
 #        SERVERS="dmconnect dmconnect-full" SCENARIOS=fanout-flat bench/compare.sh
@@ -18,7 +21,7 @@
 #        SERVERS="dmconnect dmconnect-cluster" SCENARIOS="fanout-flat fanout-rate" bench/compare.sh
 #          (dmconnect-cluster: two nodes on 127.0.0.1 and 127.0.0.2 over PostgreSQL + NATS,
 #           the room's members spread over both; NATS messages per line counted)
-# Servers: dmconnect dmconnect-ws dmconnect-full dmconnect-limits dmconnect-cluster ngircd inspircd.
+# Servers: dmconnect dmconnect-ws dmconnect-tls dmconnect-legacy dmconnect-full dmconnect-limits dmconnect-cluster ngircd inspircd.
 # Scenarios: see scenario_args below; the word `growth` expands to the whole cost-growth matrix.
 # Every parameter below can be overridden from the environment. Needs root only to
 # install ngircd/inspircd (PostgreSQL/nats-server for the cluster) from Debian when they
@@ -125,12 +128,27 @@ echo "== versions: dmconnect $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/n
 #   limits:  [limits] and [auth] as shipped, except the per-IP limits that only bite because
 #            every client comes from 127.0.0.1 (login-attack, flood)
 #   cluster: plain + [cluster] on PostgreSQL and NATS (DMC_PG_URL, DMC_NATS_URL), node NODE
+#   tls:     plain + the TLS port (certificate and key in the config's directory)
+#   legacy:  plain + the legacy encrypted port
 write_dmconnect_conf() {
     local f=$1 mode=$2 ip=${3:-127.0.0.1} node=${4:-}
     {
         echo '[server]'
         echo "listen = \"$ip:0\"                # loopback, any free port (read back from the ready file)"
-        echo 'encrypted_listen = ""           # legacy encrypted port not needed'
+        if [ "$mode" = legacy ]; then
+            echo "encrypted_listen = \"$ip:0\"      # the clients' port"
+        else
+            echo 'encrypted_listen = ""           # legacy encrypted port not needed'
+        fi
+        if [ "$mode" = tls ]; then
+            local d
+            d=$(dirname "$f")
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+                -subj /CN=localhost -keyout "$d/key.pem" -out "$d/cert.pem" 2>/dev/null
+            echo "tls_listen = \"$ip:0\"            # the clients' port"
+            echo "tls_cert = \"$d/cert.pem\"         # throwaway self-signed pair (openssl, P-256)"
+            echo "tls_key = \"$d/key.pem\""
+        fi
         echo '[federation]'
         echo 'enabled = false                 # no server-to-server traffic'
         echo '[limits]'
@@ -288,7 +306,9 @@ start_dm() {
     "$DM" serve --config "$d/dm.toml" --data-dir "$d/data" --ready-file "$d/ready" >"$d/log" 2>&1 &
     SERVER_PIDS+=($!)
     for _ in $(seq 150); do [ -s "$d/ready" ] && break; sleep 0.1; done
-    DM_ADDR=$(sed -n 's/.*"plain":"\([^"]*\)".*/\1/p' "$d/ready" 2>/dev/null)
+    local door=plain
+    case $2 in tls) door=tls ;; legacy) door=encrypted ;; esac
+    DM_ADDR=$(sed -n "s/.*\"$door\":\"\([^\"]*\)\".*/\\1/p" "$d/ready" 2>/dev/null)
     [ -n "$DM_ADDR" ] || { echo "dmconnect did not start:"; cat "$d/log"; return 1; }
 }
 
@@ -307,12 +327,17 @@ start_cluster_services() {
 start_server() {
     EXTRA=
     case $1 in
-        dmconnect | dmconnect-ws | dmconnect-full | dmconnect-limits)
+        dmconnect | dmconnect-ws | dmconnect-tls | dmconnect-legacy | dmconnect-full | dmconnect-limits)
             local mode=plain
-            case $1 in dmconnect-full) mode=full ;; dmconnect-limits) mode=limits ;; esac
+            case $1 in
+                dmconnect-full) mode=full ;;
+                dmconnect-limits) mode=limits ;;
+                dmconnect-tls) mode=tls ;;
+                dmconnect-legacy) mode=legacy ;;
+            esac
             start_dm "$TMP/dmconnect" "$mode" || return 1
             ADDR=$DM_ADDR PROTO=dm
-            if [ "$1" = dmconnect-ws ]; then PROTO=ws; fi
+            case $1 in dmconnect-ws) PROTO=ws ;; dmconnect-tls) PROTO=tls ;; dmconnect-legacy) PROTO=legacy ;; esac
             ;;
         dmconnect-cluster)
             start_cluster_services || return 1

@@ -81,7 +81,7 @@ async fn login_once(c: &mut Conn, name: &str, password: &str) -> std::io::Result
 async fn attacker(opts: Opts, from: Option<IpAddr>, victim: String, stop: Arc<AtomicBool>, n: Arc<Counts>) {
     let mut guess = 0u64;
     while !stop.load(Relaxed) {
-        let Ok(mut c) = Conn::connect_from(opts.addr, from, 4096, None, opts.proto.websocket()).await else {
+        let Ok(mut c) = Conn::connect_from(opts.addr, from, 4096, None, opts.proto.transport()).await else {
             n.connect_failed.fetch_add(1, Relaxed);
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
@@ -109,7 +109,7 @@ async fn attacker(opts: Opts, from: Option<IpAddr>, victim: String, stop: Arc<At
 async fn real_user(opts: Opts, from: Option<IpAddr>, name: String, pause: Duration, stop: Arc<AtomicBool>) -> Real {
     let mut r = Real { hist: new_hist(), refused: 0, errors: 0, first_problem: String::new() };
     while !stop.load(Relaxed) {
-        let res = match Conn::connect_from(opts.addr, from, 4096, None, opts.proto.websocket()).await {
+        let res = match Conn::connect_from(opts.addr, from, 4096, None, opts.proto.transport()).await {
             Ok(mut c) => login_once(&mut c, &name, PASSWORD).await,
             Err(e) => Err(e),
         };
@@ -151,7 +151,7 @@ pub async fn login_attack(opts: &Opts, cfg: AttackCfg) -> Result<Outcome, String
     let other = format!("{}other", opts.prefix);
     let reals = [(victim.clone(), REAL_IPS[0]), (other, REAL_IPS[1])];
     for (name, ip) in &reals {
-        let mut c = Conn::connect_from(opts.addr, source(opts, *ip), 4096, None, opts.proto.websocket())
+        let mut c = Conn::connect_from(opts.addr, source(opts, *ip), 4096, None, opts.proto.transport())
             .await
             .map_err(|e| format!("connecting to register {name}: {e}"))?;
         opts.proto.register(&mut c, name).await.map_err(|e| format!("registering {name}: {e}"))?;

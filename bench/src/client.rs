@@ -80,7 +80,7 @@ async fn setup_once(opts: &Opts, plan: &ClientPlan) -> std::io::Result<Conn> {
     let rcvbuf = plan.slow.then_some(4096);
     let mut c = tokio::time::timeout(
         Duration::from_secs(30),
-        Conn::connect(opts.addr_for(&plan.name), opts.buf_size, rcvbuf, opts.proto.websocket()),
+        Conn::connect(opts.addr_for(&plan.name), opts.buf_size, rcvbuf, opts.proto.transport()),
     )
     .await
     .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;

@@ -1,22 +1,19 @@
 //! One client connection: a buffered line reader and a shared writer, over plain
-//! TCP or over WebSocket (`GET /ws`, one text frame per line each way).
+//! TCP, WebSocket (`GET /ws`, one text frame per line each way), TLS (lines inside
+//! TLS) or the legacy encrypted port (one encrypted frame per line each way).
 
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use crate::secure::{self, Keys};
+use crate::wsraw;
 use memchr::memchr;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Mutex;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
-
-/// Frames taken per `fill` once the first one arrived (without waiting for more).
-const WS_BATCH: usize = 256;
+use tokio_rustls::client::TlsStream;
 
 /// How long a setup step waits for its expected reply.
 pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -24,17 +21,47 @@ pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Write side, shared by a sender task and the reader (for PONG replies).
 pub type Writer = Arc<Mutex<Wr>>;
 
-/// The write half of either transport.
+/// How a connection carries lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// Plain TCP.
+    Tcp,
+    /// WebSocket at `/ws` on the plain port.
+    Ws,
+    /// TLS (the TLS port).
+    Tls,
+    /// The legacy encrypted port.
+    Legacy,
+}
+
+/// The write half of each transport.
 pub enum Wr {
     /// Plain TCP: lines end with CRLF.
     Tcp(OwnedWriteHalf),
-    /// WebSocket: one text frame per line.
-    Ws(SplitSink<WebSocketStream<TcpStream>, Message>),
+    /// WebSocket: one masked text frame per line.
+    Ws(OwnedWriteHalf),
+    /// TLS: lines end with CRLF.
+    Tls(WriteHalf<TlsStream<TcpStream>>),
+    /// Legacy encrypted port: one frame per line.
+    Legacy(OwnedWriteHalf, Arc<Keys>),
 }
 
 enum Rd {
     Tcp(OwnedReadHalf),
-    Ws(SplitStream<WebSocketStream<TcpStream>>),
+    /// Raw bytes read so far (`raw[..len]`, at most a partial frame between calls).
+    Ws {
+        rd: OwnedReadHalf,
+        raw: Vec<u8>,
+        len: usize,
+    },
+    Tls(ReadHalf<TlsStream<TcpStream>>),
+    /// Raw bytes read so far (`raw[..len]`, at most a partial frame between calls).
+    Legacy {
+        rd: OwnedReadHalf,
+        keys: Arc<Keys>,
+        raw: Vec<u8>,
+        len: usize,
+    },
 }
 
 /// A connected client: reads whole lines out of one growable buffer.
@@ -49,9 +76,9 @@ pub struct Conn {
 
 impl Conn {
     /// Connects; `rcvbuf` shrinks the kernel receive buffer (slow reader).
-    /// With `ws`, the connection is upgraded to a WebSocket at `/ws` first.
-    pub async fn connect(addr: SocketAddr, buf_size: usize, rcvbuf: Option<u32>, ws: bool) -> io::Result<Conn> {
-        Conn::connect_from(addr, None, buf_size, rcvbuf, ws).await
+    /// With `Ws`, the connection is upgraded to a WebSocket at `/ws` first.
+    pub async fn connect(addr: SocketAddr, buf_size: usize, rcvbuf: Option<u32>, t: Transport) -> io::Result<Conn> {
+        Conn::connect_from(addr, None, buf_size, rcvbuf, t).await
     }
 
     /// [`Conn::connect`] from source address `from` (e.g. 127.0.0.2: another client IP on loopback).
@@ -60,7 +87,7 @@ impl Conn {
         from: Option<IpAddr>,
         buf_size: usize,
         rcvbuf: Option<u32>,
-        ws: bool,
+        t: Transport,
     ) -> io::Result<Conn> {
         let sock = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
         if let Some(ip) = from {
@@ -71,14 +98,29 @@ impl Conn {
         }
         let stream = sock.connect(addr).await?;
         stream.set_nodelay(true)?;
-        let (rd, wr) = if ws {
-            let (ws, _) =
-                tokio_tungstenite::client_async(format!("ws://{addr}/ws"), stream).await.map_err(io::Error::other)?;
-            let (wr, rd) = ws.split();
-            (Rd::Ws(rd), Wr::Ws(wr))
-        } else {
-            let (rd, wr) = stream.into_split();
-            (Rd::Tcp(rd), Wr::Tcp(wr))
+        let (rd, wr) = match t {
+            Transport::Ws => {
+                let mut stream = stream;
+                let mut raw = wsraw::upgrade(&mut stream, addr).await?;
+                let len = raw.len();
+                raw.resize(len.max(16 * 1024), 0);
+                let (rd, wr) = stream.into_split();
+                (Rd::Ws { rd, raw, len }, Wr::Ws(wr))
+            }
+            Transport::Tcp => {
+                let (rd, wr) = stream.into_split();
+                (Rd::Tcp(rd), Wr::Tcp(wr))
+            }
+            Transport::Tls => {
+                let (rd, wr) = tokio::io::split(secure::tls(stream).await?);
+                (Rd::Tls(rd), Wr::Tls(wr))
+            }
+            Transport::Legacy => {
+                let mut stream = stream;
+                let keys = Arc::new(secure::legacy(&mut stream).await?);
+                let (rd, wr) = stream.into_split();
+                (Rd::Legacy { rd, keys: keys.clone(), raw: vec![0; 16 * 1024], len: 0 }, Wr::Legacy(wr, keys))
+            }
         };
         Ok(Conn { rd, wr: Arc::new(Mutex::new(wr)), buf: vec![0; buf_size.max(512)], start: 0, end: 0 })
     }
@@ -95,27 +137,50 @@ impl Conn {
             self.end = 0;
         }
         let Conn { rd, buf, start, end, .. } = self;
-        let rd = match rd {
+        let rd: &mut (dyn AsyncRead + Unpin + Send) = match rd {
             Rd::Tcp(rd) => rd,
-            Rd::Ws(rd) => {
-                let mut push = |t: &[u8]| push_line(buf, start, end, t);
-                let mut n = loop {
-                    match rd.next().await {
-                        None | Some(Ok(Message::Close(_))) => return Ok(0),
-                        Some(Err(e)) => return Err(io::Error::other(e)),
-                        Some(Ok(Message::Text(t))) => break push(t.as_bytes()),
-                        Some(Ok(_)) => {}
+            Rd::Tls(rd) => rd,
+            Rd::Legacy { rd, keys, raw, len } => loop {
+                let room = secure::frame_room(raw, *len).unwrap_or(0).max(*len + 16 * 1024);
+                if raw.len() < room {
+                    raw.resize(room, 0);
+                }
+                let got = rd.read(&mut raw[*len..]).await?;
+                if got == 0 {
+                    return Ok(0);
+                }
+                *len += got;
+                let mut n = 0;
+                secure::open_frames(keys, raw, len, |t| n += push_line(buf, start, end, t))?;
+                if n > 0 {
+                    return Ok(n);
+                }
+            },
+            Rd::Ws { rd, raw, len } => {
+                let mut first = true;
+                loop {
+                    // Frames already read (bytes that came with the upgrade answer) go first.
+                    if !first || *len == 0 {
+                        let room = wsraw::frame_room(raw, *len).unwrap_or(0).max(*len + 16 * 1024);
+                        if raw.len() < room {
+                            raw.resize(room, 0);
+                        }
+                        let got = rd.read(&mut raw[*len..]).await?;
+                        if got == 0 {
+                            return Ok(0);
+                        }
+                        *len += got;
                     }
-                };
-                // Take the frames that are already here in the same call, as one TCP read would.
-                for _ in 0..WS_BATCH {
-                    match rd.next().now_or_never() {
-                        Some(Some(Ok(Message::Text(t)))) => n += push(t.as_bytes()),
-                        Some(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
-                        _ => break,
+                    first = false;
+                    let mut n = 0;
+                    let open = wsraw::take_frames(raw, len, |t| n += push_line(buf, start, end, t))?;
+                    if n > 0 {
+                        return Ok(n);
+                    }
+                    if !open {
+                        return Ok(0);
                     }
                 }
-                return Ok(n);
             }
         };
         if self.end == self.buf.len() {
@@ -202,6 +267,22 @@ pub async fn send_line(wr: &Writer, line: &str) -> io::Result<()> {
             data.extend_from_slice(b"\r\n");
             w.write_all(&data).await
         }
-        Wr::Ws(w) => w.send(Message::text(line)).await.map_err(io::Error::other),
+        Wr::Ws(w) => {
+            let mut data = Vec::with_capacity(line.len() + 14);
+            wsraw::text_frame(line.as_bytes(), &mut data);
+            w.write_all(&data).await
+        }
+        Wr::Tls(w) => {
+            let mut data = Vec::with_capacity(line.len() + 2);
+            data.extend_from_slice(line.as_bytes());
+            data.extend_from_slice(b"\r\n");
+            w.write_all(&data).await?;
+            w.flush().await
+        }
+        Wr::Legacy(w, keys) => {
+            let mut data = Vec::with_capacity(line.len() + 80);
+            keys.seal(line.as_bytes(), &mut data);
+            w.write_all(&data).await
+        }
     }
 }

@@ -111,7 +111,7 @@ pub async fn flood(opts: &Opts, cfg: FloodCfg, send: SendCfg) -> Result<Outcome,
     let members = cfg.readers + cfg.paced;
     let load = Load::start(opts, room_plans(opts, 1, members, cfg.paced), send).await?;
     let name = format!("{}flooder", opts.prefix);
-    let mut fc = Conn::connect(opts.addr_for(&name), 16 * 1024, None, opts.proto.websocket())
+    let mut fc = Conn::connect(opts.addr_for(&name), 16 * 1024, None, opts.proto.transport())
         .await
         .map_err(|e| format!("flooder: {e}"))?;
     let step = async {

@@ -191,7 +191,7 @@ async fn settle(shared: &Shared) {
 
 /// DMconnect rooms must exist before anyone joins: one owner account creates them.
 async fn create_rooms(opts: &Opts, rooms: &[String]) -> std::io::Result<()> {
-    let mut c = Conn::connect(opts.addr, 16 * 1024, None, opts.proto.websocket()).await?;
+    let mut c = Conn::connect(opts.addr, 16 * 1024, None, opts.proto.transport()).await?;
     let owner = format!("{}owner", opts.prefix);
     opts.proto.register(&mut c, &owner).await?;
     opts.proto.login(&mut c, &owner).await?;

@@ -10,8 +10,10 @@ mod payload;
 mod plan;
 mod proto;
 mod scenarios;
+mod secure;
 mod stats;
 mod table;
+mod wsraw;
 
 use clap::{Args, Parser, Subcommand};
 use load::{Opts, SendCfg};

@@ -1,6 +1,6 @@
 //! The two protocol drivers: the same steps spoken as DMconnect (docs/protocol.md §3, §4) or IRC.
 
-use crate::conn::Conn;
+use crate::conn::{Conn, Transport};
 use std::io;
 
 /// Password every benchmark account uses.
@@ -14,6 +14,10 @@ pub enum Proto {
     Dm,
     /// DMconnect over WebSocket (`GET /ws` on the plain port).
     Ws,
+    /// DMconnect inside TLS (`--addr` is the TLS port; any certificate accepted).
+    Tls,
+    /// DMconnect on the legacy encrypted port (`--addr` is that port).
+    Legacy,
     /// RFC 1459/2812 IRC.
     Irc,
 }
@@ -42,6 +46,16 @@ impl Proto {
         self == Proto::Ws
     }
 
+    /// How connections carry lines.
+    pub fn transport(self) -> Transport {
+        match self {
+            Proto::Dm | Proto::Irc => Transport::Tcp,
+            Proto::Ws => Transport::Ws,
+            Proto::Tls => Transport::Tls,
+            Proto::Legacy => Transport::Legacy,
+        }
+    }
+
     /// Creates the account (DMconnect only; IRC has none). An existing account is fine.
     pub async fn register(self, c: &mut Conn, name: &str) -> io::Result<()> {
         if self == Proto::Irc {
@@ -55,7 +69,7 @@ impl Proto {
     /// Logs in (DMconnect) or registers the connection (IRC `NICK`/`USER`, until `001`).
     pub async fn login(self, c: &mut Conn, name: &str) -> io::Result<()> {
         match self {
-            Proto::Dm | Proto::Ws => {
+            Proto::Dm | Proto::Ws | Proto::Tls | Proto::Legacy => {
                 c.send_line(&format!("/login {name} {PASSWORD}")).await?;
                 dm_expect(c, "login", &["Login successful."]).await?;
                 // Drain the rest of the three-line answer so the next step starts clean.
@@ -88,7 +102,7 @@ impl Proto {
     /// Joins a room and waits until the server confirmed it.
     pub async fn join(self, c: &mut Conn, room: &str) -> io::Result<()> {
         match self {
-            Proto::Dm | Proto::Ws => {
+            Proto::Dm | Proto::Ws | Proto::Tls | Proto::Legacy => {
                 c.send_line(&format!("/join_server {room}")).await?;
                 let ok = format!("Joined server '{room}' successfully.");
                 dm_expect(c, "join_server", &[&ok]).await
@@ -108,7 +122,7 @@ impl Proto {
     /// The line that says `text` to the whole room.
     pub fn chat_line(self, room: &str, text: &str) -> String {
         match self {
-            Proto::Dm | Proto::Ws => text.to_string(),
+            Proto::Dm | Proto::Ws | Proto::Tls | Proto::Legacy => text.to_string(),
             Proto::Irc => format!("PRIVMSG #{room} :{text}"),
         }
     }
@@ -116,7 +130,7 @@ impl Proto {
     /// The line that says `text` privately to `user`.
     pub fn pm_line(self, user: &str, text: &str) -> String {
         match self {
-            Proto::Dm | Proto::Ws => format!("/pm {user} {text}"),
+            Proto::Dm | Proto::Ws | Proto::Tls | Proto::Legacy => format!("/pm {user} {text}"),
             Proto::Irc => format!("PRIVMSG {user} :{text}"),
         }
     }

@@ -193,7 +193,7 @@ async fn preregister(opts: &Opts, names: &[String]) -> Result<(), String> {
         hs.push(tokio::spawn(async move {
             let _p = sem.acquire().await;
             retry(&r, || async {
-                let mut c = Conn::connect(o.addr, 4096, None, o.proto.websocket()).await?;
+                let mut c = Conn::connect(o.addr, 4096, None, o.proto.transport()).await?;
                 o.proto.register(&mut c, &n).await
             })
             .await
@@ -231,7 +231,7 @@ fn storm_thread(
             let (o, r) = (opts.clone(), retries.clone());
             hs.push(tokio::spawn(async move {
                 retry(&r, || async {
-                    let mut c = Conn::connect(o.addr, 4096, None, o.proto.websocket()).await?;
+                    let mut c = Conn::connect(o.addr, 4096, None, o.proto.transport()).await?;
                     o.proto.login(&mut c, &n).await.map(|_| c)
                 })
                 .await

@@ -11,8 +11,13 @@ fn bench(srv: &TestServer, args: &[&str]) -> Value {
 
 /// Runs `dmbench --proto PROTO` against `srv` and returns its JSON record.
 fn bench_proto(srv: &TestServer, proto: &str, args: &[&str]) -> Value {
+    bench_at(srv, srv.addr(), proto, args)
+}
+
+/// Runs `dmbench --proto PROTO --addr ADDR` (one of `srv`'s ports) and returns its JSON record.
+fn bench_at(srv: &TestServer, addr: std::net::SocketAddr, proto: &str, args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_dmbench"))
-        .args(["--proto", proto, "--addr", &srv.addr().to_string(), "--pid", &srv.pid().to_string()])
+        .args(["--proto", proto, "--addr", &addr.to_string(), "--pid", &srv.pid().to_string()])
         .args(["--label", "smoke", "--prefix", args[0]])
         .args(args)
         .output()
@@ -25,14 +30,11 @@ fn bench_proto(srv: &TestServer, proto: &str, args: &[&str]) -> Value {
     serde_json::from_str(lines.next().unwrap_or_default()).expect("JSON record on the second line")
 }
 
+const NO_LIMITS: &str = "[limits]\nmax_connections_per_ip = 0\nidle_timeout_secs = 0\nchat_lines_per_sec = 0\n\
+         registrations_per_ip_per_hour = 0\nmax_rooms = 0\nmax_rooms_per_account = 0";
+
 async fn server() -> TestServer {
-    TestServer::builder()
-        .toml(
-            "[limits]\nmax_connections_per_ip = 0\nidle_timeout_secs = 0\nchat_lines_per_sec = 0\n\
-         registrations_per_ip_per_hour = 0\nmax_rooms = 0\nmax_rooms_per_account = 0",
-        )
-        .start()
-        .await
+    TestServer::builder().toml(NO_LIMITS).start().await
 }
 
 #[tokio::test]
@@ -131,6 +133,41 @@ async fn websocket_sessions_count_the_same() {
     assert_eq!(r["lost"], 0);
     let r = &bench_proto(&srv, "ws", &["pm", "--pairs", "3", "--messages", "10"])["results"];
     assert_eq!(r["delivered"], 3 * 2 * 10);
+}
+
+/// Flat and paced fan-out, then private messages, through one of the encrypted ports.
+fn encrypted_sessions_count_the_same(srv: &TestServer, addr: std::net::SocketAddr, proto: &str) {
+    let args = ["fanout", "--rooms", "2", "--clients", "10", "--senders", "2", "--messages", "15"];
+    let r = &bench_at(srv, addr, proto, &args)["results"];
+    assert_eq!(r["ready"], 20, "{r}");
+    assert_eq!(r["delivered"], 2 * 2 * 15 * 9, "{r}");
+    assert_eq!(r["lost"], 0, "{r}");
+    let args = ["fanout", "--clients", "8", "--senders", "2", "--messages", "10", "--rate", "200"];
+    let r = &bench_at(srv, addr, proto, &args)["results"];
+    assert_eq!(r["delivered"], 2 * 10 * 7, "{r}");
+    let r = &bench_at(srv, addr, proto, &["pm", "--pairs", "3", "--messages", "10"])["results"];
+    assert_eq!(r["delivered"], 3 * 2 * 10, "{r}");
+}
+
+#[tokio::test]
+async fn tls_sessions_count_the_same() {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let dir = std::env::temp_dir().join(format!("dmbench-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).expect("write cert");
+    std::fs::write(&key, made.key_pair.serialize_pem()).expect("write key");
+    let srv = TestServer::builder().toml(NO_LIMITS).tls(&cert, &key).start().await;
+    let addr = srv.tls_addr().expect("TLS port");
+    encrypted_sessions_count_the_same(&srv, addr, "tls");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn legacy_encrypted_sessions_count_the_same() {
+    let srv = TestServer::builder().toml(NO_LIMITS).encrypted(true).start().await;
+    let addr = srv.encrypted_addr().expect("encrypted port");
+    encrypted_sessions_count_the_same(&srv, addr, "legacy");
 }
 
 #[tokio::test]

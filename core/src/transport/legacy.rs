@@ -7,10 +7,10 @@
 
 use super::{write_tracked, Inbound, MessageReader, MessageWriter, Progress};
 use crate::framing::{split_complete, MAX_MESSAGE};
-use aes::Aes256;
+use aes::{Aes256, Aes256Enc};
 use async_trait::async_trait;
 use bytes::Bytes;
-use cbc::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use cbc::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyIvInit};
 use hmac::{Hmac, Mac};
 use num_bigint::{BigUint, RandBigInt};
 use once_cell::sync::Lazy;
@@ -121,7 +121,7 @@ pub async fn handshake(
         started: None,
         closed: false,
     };
-    Ok((Box::new(reader), Box::new(LegacyWriter { wr, keys })))
+    Ok((Box::new(reader), Box::new(LegacyWriter { wr, sealer: Sealer::new(&keys) })))
 }
 
 /// Sends A, reads B, checks it and derives the keys.
@@ -176,20 +176,54 @@ fn public_in_range(value: &BigUint) -> bool {
     *value >= two && *value <= &*PRIME - &two
 }
 
-/// Appends one whole frame (length prefix included) carrying `text`.
-fn seal(keys: &Keys, text: &[u8], out: &mut Vec<u8>) {
-    let mut iv = [0u8; IV_LEN];
-    rand::thread_rng().fill_bytes(&mut iv);
-    let ct = cbc::Encryptor::<Aes256>::new(&keys.enc.into(), &iv.into()).encrypt_padded_vec_mut::<Pkcs7>(text);
-    let mut mac = keys.mac();
-    mac.update(&iv);
-    mac.update(&ct);
-    let tag = mac.finalize().into_bytes();
-    let len = (IV_LEN + ct.len() + TAG_LEN) as u32;
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&iv);
-    out.extend_from_slice(&ct);
-    out.extend_from_slice(&tag);
+/// What the writer keeps per session: the keyed HMAC state (152 bytes), so a frame
+/// does not hash the HMAC key again. The expanded AES key (960 bytes) is made once
+/// per batch instead and not kept: idle sessions stay small.
+struct Sealer {
+    enc: [u8; 32],
+    mac: HmacSha256,
+}
+
+impl Sealer {
+    fn new(keys: &Keys) -> Self {
+        Self { enc: keys.enc, mac: keys.mac() }
+    }
+
+    /// The expanded AES key for one batch.
+    fn cipher(&self) -> Aes256Enc {
+        <Aes256Enc as cbc::cipher::KeyInit>::new(&self.enc.into())
+    }
+
+    /// One buffer holding a frame per message (each without its trailing `\n`).
+    fn seal_batch(&self, batch: &[Bytes]) -> Vec<u8> {
+        let aes = self.cipher();
+        let total: usize = batch.iter().map(|m| 4 + IV_LEN + m.len() + BLOCK + TAG_LEN).sum();
+        let mut out = Vec::with_capacity(total);
+        for msg in batch {
+            self.seal(&aes, msg.strip_suffix(b"\n").unwrap_or(msg), &mut out);
+        }
+        out
+    }
+
+    /// Appends one whole frame (length prefix included) carrying `text`, encrypted
+    /// in place in `out` (no allocation per frame).
+    fn seal(&self, aes: &Aes256Enc, text: &[u8], out: &mut Vec<u8>) {
+        let ct_len = (text.len() / BLOCK + 1) * BLOCK;
+        let start = out.len();
+        out.extend_from_slice(&((IV_LEN + ct_len + TAG_LEN) as u32).to_be_bytes());
+        let mut iv = [0u8; IV_LEN];
+        rand::thread_rng().fill_bytes(&mut iv);
+        out.extend_from_slice(&iv);
+        let ct_at = out.len();
+        out.extend_from_slice(text);
+        out.resize(ct_at + ct_len, 0);
+        cbc::Encryptor::<&Aes256Enc>::inner_iv_init(aes, &iv.into())
+            .encrypt_padded_mut::<Pkcs7>(&mut out[ct_at..], text.len())
+            .expect("room for the padding was made above");
+        let mut mac = self.mac.clone();
+        mac.update(&out[start + 4..]);
+        out.extend_from_slice(&mac.finalize().into_bytes());
+    }
 }
 
 /// Checks the tag (in constant time) before touching the ciphertext.
@@ -296,24 +330,21 @@ impl MessageReader for LegacyReader {
     }
 }
 
-/// Writes each message as one frame; a batch goes out in one write call.
+/// Writes each message as one frame (the client shows one frame as one message,
+/// protocol.md §6); a batch goes out in one buffer and one write call.
 struct LegacyWriter {
     wr: OwnedWriteHalf,
-    keys: Keys,
+    sealer: Sealer,
 }
 
 #[async_trait]
 impl MessageWriter for LegacyWriter {
     async fn write(&mut self, batch: &[Bytes], progress: Progress<'_>) -> io::Result<()> {
-        let total: usize = batch.iter().map(|m| m.len() + 4 + IV_LEN + BLOCK + TAG_LEN).sum();
-        let mut out = Vec::with_capacity(total);
-        for msg in batch {
-            let text = msg.strip_suffix(b"\n").unwrap_or(msg);
-            seal(&self.keys, text, &mut out);
-        }
-        if out.is_empty() {
+        if batch.is_empty() {
             return Ok(());
         }
+        // Per-batch buffer, dropped after the write: idle sessions keep none.
+        let out = self.sealer.seal_batch(batch);
         write_tracked(&mut self.wr, &out, progress).await
     }
 

@@ -7,15 +7,21 @@
 //! tungstenite reads frames and answers pings and closes. Outbound lines skip its
 //! per-message sink: the writer encodes a whole batch of text frames (headers by
 //! tungstenite's `FrameHeader`) into one buffer and writes it with one call, like
-//! the plain port. The two halves share the socket's write side: control frames
-//! tungstenite writes while reading go out at once when the writer is idle, or
-//! right after its current batch.
+//! the plain port. The two halves share the socket's write side under a plain
+//! mutex held only inside a poll: control frames tungstenite writes while reading go
+//! out at once when the writer is idle, or with the writer's next batch.
+//! On the plain port the TCP socket is taken out of hyper's upgraded connection and
+//! split without a lock.
 
-use super::{write_tracked, Inbound, MessageReader, MessageWriter, Progress};
+use super::prefixed::Prefixed;
+use super::{Inbound, MessageReader, MessageWriter, Progress};
 use crate::framing::split_complete;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use std::any::Any;
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
@@ -23,8 +29,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
-use tokio::sync::Mutex as AsyncMutex;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
@@ -43,18 +49,38 @@ pub fn config(max_bytes: usize) -> WebSocketConfig {
         .max_frame_size(Some(max_bytes))
 }
 
-/// The write side both halves use, and the control bytes waiting for it.
-struct Shared<S> {
-    wr: AsyncMutex<WriteHalf<S>>,
+/// The socket's write side and what waits for it.
+struct Out<W> {
+    wr: W,
+    /// The writer is inside a batch: control bytes must not cut into its frames.
+    busy: bool,
     /// Control frames (pongs, close replies) tungstenite wrote while the writer was busy.
-    control: std::sync::Mutex<Vec<u8>>,
+    control: Vec<u8>,
+}
+
+/// What both halves share. The mutex is never held across an await.
+struct Shared<W> {
+    out: std::sync::Mutex<Out<W>>,
     /// The client sent a close: tungstenite answered it, the writer must not send another.
     peer_closed: AtomicBool,
 }
 
-impl<S: AsyncWrite> Shared<S> {
-    fn take_control(&self) -> Vec<u8> {
-        std::mem::take(&mut *crate::sync::lock(&self.control))
+impl<W: AsyncWrite + Unpin> Shared<W> {
+    fn out(&self) -> std::sync::MutexGuard<'_, Out<W>> {
+        crate::sync::lock(&self.out)
+    }
+
+    /// Writes all of `buf` (the caller marked the socket busy), reporting progress.
+    async fn write_all(&self, mut buf: &[u8], progress: Progress<'_>) -> io::Result<()> {
+        while !buf.is_empty() {
+            let n = std::future::poll_fn(|cx| Pin::new(&mut self.out().wr).poll_write(cx, buf)).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            progress();
+            buf = &buf[n..];
+        }
+        std::future::poll_fn(|cx| Pin::new(&mut self.out().wr).poll_flush(cx)).await
     }
 }
 
@@ -63,50 +89,92 @@ pub async fn halves<S>(stream: S, config: WebSocketConfig) -> (Box<dyn MessageRe
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (rd, wr) = tokio::io::split(stream);
+    match tcp_inside(stream) {
+        Inside::Tcp(head, tcp) => {
+            let (rd, wr) = tcp.into_split();
+            halves_of(Prefixed::new(head, rd), wr, config).await
+        }
+        Inside::Other(stream) => {
+            let (rd, wr) = tokio::io::split(stream);
+            halves_of(rd, wr, config).await
+        }
+    }
+}
+
+enum Inside<S> {
+    /// The TCP socket and the bytes hyper had read past the upgrade request.
+    Tcp(Vec<u8>, TcpStream),
+    Other(S),
+}
+
+/// Finds the TCP socket of a plain-port upgrade: `tokio::io::split` would lock on every
+/// read and write, and hyper's boxed stream adds a layer of calls to each.
+fn tcp_inside<S: 'static>(stream: S) -> Inside<S> {
+    let mut slot = Some(stream);
+    if let Some(up) = (&mut slot as &mut dyn Any).downcast_mut::<Option<TokioIo<Upgraded>>>() {
+        if let Some(upgraded) = up.take() {
+            match upgraded.into_inner().downcast::<TokioIo<TcpStream>>() {
+                Ok(parts) => return Inside::Tcp(parts.read_buf.to_vec(), parts.io.into_inner()),
+                Err(upgraded) => *up = Some(TokioIo::new(upgraded)),
+            }
+        }
+    }
+    match slot {
+        Some(stream) => Inside::Other(stream),
+        None => unreachable!("the stream is put back unless it was taken apart"),
+    }
+}
+
+async fn halves_of<R, W>(rd: R, wr: W, config: WebSocketConfig) -> (Box<dyn MessageReader>, Box<dyn MessageWriter>)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let shared = Arc::new(Shared {
-        wr: AsyncMutex::new(wr),
-        control: std::sync::Mutex::new(Vec::new()),
+        out: std::sync::Mutex::new(Out { wr, busy: false, control: Vec::new() }),
         peer_closed: AtomicBool::new(false),
     });
     let io = ReadSide { rd, shared: shared.clone() };
     let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-    (Box::new(WsReader { ws, ready: VecDeque::new() }), Box::new(WsWriter { shared, buf: Vec::new() }))
+    (Box::new(WsReader { ws, ready: VecDeque::new() }), Box::new(WsWriter { shared }))
 }
 
 /// What tungstenite reads from and writes its control frames to.
-struct ReadSide<S> {
-    rd: ReadHalf<S>,
-    shared: Arc<Shared<S>>,
+struct ReadSide<R, W> {
+    rd: R,
+    shared: Arc<Shared<W>>,
 }
 
-impl<S: AsyncRead> AsyncRead for ReadSide<S> {
+impl<R: AsyncRead + Unpin, W> AsyncRead for ReadSide<R, W> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.rd).poll_read(cx, buf)
     }
 }
 
-impl<S: AsyncWrite> AsyncWrite for ReadSide<S> {
-    /// Queues control bytes; they are sent on flush (or by the writer after its batch).
+impl<R, W: AsyncWrite + Unpin> AsyncWrite for ReadSide<R, W> {
+    /// Queues control bytes; they are sent on flush (or by the writer with its batch).
     fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        crate::sync::lock(&self.shared.control).extend_from_slice(data);
+        self.shared.out().control.extend_from_slice(data);
         Poll::Ready(Ok(data.len()))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // Busy writer: it sends the control bytes after its batch (it checks after unlocking).
-        let Ok(mut wr) = self.shared.wr.try_lock() else { return Poll::Ready(Ok(())) };
-        let mut control = crate::sync::lock(&self.shared.control);
+        let mut out = self.shared.out();
+        // Busy writer: it sends the control bytes once its batch is out.
+        if out.busy {
+            return Poll::Ready(Ok(()));
+        }
+        let Out { wr, control, .. } = &mut *out;
         while !control.is_empty() {
-            match Pin::new(&mut *wr).poll_write(cx, &control) {
+            match Pin::new(&mut *wr).poll_write(cx, control) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => {
                     control.drain(..n);
                 }
                 other => return other.map_ok(|_| ()),
             }
         }
-        drop(control);
-        Pin::new(&mut *wr).poll_flush(cx)
+        Pin::new(wr).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -115,13 +183,13 @@ impl<S: AsyncWrite> AsyncWrite for ReadSide<S> {
 }
 
 /// Reads messages from WebSocket frames.
-pub struct WsReader<S> {
-    ws: WebSocketStream<ReadSide<S>>,
+struct WsReader<R, W> {
+    ws: WebSocketStream<ReadSide<R, W>>,
     ready: VecDeque<Inbound>,
 }
 
 #[async_trait]
-impl<S: AsyncRead + AsyncWrite + Unpin + Send> MessageReader for WsReader<S> {
+impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> MessageReader for WsReader<R, W> {
     async fn next(&mut self) -> Option<Inbound> {
         loop {
             if let Some(m) = self.ready.pop_front() {
@@ -147,9 +215,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> MessageReader for WsReader<S> {
 }
 
 /// Writes a batch of messages as text frames in one buffer and one write.
-pub struct WsWriter<S> {
-    shared: Arc<Shared<S>>,
-    buf: Vec<u8>,
+struct WsWriter<W> {
+    shared: Arc<Shared<W>>,
 }
 
 /// Appends one server text frame (unmasked, final) holding `msg` without its trailing `\n`.
@@ -162,50 +229,61 @@ fn encode(msg: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
     Ok(())
 }
 
-impl<S: AsyncWrite + Send> WsWriter<S> {
-    /// Writes `bytes`, then whatever control frames arrived meanwhile.
-    async fn send(&mut self, progress: Progress<'_>) -> io::Result<()> {
-        let mut wr = self.shared.wr.lock().await;
-        let control = self.shared.take_control();
-        write_tracked(&mut *wr, &control, progress).await?;
-        write_tracked(&mut *wr, &self.buf, progress).await?;
-        wr.flush().await?;
-        drop(wr);
-        // Control bytes queued while we held the lock: send them now.
+/// Longest frame header a server writes (no mask).
+const HEADER_MAX: usize = 10;
+
+impl<W: AsyncWrite + Unpin + Send> WsWriter<W> {
+    /// Marks the socket busy and hands back the control bytes waiting for it, as the
+    /// start of the next buffer (they go out first).
+    fn claim(&self) -> Vec<u8> {
+        let mut out = self.shared.out();
+        out.busy = true;
+        std::mem::take(&mut out.control)
+    }
+
+    /// Writes `buf` (control bytes first), then whatever control frames arrived meanwhile,
+    /// and frees the socket.
+    async fn send(&self, buf: Vec<u8>, progress: Progress<'_>) -> io::Result<()> {
+        let mut res = self.shared.write_all(&buf, progress).await;
+        drop(buf);
         loop {
-            let control = self.shared.take_control();
-            if control.is_empty() {
-                return Ok(());
-            }
-            let mut wr = self.shared.wr.lock().await;
-            write_tracked(&mut *wr, &control, progress).await?;
-            wr.flush().await?;
+            let control = {
+                let mut out = self.shared.out();
+                if res.is_err() || out.control.is_empty() {
+                    out.busy = false;
+                    return res;
+                }
+                std::mem::take(&mut out.control)
+            };
+            res = self.shared.write_all(&control, progress).await;
         }
     }
 }
 
 #[async_trait]
-impl<S: AsyncWrite + Send + 'static> MessageWriter for WsWriter<S> {
+impl<W: AsyncWrite + Unpin + Send + 'static> MessageWriter for WsWriter<W> {
     async fn write(&mut self, batch: &[Bytes], progress: Progress<'_>) -> io::Result<()> {
-        self.buf.clear();
+        // One buffer per batch, sized up front and dropped after it: idle sessions keep none.
+        let mut buf = self.claim();
+        buf.reserve(batch.iter().map(|m| m.len() + HEADER_MAX).sum());
         for msg in batch {
-            encode(msg, &mut self.buf)?;
+            if let Err(e) = encode(msg, &mut buf) {
+                self.shared.out().busy = false;
+                return Err(e);
+            }
         }
-        let res = self.send(progress).await;
-        // Idle sessions keep no buffers: thousands of them add up.
-        self.buf = Vec::new();
-        res
+        self.send(buf, progress).await
     }
 
     async fn shutdown(&mut self) {
+        let mut buf = self.claim();
         if !self.shared.peer_closed.load(Ordering::Relaxed) {
             let bye = Frame::close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() }));
-            self.buf.clear();
-            let _ = bye.format(&mut self.buf);
+            let _ = bye.format(&mut buf);
         }
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-            let _ = self.send(&|| {}).await;
-            let _ = self.shared.wr.lock().await.shutdown().await;
+            let _ = self.send(buf, &|| {}).await;
+            let _ = std::future::poll_fn(|cx| Pin::new(&mut self.shared.out().wr).poll_shutdown(cx)).await;
         })
         .await;
     }
@@ -214,6 +292,7 @@ impl<S: AsyncWrite + Send + 'static> MessageWriter for WsWriter<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::SinkExt;
 
     #[test]
     fn frames_drop_the_trailing_newline_only() {
@@ -227,5 +306,29 @@ mod tests {
         let long = vec![b'y'; 300];
         encode(&long, &mut out).unwrap();
         assert_eq!(&out[..4], &[0x81, 126, 1, 44]);
+    }
+
+    #[tokio::test]
+    async fn a_ping_during_a_stalled_batch_is_answered_after_it_whole() {
+        // A tiny pipe: the batch stalls until the client reads, while the ping comes in.
+        let (client, server) = tokio::io::duplex(64);
+        let (mut r, mut w) = halves(server, config(1 << 16)).await;
+        let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+        let big = Bytes::from(format!("{}\n", "x".repeat(10_000)));
+        let writer = tokio::spawn(async move {
+            w.write(&[big.clone(), big], &|| {}).await.unwrap();
+            w
+        });
+        let reader = tokio::spawn(async move { r.next().await });
+        client.send(Message::Ping("p".into())).await.unwrap();
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            got.push(client.next().await.unwrap().unwrap());
+        }
+        let texts = got.iter().filter(|m| **m == Message::text("x".repeat(10_000))).count();
+        assert_eq!(texts, 2, "frames intact");
+        assert!(got.contains(&Message::Pong("p".into())), "{:?}", got.iter().map(Message::len).collect::<Vec<_>>());
+        let _w = writer.await.unwrap();
+        reader.abort();
     }
 }
