@@ -29,14 +29,16 @@ use tracing::debug;
 const MAX_PENDING: usize = 64;
 
 /// Runs one client session to its end; `transport` labels it in the metrics.
-pub async fn run(
+/// Not an `async fn`: that would keep the arguments next to the session's
+/// future in every idle session.
+pub fn run(
     shared: Shared,
     peer: SocketAddr,
     transport: &'static str,
     reader: Box<dyn MessageReader>,
     writer: Box<dyn MessageWriter>,
-) {
-    pushback::scope(flush::scope(run_scoped(shared, peer, transport, reader, writer))).await
+) -> impl Future<Output = ()> {
+    pushback::scope(flush::scope(run_scoped(shared, peer, transport, reader, writer)))
 }
 
 async fn run_scoped(
@@ -79,8 +81,11 @@ async fn run_scoped(
                 pending = VecDeque::new();
             }
             // All that was read is handled: write out what it queued, one write
-            // per recipient for the whole lot (`hub::flush`).
-            if !reader.buffered() {
+            // per recipient for the whole lot (`hub::flush`). Other tasks that are
+            // ready run first: under load, what they queue for the same recipients
+            // goes out in the same writes (when quiet, the yield returns at once).
+            if !reader.buffered() && flush::pending() {
+                tokio::task::yield_now().await;
                 flush::run();
             }
             // Idle timeouts and shutdown arrive as kicks (see `server`), which keeps
@@ -168,7 +173,7 @@ async fn run_scoped(
         None => {
             if let Some(sock) = direct {
                 if !overflowed {
-                    let _ = tokio::time::timeout(DRAIN, drain(&session, sock)).await;
+                    let _ = Box::pin(tokio::time::timeout(DRAIN, drain(&session, sock))).await;
                 }
             }
             // The socket's last handles: the write side is shut once everything is out.
@@ -176,7 +181,7 @@ async fn run_scoped(
             drop(reader);
             drop(direct_sock);
             if let (Some(mut sock), false) = (sock, overflowed) {
-                crate::transport::plain::shutdown(&mut sock).await;
+                Box::pin(crate::transport::plain::shutdown(&mut sock)).await;
             }
         }
     }

@@ -30,9 +30,10 @@ impl Drop for Noted {
     }
 }
 
-/// Runs a session's future with its own list of outboxes to write.
-pub async fn scope<F: Future>(f: F) -> F::Output {
-    NOTED.scope(RefCell::new(Noted::default()), f).await
+/// Runs a session's future with its own list of outboxes to write. Not an
+/// `async fn`: that would keep `f` twice in every idle session's future.
+pub fn scope<F: Future>(f: F) -> impl Future<Output = F::Output> {
+    NOTED.scope(RefCell::new(Noted::default()), f)
 }
 
 /// Notes `s` for the current session task, or hands it to its own task outside one.
@@ -49,6 +50,11 @@ pub(super) fn note(s: &SessionHandle) {
     if !noted {
         s.outbox.hand_over();
     }
+}
+
+/// True when the current task noted outboxes it has not written yet.
+pub fn pending() -> bool {
+    NOTED.try_with(|n| !n.borrow().0.is_empty()).unwrap_or(false)
 }
 
 /// Writes every outbox the current session task noted.
