@@ -461,6 +461,75 @@ mod tests {
         assert_eq!(o.push(Bytes::from_static(b"c\n")), Pushed::Overflowed);
     }
 
+    /// A direct outbox on one end of a real loopback connection; the other end.
+    async fn direct(max_messages: usize, max_bytes: usize) -> (Arc<TcpStream>, Outbox, TcpStream) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let client = TcpStream::connect(l.local_addr().expect("addr")).await.expect("connect");
+        let (server, _) = l.accept().await.expect("accept");
+        let sock = Arc::new(server);
+        let o = Outbox::new(max_messages, max_bytes);
+        o.set_direct(sock.clone());
+        (sock, o, client)
+    }
+
+    #[tokio::test]
+    async fn direct_asks_once_and_writes_in_order() {
+        use tokio::io::AsyncReadExt;
+        let (sock, o, mut client) = direct(16, 1 << 20).await;
+        sock.writable().await.expect("writable");
+        assert_eq!(o.push_flagged(Bytes::from_static(b"a\n"), false), (Pushed::Queued, true));
+        assert_eq!(o.push_flagged(Bytes::from_static(b"b\n"), false), (Pushed::Queued, false));
+        assert_eq!(o.push_flagged(Bytes::from_static(b"c\n"), true), (Pushed::Queued, false));
+        assert_eq!(o.write_now(false), Wrote::All);
+        assert_eq!(o.write_now(false), Wrote::All, "nothing queued: nothing to write");
+        let mut got = [0u8; 6];
+        client.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"a\nb\nc\n");
+        assert_eq!(o.stalled_for(), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_full_socket_leaves_a_backlog_for_the_owner() {
+        use tokio::io::AsyncReadExt;
+        let (sock, o, mut client) = direct(1024, 64 << 20).await;
+        sock.writable().await.expect("writable");
+        // Far more than loopback buffers hold while nobody reads.
+        let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+        let n = 256;
+        for _ in 0..n {
+            assert_ne!(o.push(chunk.clone()), Pushed::Overflowed);
+        }
+        assert_eq!(o.write_now(false), Wrote::Backlog);
+        // The backlog is the owner's: a sender neither writes nor is asked to.
+        assert_eq!(o.write_now(false), Wrote::Nothing);
+        assert!(!o.push_flagged(Bytes::from_static(b"end\n"), false).1);
+        let reading = tokio::spawn(async move {
+            let mut total = 0usize;
+            let mut buf = vec![0u8; 1 << 16];
+            let mut tail = Vec::new();
+            loop {
+                let k = client.read(&mut buf).await.expect("read");
+                if k == 0 {
+                    break;
+                }
+                total += k;
+                tail.extend_from_slice(&buf[..k]);
+                let keep = tail.len().saturating_sub(4);
+                tail.drain(..keep);
+                if tail == b"end\n" {
+                    break;
+                }
+            }
+            total
+        });
+        while o.write_now(true) == Wrote::Backlog {
+            sock.writable().await.expect("writable");
+        }
+        assert_eq!(reading.await.expect("reader"), n * chunk.len() + 4);
+        assert_eq!(o.write_now(false), Wrote::All, "the backlog is gone: senders write again");
+        assert_eq!(o.push_flagged(Bytes::from_static(b"again\n"), false), (Pushed::Queued, true));
+    }
+
     #[tokio::test]
     async fn graceful_close_drains_first() {
         let o = Outbox::new(10, 1 << 20);
