@@ -89,7 +89,7 @@ if [ "${BUILD:-1}" = 1 ]; then   # BUILD=0: use the release binaries already bui
     (cd "$ROOT" && cargo build --release -q -p dmconnect -p dmconnect-bench -p dmcap-history)
 fi
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-DM=$TARGET/release/dmconnect
+DM=${DM_BIN:-$TARGET/release/dmconnect}   # DM_BIN: another build to compare (e.g. main's, copied aside)
 BENCH=$TARGET/release/dmbench
 
 # Servers inherit this: 19,000 sessions need more than the usual 1,024 descriptors (each

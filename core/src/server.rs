@@ -307,8 +307,8 @@ async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> 
                 return None;
             }
             Kind::Chat => {
-                let (rd, wr) = stream.into_split();
-                (Box::new(TcpReader::new(rd, ctx.grace)), Box::new(TcpWriter::new(wr)))
+                let sock = std::sync::Arc::new(stream);
+                (Box::new(TcpReader::new(sock.clone(), ctx.grace)), Box::new(TcpWriter::new(sock)))
             }
         },
         Door::Encrypted => match crate::transport::legacy::handshake(stream, ctx.handshake).await {

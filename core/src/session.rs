@@ -1,6 +1,9 @@
 //! One client connection's state machine: before login → logged in → in a
 //! subserver. Transport-agnostic: it reads [`Inbound`] messages and queues
-//! replies into the session's outbox, which its writer task drains.
+//! replies into the session's outbox. TLS, WebSocket and legacy sessions have a
+//! writer task that drains it; plain TCP sessions have none: whoever queued
+//! writes the socket directly once done (`hub::flush`), and this task writes
+//! only a backlog the socket did not take (see [`crate::outbox`]).
 //!
 //! The session stops reading its client while (a) a chat line waits for the
 //! flood budget and (b) a line it sent left some recipient's queue busy
@@ -9,30 +12,33 @@
 
 use crate::commands::{self, Ctx, Gate};
 use crate::context::{Shared, State};
-use crate::hub::{pushback, SessionHandle};
-use crate::outbox::{Closed, Outbox};
+use crate::hub::{flush, pushback, SessionHandle};
+use crate::outbox::{Closed, Outbox, Wrote};
 use crate::replies;
 use crate::transport::{Inbound, MessageReader, MessageWriter};
 use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::net::TcpStream;
 use tracing::debug;
 
 /// Messages buffered while one command runs; past this, TCP pushes back.
 const MAX_PENDING: usize = 64;
 
 /// Runs one client session to its end; `transport` labels it in the metrics.
-/// Not an `async fn`: that would keep copies of the arguments beside the
-/// future that owns them, in every idle session's task.
+/// Not an `async fn`: that would keep the arguments next to the session's
+/// future in every idle session.
 pub fn run(
     shared: Shared,
     peer: SocketAddr,
     transport: &'static str,
     reader: Box<dyn MessageReader>,
     writer: Box<dyn MessageWriter>,
-) -> impl std::future::Future<Output = ()> {
-    pushback::scope(run_scoped(shared, peer, transport, reader, writer))
+) -> impl Future<Output = ()> {
+    pushback::scope(flush::scope(run_scoped(shared, peer, transport, reader, writer)))
 }
 
 async fn run_scoped(
@@ -45,9 +51,20 @@ async fn run_scoped(
     let mut tracked = crate::metrics::Tracked::open(transport);
     let hub = shared.hub.clone();
     let (msgs, bytes) = shared.budgets.queue();
-    let session = Arc::new(SessionHandle::new(hub.next_session_id(), peer, Outbox::new(msgs, bytes)));
+    let session = SessionHandle::new(hub.next_session_id(), peer, Outbox::new(msgs, bytes));
+    let slow = shared.budgets.slow_reader();
+    // Plain TCP is written directly (no writer task); the others keep theirs.
+    let direct_sock = writer.direct();
+    let writer_task = match &direct_sock {
+        Some(sock) => {
+            session.outbox.set_direct(sock.clone());
+            drop(writer);
+            None
+        }
+        None => Some(tokio::spawn(write_loop(session.clone(), writer, slow))),
+    };
+    let direct = direct_sock.as_ref();
     hub.connect(&session);
-    let mut writer_task = tokio::spawn(write_loop(session.clone(), writer, shared.budgets.slow_reader()));
     let mut state = State::default();
     // Messages read while a command was still running (see below).
     let mut pending: VecDeque<Inbound> = VecDeque::new();
@@ -63,11 +80,20 @@ async fn run_scoped(
             if pending.capacity() > 0 {
                 pending = VecDeque::new();
             }
+            // All that was read is handled: write out what it queued, one write
+            // per recipient for the whole lot (`hub::flush`). Other tasks that are
+            // ready run first: under load, what they queue for the same recipients
+            // goes out in the same writes (when quiet, the yield returns at once).
+            if !reader.buffered() && flush::pending() {
+                tokio::task::yield_now().await;
+                flush::run();
+            }
             // Idle timeouts and shutdown arrive as kicks (see `server`), which keeps
             // this future small: no timer per idle session.
             let inbound = tokio::select! {
                 r = reader.next() => r,
                 _ = session.kick.notified() => break,
+                never = write_backlog(&session, direct, slow) => match never {},
             };
             match inbound {
                 Some(m) => m,
@@ -86,7 +112,7 @@ async fn run_scoped(
                 crate::metrics::M.messages_in.inc();
                 let gate = commands::gate(&mut Ctx { shared: &shared, session: &session, state: &mut state }, &text);
                 if let Gate::Wait(wait) = gate {
-                    if !Box::pin(pause(&session, tokio::time::sleep(wait))).await {
+                    if !Box::pin(pause(&session, direct, slow, tokio::time::sleep(wait))).await {
                         break;
                     }
                 }
@@ -95,6 +121,14 @@ async fn run_scoped(
                     // Boxed: a command's future is only allocated while it runs,
                     // which keeps idle sessions small.
                     let mut command = Box::pin(commands::run(&mut ctx, &text));
+                    // Whenever it waits (a login, the store), what it queued so far goes out.
+                    let mut command = std::future::poll_fn(move |cx| {
+                        let polled = command.as_mut().poll(cx);
+                        if polled.is_pending() {
+                            flush::run();
+                        }
+                        polled
+                    });
                     // Keep framing input while a slow command (a login) runs, so bare
                     // packets sent meanwhile stay separate messages (protocol.md §2).
                     loop {
@@ -105,10 +139,11 @@ async fn run_scoped(
                                 Some(m) => pending.push_back(m),
                                 None => eof = true,
                             },
+                            never = write_backlog(&session, direct, slow) => match never {},
                         }
                     }
                 }
-                if pushback::pending() && !Box::pin(pause(&session, pushback::wait())).await {
+                if pushback::pending() && !Box::pin(pause(&session, direct, slow, pushback::wait())).await {
                     break;
                 }
             }
@@ -122,23 +157,107 @@ async fn run_scoped(
     hub.logout(&session, room.as_ref());
     hub.disconnect(&session);
     session.outbox.close();
+    // The leave notices, and whatever else this task still owes.
+    flush::run();
     // An overflowed client is not reading: do not wait for its writer at all.
     let overflowed = session.outbox.closed() == Closed::Overflow;
     let fallback = if overflowed { "queue_full" } else { "client" };
     crate::metrics::count(&crate::metrics::M.disconnects, "reason", session.end_reason().unwrap_or(fallback));
-    if overflowed || tokio::time::timeout(Duration::from_secs(2), &mut writer_task).await.is_err() {
-        writer_task.abort();
+    const DRAIN: Duration = Duration::from_secs(2);
+    match writer_task {
+        Some(mut task) => {
+            if overflowed || tokio::time::timeout(DRAIN, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
+        None => {
+            if let Some(sock) = direct {
+                if !overflowed {
+                    let _ = Box::pin(tokio::time::timeout(DRAIN, drain(&session, sock))).await;
+                }
+            }
+            // The socket's last handles: the write side is shut once everything is out.
+            let sock = session.outbox.detach();
+            drop(reader);
+            drop(direct_sock);
+            if let (Some(mut sock), false) = (sock, overflowed) {
+                Box::pin(crate::transport::plain::shutdown(&mut sock)).await;
+            }
+        }
     }
     debug!(session = session.id, %peer, "session ended");
 }
 
 /// Waits for `until` without reading from the client; false if the session was kicked meanwhile.
 /// Callers box it: only a waiting session should carry its timer, not every idle one.
-async fn pause(session: &SessionHandle, until: impl std::future::Future<Output = ()>) -> bool {
+async fn pause(
+    session: &SessionHandle,
+    direct: Option<&Arc<TcpStream>>,
+    slow: Option<Duration>,
+    until: impl Future<Output = ()>,
+) -> bool {
+    // Nothing this task queued may wait for the pause (pushback waits for those very writes).
+    flush::run();
     tokio::select! {
         _ = until => true,
         _ = session.kick.notified() => false,
+        never = write_backlog(session, direct, slow) => match never {},
     }
+}
+
+/// Plain TCP: writes what the socket did not take when it was written directly,
+/// as the socket drains; never returns. Without a direct socket it just waits.
+async fn write_backlog(session: &SessionHandle, direct: Option<&Arc<TcpStream>>, slow: Option<Duration>) -> Infallible {
+    let Some(sock) = direct else { return std::future::pending().await };
+    loop {
+        session.outbox.backlog().await;
+        // Boxed: only a session with a backlog carries the timer.
+        Box::pin(write_out(session, sock, slow)).await;
+    }
+}
+
+/// Writes the backlog until it is gone, the socket breaks, or (slow-reader rule)
+/// the socket accepted nothing for `slow`.
+async fn write_out(session: &SessionHandle, sock: &TcpStream, slow: Option<Duration>) {
+    loop {
+        if session.write_now(true) != Wrote::Backlog {
+            return;
+        }
+        let ready = match slow {
+            None => sock.writable().await,
+            Some(limit) => {
+                let left = limit.saturating_sub(session.stalled_for());
+                if left.is_zero() {
+                    slow_reader(session, slow);
+                    return;
+                }
+                match tokio::time::timeout(left, sock.writable()).await {
+                    Ok(r) => r,
+                    Err(_) => continue,
+                }
+            }
+        };
+        if ready.is_err() {
+            session.outbox.close();
+            session.kick.notify_one();
+            return;
+        }
+    }
+}
+
+/// At the end: writes what is still queued (the caller bounds the wait).
+async fn drain(session: &SessionHandle, sock: &TcpStream) {
+    while session.write_now(true) == Wrote::Backlog {
+        if sock.writable().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn slow_reader(session: &SessionHandle, slow: Option<Duration>) {
+    tracing::warn!(session = session.id, peer = %session.peer, account = ?session.account(), ?slow, "client accepted no bytes for too long: disconnecting it");
+    session.outbox.fail();
+    session.end("slow_reader");
 }
 
 async fn write_loop(session: Arc<SessionHandle>, mut writer: Box<dyn MessageWriter>, slow: Option<Duration>) {
@@ -159,9 +278,7 @@ async fn write_loop(session: Arc<SessionHandle>, mut writer: Box<dyn MessageWrit
                 match res {
                     Ok(()) => session.write_idle(),
                     Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                        tracing::warn!(session = session.id, peer = %session.peer, account = ?session.account(), ?slow, "client accepted no bytes for too long: disconnecting it");
-                        session.outbox.fail();
-                        session.end("slow_reader");
+                        slow_reader(&session, slow);
                         return;
                     }
                     Err(_) => {

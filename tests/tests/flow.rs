@@ -215,3 +215,38 @@ async fn a_throttled_sender_is_not_read_ahead() {
     }
     assert!(got.iter().any(|l| l == "You are sending messages too fast."), "{got:?}");
 }
+
+#[tokio::test]
+async fn a_full_socket_gets_every_line_in_order_once_it_reads() {
+    // Plain TCP is written by the senders directly; what a full socket does not take
+    // is left to its session, which writes it as the client reads: nothing lost or reordered.
+    let srv = TestServer::builder().toml(FLOW_LIMITS).start().await;
+    let mut all = names("snd", 2);
+    all.push("late".into());
+    let mut conns = connect_all(srv.addr(), all.len() - 1).await;
+    let sock = TcpSocket::new_v4().expect("socket");
+    sock.set_recv_buffer_size(4096).expect("rcvbuf");
+    conns.push(Client::from_stream(sock.connect(srv.addr()).await.expect("connect")));
+    let mut clients = members("late", conns, &all).await;
+    let late = clients.pop().expect("late");
+    let who: Vec<String> = clients.iter().map(|c| c.name.clone()).collect();
+    // 2 × 500 lines of 3 KB: far more than the late reader's socket holds, and far
+    // more than its 64 KB queue, so the senders are held back meanwhile too.
+    let (count, body) = (500, "w".repeat(3000));
+    let late = {
+        let (who, body) = (who.clone(), body.clone());
+        tokio::spawn(async move {
+            let (mut rd, wr) = late.into_parts();
+            // Not reading for a while (under the 1 s a sender waits for it, and the 2 s slow-reader bound).
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            read_all(&mut rd, &who, count, &body, 0).await;
+            (rd, wr)
+        })
+    };
+    let mut halves = run_room(clients, Vec::new(), count, &body, 0).await;
+    halves.push(late.await.expect("late reader"));
+    for h in &mut halves {
+        still_there(h).await;
+    }
+    assert!(!srv.logs().contains("disconnecting it"), "someone was dropped:\n{}", srv.logs());
+}

@@ -1,12 +1,12 @@
 //! [`SessionHandle`]: the shared half of one client connection — what the hub,
 //! delivery and capabilities hold. The connection's own half is `session::run`.
 
-use crate::outbox::{Outbox, Pushed};
+use crate::outbox::{now_ms, Outbox, Pushed, Wrote};
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
 use tokio::sync::Notify;
 
 /// The shared half of one client connection: what delivery needs.
@@ -22,27 +22,16 @@ pub struct SessionHandle {
     pub kick: Notify,
     /// Why the session was ended, set by whoever decided it (the metrics' `reason`).
     ended: OnceLock<&'static str>,
-    /// Milliseconds since [`EPOCH`] of the last message from the client.
+    /// Milliseconds on the server's clock of the last message from the client.
     last_active: AtomicU64,
-    /// Milliseconds since [`EPOCH`] the socket last accepted bytes (or a write began);
-    /// [`IDLE`] while the writer waits for output.
-    progress: AtomicU64,
-}
-
-/// `progress` while the writer is idle.
-const IDLE: u64 = u64::MAX;
-
-/// The clock for idle timeouts.
-static EPOCH: once_cell::sync::Lazy<Instant> = once_cell::sync::Lazy::new(Instant::now);
-
-fn now_ms() -> u64 {
-    EPOCH.elapsed().as_millis() as u64
+    /// This handle, so a push can note it for a deferred direct write (`flush.rs`).
+    me: Weak<SessionHandle>,
 }
 
 impl SessionHandle {
     /// A new, not yet logged-in session.
-    pub fn new(id: u64, peer: SocketAddr, outbox: Outbox) -> Self {
-        SessionHandle {
+    pub fn new(id: u64, peer: SocketAddr, outbox: Outbox) -> Arc<Self> {
+        Arc::new_cyclic(|me| SessionHandle {
             id,
             peer,
             outbox,
@@ -50,8 +39,13 @@ impl SessionHandle {
             kick: Notify::new(),
             ended: OnceLock::new(),
             last_active: AtomicU64::new(now_ms()),
-            progress: AtomicU64::new(IDLE),
-        }
+            me: me.clone(),
+        })
+    }
+
+    /// A strong handle to this session (None only while it is being dropped).
+    pub(super) fn arc(&self) -> Option<Arc<SessionHandle>> {
+        self.me.upgrade()
     }
 
     /// Records client activity (any message, keep-alives included).
@@ -66,20 +60,27 @@ impl SessionHandle {
 
     /// Records that the socket accepted bytes (the writer calls it).
     pub fn progressed(&self) {
-        self.progress.store(now_ms(), Ordering::Relaxed);
+        self.outbox.progressed();
     }
 
     /// Records that the writer has nothing to write (so nothing can stall).
     pub fn write_idle(&self) {
-        self.progress.store(IDLE, Ordering::Relaxed);
+        self.outbox.write_idle();
     }
 
     /// How long the writer has waited for its socket to accept bytes; zero while it is idle.
     pub fn stalled_for(&self) -> Duration {
-        match self.progress.load(Ordering::Relaxed) {
-            IDLE => Duration::ZERO,
-            at => Duration::from_millis(now_ms().saturating_sub(at)),
+        self.outbox.stalled_for()
+    }
+
+    /// Writes this direct (plain TCP) session's queue to its socket now; see
+    /// [`Outbox::write_now`]. A broken socket ends the session.
+    pub fn write_now(&self, owner: bool) -> Wrote {
+        let wrote = self.outbox.write_now(owner);
+        if wrote == Wrote::Failed {
+            self.kick.notify_one();
         }
+        wrote
     }
 
     /// The account once logged in.
@@ -95,22 +96,25 @@ impl SessionHandle {
     /// Queues a reply to this session's own command: it may use the outbox's
     /// reply headroom, so asking for a (bounded) list never counts as not reading.
     pub fn reply(&self, text: &str) -> bool {
-        self.pushed(self.outbox.push_reply(line(text)))
+        self.pushed(self.outbox.push_flagged(line(text), true))
     }
 
     /// Queues pre-formatted bytes; drops the session if its queue overflows.
     pub fn push(&self, bytes: Bytes) -> bool {
-        self.pushed(self.outbox.push(bytes))
+        self.pushed(self.outbox.push_flagged(bytes, false))
     }
 
     /// Like [`push`](Self::push); true when the queue is now busy (the sender should wait).
     pub(super) fn push_noting(&self, bytes: Bytes) -> bool {
-        let result = self.outbox.push(bytes);
+        let result = self.outbox.push_flagged(bytes, false);
         self.pushed(result);
-        result == Pushed::Busy
+        result.0 == Pushed::Busy
     }
 
-    fn pushed(&self, result: Pushed) -> bool {
+    fn pushed(&self, (result, flush): (Pushed, bool)) -> bool {
+        if flush {
+            super::flush::note(self);
+        }
         match result {
             Pushed::Queued | Pushed::Busy => true,
             Pushed::Closed => false,

@@ -20,8 +20,8 @@ tokio::task_local! {
 /// one stalled reader must not stall its room (the slow-reader rule drops it).
 pub const STALL: Duration = Duration::from_secs(1);
 
-/// Runs a session's future with its own list of busy recipients. Not an `async fn`:
-/// that would keep a second copy of `f` in every idle session's task.
+/// Runs a session's future with its own list of busy recipients. Not an
+/// `async fn`: that would keep `f` twice in every idle session's future.
 pub fn scope<F: Future>(f: F) -> impl Future<Output = F::Output> {
     NOTED.scope(RefCell::new(Vec::new()), f)
 }

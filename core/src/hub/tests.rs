@@ -24,11 +24,7 @@ pub(crate) fn hub(tag: &str) -> Arc<Hub> {
 
 /// A connected session handle (not logged in).
 pub(crate) fn session(hub: &Hub) -> Arc<SessionHandle> {
-    let s = Arc::new(SessionHandle::new(
-        hub.next_session_id(),
-        "127.0.0.1:4000".parse().unwrap(),
-        Outbox::new(64, 1 << 20),
-    ));
+    let s = SessionHandle::new(hub.next_session_id(), "127.0.0.1:4000".parse().unwrap(), Outbox::new(64, 1 << 20));
     hub.connect(&s);
     s
 }

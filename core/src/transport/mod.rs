@@ -50,6 +50,10 @@ pub(crate) fn ready_or_end(ready: &mut std::collections::VecDeque<Inbound>, ende
 pub trait MessageReader: Send {
     /// The next client message, or `None` once the connection is closed or broken.
     async fn next(&mut self) -> Option<Inbound>;
+    /// True when [`next`](Self::next) has a complete message without reading the socket.
+    fn buffered(&self) -> bool {
+        false
+    }
 }
 
 /// Called whenever the socket accepted bytes (the slow-reader rule watches it).
@@ -81,4 +85,9 @@ pub trait MessageWriter: Send {
     async fn write(&mut self, batch: &[Bytes], progress: Progress<'_>) -> io::Result<()>;
     /// Closes the write side after the last batch.
     async fn shutdown(&mut self);
+    /// Plain TCP: the socket, for the session to write directly without a writer
+    /// task (see [`crate::outbox`]). Other transports keep their writer task.
+    fn direct(&self) -> Option<std::sync::Arc<tokio::net::TcpStream>> {
+        None
+    }
 }

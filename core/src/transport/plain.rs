@@ -1,7 +1,9 @@
 //! Plain TCP framing (protocol.md §2) over any byte stream.
 //!
 //! Idle sessions hold no read buffer: the TCP reader waits for readability
-//! and reads into a stack buffer, keeping only the unterminated tail.
+//! and reads into a stack buffer, keeping only the unterminated tail. The
+//! socket is shared (`Arc<TcpStream>`): the session writes it directly
+//! (`outbox.rs`), so there is no write half and no writer task.
 
 use super::{write_tracked, Inbound, MessageReader, MessageWriter, Progress};
 use crate::framing::Framer;
@@ -9,15 +11,16 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
 
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Reads messages from a plain TCP socket.
 pub struct TcpReader {
-    rd: OwnedReadHalf,
+    rd: Arc<TcpStream>,
     framer: Framer,
     ready: VecDeque<Inbound>,
     grace: Duration,
@@ -26,7 +29,7 @@ pub struct TcpReader {
 
 impl TcpReader {
     /// `grace` is how long a bare packet may wait for more bytes before it counts as complete.
-    pub fn new(rd: OwnedReadHalf, grace: Duration) -> Self {
+    pub fn new(rd: Arc<TcpStream>, grace: Duration) -> Self {
         Self { rd, framer: Framer::new(), ready: VecDeque::new(), grace, eof: false }
     }
 
@@ -41,6 +44,10 @@ impl TcpReader {
 
 #[async_trait]
 impl MessageReader for TcpReader {
+    fn buffered(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     async fn next(&mut self) -> Option<Inbound> {
         loop {
             if let Some(m) = self.ready.pop_front() {
@@ -142,8 +149,56 @@ impl<W> PlainWriter<W> {
     }
 }
 
-/// The plain writer of a TCP session.
-pub type TcpWriter = PlainWriter<OwnedWriteHalf>;
+/// The writer of a plain TCP session: it hands the socket to the session
+/// ([`MessageWriter::direct`]); `write` is there for completeness.
+pub struct TcpWriter {
+    sock: Arc<TcpStream>,
+}
+
+impl TcpWriter {
+    /// Shares the socket the reader reads.
+    pub fn new(sock: Arc<TcpStream>) -> Self {
+        Self { sock }
+    }
+}
+
+#[async_trait]
+impl MessageWriter for TcpWriter {
+    async fn write(&mut self, batch: &[Bytes], progress: Progress<'_>) -> io::Result<()> {
+        for b in batch {
+            let mut buf = &b[..];
+            while !buf.is_empty() {
+                self.sock.writable().await?;
+                match self.sock.try_write(buf) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => {
+                        progress();
+                        buf = &buf[n..];
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn shutdown(&mut self) {
+        shutdown(&mut self.sock).await;
+    }
+
+    fn direct(&self) -> Option<Arc<TcpStream>> {
+        Some(self.sock.clone())
+    }
+}
+
+/// Closes the write side once the session holds the socket's only handle;
+/// otherwise the last handle's drop closes it.
+pub async fn shutdown(sock: &mut Arc<TcpStream>) {
+    if let Some(sock) = Arc::get_mut(sock) {
+        let _ = sock.shutdown().await;
+    }
+}
 
 #[async_trait]
 impl<W: AsyncWrite + Unpin + Send> MessageWriter for PlainWriter<W> {
