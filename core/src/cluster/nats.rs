@@ -61,6 +61,7 @@ struct Peer {
 /// This node's end of the bus.
 pub struct NatsBus {
     node: Arc<str>,
+    host: String,
     prefix: String,
     client: Client,
     out: mpsc::Sender<(String, Bytes)>,
@@ -94,7 +95,7 @@ pub async fn start(cfg: &ClusterConfig, hub: &Arc<Hub>) -> Result<Arc<NatsBus>, 
     let prefix = format!("dmc.{}", token(hub.host()));
     let sub = client.subscribe(format!("{prefix}.>")).await.map_err(|e| format!("[cluster] nats subscribe: {e}"))?;
     let (tx, rx) = mpsc::channel(QUEUE);
-    let bus = Arc::new(NatsBus { node, prefix, client, out: tx, peers: Mutex::default() });
+    let bus = Arc::new(NatsBus { node, host: hub.host().to_owned(), prefix, client, out: tx, peers: Mutex::default() });
     tokio::spawn(publish_loop(bus.client.clone(), bus.node.clone(), rx));
     tokio::spawn(receive_loop(Arc::downgrade(&bus), Arc::downgrade(hub), sub));
     let (beat, timeout) = (Duration::from_millis(cfg.heartbeat_ms), Duration::from_millis(cfg.node_timeout_ms));
@@ -308,6 +309,14 @@ impl Bus for NatsBus {
             let fut = ask_nodes(self.client.clone(), self.node.clone(), subject, peers, check);
             Box::pin(fut) as crate::bus::BoxFuture<'static, Option<bool>>
         })
+    }
+
+    fn sent_store(
+        &self,
+        ttl: Duration,
+    ) -> Option<crate::bus::BoxFuture<'static, Result<Arc<dyn crate::bus::SharedSent>, String>>> {
+        let (client, host) = (self.client.clone(), self.host.clone());
+        Some(Box::pin(async move { super::sent_kv::open(client, &host, ttl).await }))
     }
 
     fn trouble(&self) -> Option<String> {
