@@ -80,6 +80,15 @@ pub trait Bus: Send + Sync {
     fn vouch_elsewhere(&self, _check: serde_json::Value) -> Option<BoxFuture<'static, Option<bool>>> {
         None
     }
+    /// An account of this node is joining (or left) `room@home`, a subserver of
+    /// another host: the other nodes pass that room's events on to this one.
+    fn remote_presence(&self, _room: &str, _home: &str, _account: &str, _present: bool) {}
+    /// Has another node sessions in `room@home`?
+    fn remote_elsewhere(&self, _room: &str, _home: &str) -> bool {
+        false
+    }
+    /// Passes an event of `room@home` that its home host sent to this node on to the other nodes.
+    fn remote_event(&self, _room: &str, _home: &str, _event: &crate::remote::RoomEvent) {}
     /// Opens the shared store for sent-message records, entries living `ttl`
     /// (`None`: a single node, nothing to share; `Err`: the cluster has none now).
     #[allow(clippy::type_complexity)]

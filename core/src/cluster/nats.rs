@@ -10,8 +10,9 @@
 
 use super::ClusterConfig;
 use crate::bus::{Bus, RoomMsg, UserMsg};
-use crate::hub::{Hub, NodeRooms};
+use crate::hub::{Departures, Hub, NodeRooms, RemoteRooms};
 use async_nats::connection::State;
+use async_nats::jetstream::kv;
 use async_nats::{Client, HeaderMap, Message};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -27,6 +28,8 @@ const NODE_HEADER: &str = "Dmc-Node";
 const QUEUE: usize = 65_536;
 /// How long a node waits for the others to judge a dialback check it cannot.
 const DIALBACK_WAIT: Duration = Duration::from_secs(2);
+/// How long the claim on a dead node's departures is kept (a node restarts with a new incarnation).
+const CLAIM_TTL: Duration = Duration::from_secs(3600);
 
 #[derive(Serialize, Deserialize)]
 struct RoomEnvelope {
@@ -40,6 +43,16 @@ struct UserEnvelope {
     msg: UserMsg,
 }
 
+/// About a subserver of another host (`home`) that nodes' accounts are in.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum RemoteEnvelope {
+    /// The publishing node's `account` is joining (or left) `room@home`.
+    Presence { room: String, home: String, account: String, present: bool },
+    /// An event the home host sent to the publishing node.
+    Event { room: String, home: String, event: String, sender: String, sender_origin: String, text: String },
+}
+
 #[derive(Serialize, Deserialize)]
 struct KvEnvelope {
     cap: String,
@@ -51,19 +64,30 @@ struct Beat {
     rooms: NodeRooms,
     /// Logged-in accounts and their distinct IPs.
     online: BTreeMap<String, Vec<IpAddr>>,
+    /// The node's accounts in other hosts' subservers.
+    #[serde(default)]
+    remote: RemoteRooms,
+    /// Random per process: tells a restarted node from the one that died.
+    #[serde(default)]
+    incarnation: u64,
 }
 
 struct Peer {
     seen: Instant,
     online: BTreeMap<String, Vec<IpAddr>>,
+    remote: RemoteRooms,
+    incarnation: u64,
 }
 
 /// This node's end of the bus.
 pub struct NatsBus {
     node: Arc<str>,
+    incarnation: u64,
     host: String,
     prefix: String,
     client: Client,
+    /// JetStream key-value where one surviving node claims a dead node's departures.
+    claims: Option<kv::Store>,
     out: mpsc::Sender<(String, Bytes)>,
     peers: Mutex<HashMap<String, Peer>>,
 }
@@ -95,7 +119,28 @@ pub async fn start(cfg: &ClusterConfig, hub: &Arc<Hub>) -> Result<Arc<NatsBus>, 
     let prefix = format!("dmc.{}", token(hub.host()));
     let sub = client.subscribe(format!("{prefix}.>")).await.map_err(|e| format!("[cluster] nats subscribe: {e}"))?;
     let (tx, rx) = mpsc::channel(QUEUE);
-    let bus = Arc::new(NatsBus { node, host: hub.host().to_owned(), prefix, client, out: tx, peers: Mutex::default() });
+    let claims_bucket = super::sent_kv::bucket("claims", hub.host());
+    let claims =
+        match super::sent_kv::open_bucket(client.clone(), &claims_bucket, "dead nodes' departures", CLAIM_TTL).await {
+            Ok(store) => Some(store),
+            Err(e) => {
+                tracing::warn!(
+                    "cluster: no JetStream key-value store ({e}); the live node with the lowest node_id tells other \
+                 hosts that a dead node's users left"
+                );
+                None
+            }
+        };
+    let bus = Arc::new(NatsBus {
+        node,
+        incarnation: rand::random(),
+        host: hub.host().to_owned(),
+        prefix,
+        client,
+        claims,
+        out: tx,
+        peers: Mutex::default(),
+    });
     tokio::spawn(publish_loop(bus.client.clone(), bus.node.clone(), rx));
     tokio::spawn(receive_loop(Arc::downgrade(&bus), Arc::downgrade(hub), sub));
     let (beat, timeout) = (Duration::from_millis(cfg.heartbeat_ms), Duration::from_millis(cfg.node_timeout_ms));
@@ -140,7 +185,12 @@ async fn heartbeat_loop(bus: Weak<NatsBus>, hub: Weak<Hub>, every: Duration, tim
             });
         }
         was_up = up;
-        let beat = Beat { rooms: hub.node_rooms(), online: hub.online_here() };
+        let beat = Beat {
+            rooms: hub.node_rooms(),
+            online: hub.online_here(),
+            remote: hub.node_remote_rooms(),
+            incarnation: bus.incarnation,
+        };
         bus.publish(format!("{}.node.{}", bus.prefix, token(&bus.node)), &beat);
         if up {
             bus.sweep(&hub, timeout);
@@ -156,19 +206,43 @@ impl NatsBus {
         }
     }
 
-    /// Forgets nodes silent for longer than `timeout`: their sessions leave.
-    fn sweep(&self, hub: &Hub, timeout: Duration) {
-        let dead: Vec<String> = {
-            let mut peers = crate::sync::lock(&self.peers);
-            let dead: Vec<String> =
-                peers.iter().filter(|(_, p)| p.seen.elapsed() > timeout).map(|(n, _)| n.clone()).collect();
-            dead.iter().for_each(|n| drop(peers.remove(n)));
-            dead
+    /// Forgets nodes silent for longer than `timeout`: their sessions leave, and
+    /// one surviving node tells other hosts what the dead node would have.
+    fn sweep(&self, hub: &Arc<Hub>, timeout: Duration) {
+        let dead: Vec<(String, RemoteRooms, u64)> = {
+            let peers = crate::sync::lock(&self.peers);
+            peers
+                .iter()
+                .filter(|(_, p)| p.seen.elapsed() > timeout)
+                .map(|(n, p)| (n.clone(), p.remote.clone(), p.incarnation))
+                .collect()
         };
-        for node in dead {
+        for (node, dead_remote, incarnation) in dead {
             tracing::warn!(%node, "cluster: node silent for {} ms, its sessions are gone", timeout.as_millis());
-            hub.sync_node(&node, &NodeRooms::new());
             self.set_online(hub, &node, None);
+            let (live_remote, live_nodes) = {
+                let peers = crate::sync::lock(&self.peers);
+                let mut live = RemoteRooms::new();
+                for p in peers.values() {
+                    for (home, rooms) in &p.remote {
+                        for (room, accounts) in rooms {
+                            live.entry(home.clone())
+                                .or_default()
+                                .entry(room.clone())
+                                .or_default()
+                                .extend(accounts.iter().cloned());
+                        }
+                    }
+                }
+                (live, peers.keys().cloned().collect::<Vec<String>>())
+            };
+            let departures = hub.node_died(&node, &dead_remote, &live_remote);
+            if !departures.is_empty() {
+                let lowest = live_nodes.iter().all(|n| **n > *self.node);
+                let claim =
+                    self.claims.clone().map(|c| (c, format!("dead.{node}.{incarnation:016x}"), self.node.clone()));
+                tokio::spawn(announce(hub.clone(), departures, claim, lowest));
+            }
         }
     }
 
@@ -179,7 +253,9 @@ impl NatsBus {
             let mut peers = crate::sync::lock(&self.peers);
             let old = match now {
                 Some(online) => {
-                    let peer = Peer { seen: Instant::now(), online };
+                    let (remote, incarnation) =
+                        peers.get_mut(node).map(|p| (std::mem::take(&mut p.remote), p.incarnation)).unwrap_or_default();
+                    let peer = Peer { seen: Instant::now(), online, remote, incarnation };
                     let old = peers.insert(node.to_owned(), peer);
                     if old.is_none() {
                         tracing::info!(%node, "cluster: node up");
@@ -224,9 +300,17 @@ impl NatsBus {
                 Err(e) => tracing::warn!(%from, "cluster bus: bad storage change: {e}"),
             },
             "dialback" => self.answer_dialback(hub, &m),
+            "remote" => match serde_json::from_slice::<RemoteEnvelope>(&m.payload) {
+                Ok(e) => self.remote_received(hub, &from, e),
+                Err(e) => tracing::warn!(%from, "cluster bus: bad remote subserver message: {e}"),
+            },
             "node" => match serde_json::from_slice::<Beat>(&m.payload) {
                 Ok(b) => {
                     self.set_online(hub, &from, Some(b.online));
+                    if let Some(p) = crate::sync::lock(&self.peers).get_mut(&from) {
+                        p.remote = b.remote;
+                        p.incarnation = b.incarnation;
+                    }
                     hub.sync_node(&from, &b.rooms);
                 }
                 Err(e) => tracing::warn!(%from, "cluster bus: bad heartbeat: {e}"),
@@ -236,7 +320,57 @@ impl NatsBus {
     }
 }
 
+/// Sends a dead node's departures if this node wins the claim on them: a
+/// JetStream key created once (exactly one node succeeds), or without
+/// JetStream, being the live node with the lowest `node_id`.
+async fn announce(hub: Arc<Hub>, d: Departures, claim: Option<(kv::Store, String, Arc<str>)>, lowest: bool) {
+    let mine = match claim {
+        Some((store, key, me)) => {
+            match tokio::time::timeout(DIALBACK_WAIT, store.create(&key, me.as_bytes().to_vec().into())).await {
+                Ok(Ok(_)) => true,
+                Ok(Err(e)) if e.kind() == kv::CreateErrorKind::AlreadyExists => false,
+                _ => {
+                    tracing::warn!(%key, "cluster: cannot claim a dead node's departures; deciding by lowest node_id");
+                    lowest
+                }
+            }
+        }
+        None => lowest,
+    };
+    if mine {
+        hub.announce_departures(d);
+    }
+}
+
 impl NatsBus {
+    /// Another node's account joined or left a subserver of another host, or
+    /// that host sent an event of it to another node.
+    fn remote_received(&self, hub: &Hub, from: &str, e: RemoteEnvelope) {
+        match e {
+            RemoteEnvelope::Presence { room, home, account, present } => {
+                let mut peers = crate::sync::lock(&self.peers);
+                let Some(p) = peers.get_mut(from) else { return };
+                if present {
+                    p.remote.entry(home).or_default().entry(room).or_default().insert(account);
+                } else if let Some(rooms) = p.remote.get_mut(&home) {
+                    if let Some(accounts) = rooms.get_mut(&room) {
+                        accounts.remove(&account);
+                        if accounts.is_empty() {
+                            rooms.remove(&room);
+                        }
+                    }
+                    if rooms.is_empty() {
+                        p.remote.remove(&home);
+                    }
+                }
+            }
+            RemoteEnvelope::Event { room, home, event, sender, sender_origin, text } => {
+                let ev = crate::remote::RoomEvent { event, sender, sender_origin, text };
+                crate::federation::home::remote_room_event(hub, &room, &home, &ev);
+            }
+        }
+    }
+
     /// Another node asks whether this one sent the message a `dialback_check` is about.
     fn answer_dialback(&self, hub: &Hub, m: &Message) {
         let Some(reply) = m.reply.clone() else { return };
@@ -309,6 +443,30 @@ impl Bus for NatsBus {
             let fut = ask_nodes(self.client.clone(), self.node.clone(), subject, peers, check);
             Box::pin(fut) as crate::bus::BoxFuture<'static, Option<bool>>
         })
+    }
+
+    fn remote_presence(&self, room: &str, home: &str, account: &str, present: bool) {
+        let subject = format!("{}.remote.{}", self.prefix, token(home));
+        let e = RemoteEnvelope::Presence { room: room.into(), home: home.into(), account: account.into(), present };
+        self.publish(subject, &e);
+    }
+
+    fn remote_elsewhere(&self, room: &str, home: &str) -> bool {
+        let peers = crate::sync::lock(&self.peers);
+        peers.values().any(|p| p.remote.get(home).and_then(|r| r.get(room)).is_some_and(|a| !a.is_empty()))
+    }
+
+    fn remote_event(&self, room: &str, home: &str, ev: &crate::remote::RoomEvent) {
+        let subject = format!("{}.remote.{}", self.prefix, token(home));
+        let e = RemoteEnvelope::Event {
+            room: room.into(),
+            home: home.into(),
+            event: ev.event.clone(),
+            sender: ev.sender.clone(),
+            sender_origin: ev.sender_origin.clone(),
+            text: ev.text.clone(),
+        };
+        self.publish(subject, &e);
     }
 
     fn sent_store(

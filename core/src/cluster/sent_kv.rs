@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Most bytes the bucket holds (a record is about 300 bytes).
+/// Most bytes a bucket holds (a record is about 300 bytes).
 const MAX_BYTES: i64 = 256 * 1024 * 1024;
 /// How long one store call may take before it counts as failed.
 const CALL: Duration = Duration::from_secs(2);
@@ -21,25 +21,29 @@ pub struct SentKv {
     store: kv::Store,
 }
 
-/// The bucket name for `host`: bucket names allow letters, digits, `-` and `_` only.
-fn bucket(host: &str) -> String {
+/// A bucket name for `kind` and `host`: names allow letters, digits, `-` and `_` only.
+pub fn bucket(kind: &str, host: &str) -> String {
     let plain: String =
         host.chars().take(40).map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
     let hash: String = Sha256::digest(host.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!("dmc-sent-{plain}-{hash}")
+    format!("dmc-{kind}-{plain}-{hash}")
 }
 
-/// Opens (or creates) `host`'s bucket with entries living `ttl`.
-pub async fn open(client: async_nats::Client, host: &str, ttl: Duration) -> Result<Arc<dyn SharedSent>, String> {
+/// Opens (or creates) the in-memory bucket `name` whose entries live `ttl`.
+pub async fn open_bucket(
+    client: async_nats::Client,
+    name: &str,
+    what: &str,
+    ttl: Duration,
+) -> Result<kv::Store, String> {
     let js = jetstream::new(client);
-    let name = bucket(host);
     let open = async {
-        if let Ok(store) = js.get_key_value(&name).await {
+        if let Ok(store) = js.get_key_value(name).await {
             return Ok(store);
         }
         let cfg = kv::Config {
-            bucket: name.clone(),
-            description: "dmconnect: sent federation messages, for dialback".into(),
+            bucket: name.to_owned(),
+            description: format!("dmconnect: {what}"),
             history: 1,
             max_age: ttl,
             max_bytes: MAX_BYTES,
@@ -49,10 +53,16 @@ pub async fn open(client: async_nats::Client, host: &str, ttl: Duration) -> Resu
         match js.create_key_value(cfg).await {
             Ok(store) => Ok(store),
             // Another node created it at the same moment.
-            Err(e) => js.get_key_value(&name).await.map_err(|_| e.to_string()),
+            Err(e) => js.get_key_value(name).await.map_err(|_| e.to_string()),
         }
     };
-    let store = tokio::time::timeout(CALL * 2, open).await.map_err(|_| "timed out".to_string())??;
+    tokio::time::timeout(CALL * 2, open).await.map_err(|_| "timed out".to_string())?
+}
+
+/// Opens `host`'s bucket of sent-message records with entries living `ttl`.
+pub async fn open(client: async_nats::Client, host: &str, ttl: Duration) -> Result<Arc<dyn SharedSent>, String> {
+    let name = bucket("sent", host);
+    let store = open_bucket(client, &name, "sent federation messages, for dialback", ttl).await?;
     tracing::info!(bucket = %name, ttl_secs = ttl.as_secs(), "cluster: sent-message records in JetStream key-value");
     Ok(Arc::new(SentKv { store }))
 }
@@ -106,9 +116,9 @@ impl SharedSent for SentKv {
 mod tests {
     #[test]
     fn bucket_names_are_valid() {
-        let b = super::bucket("chat.example.org");
+        let b = super::bucket("sent", "chat.example.org");
         assert!(b.starts_with("dmc-sent-chat_example_org-"));
         assert!(b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
-        assert_ne!(super::bucket("a.b"), super::bucket("a_b"));
+        assert_ne!(super::bucket("sent", "a.b"), super::bucket("sent", "a_b"));
     }
 }

@@ -15,6 +15,26 @@ use std::sync::Arc;
 /// Per subserver, the accounts a node has sessions of there.
 pub type NodeRooms = BTreeMap<String, BTreeSet<String>>;
 
+/// Per home host and subserver there, the accounts a node has sessions of in it.
+pub type RemoteRooms = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
+
+/// What a dead node would have told other hosts: leave events for the member
+/// hosts of local subservers, and `room_leave` for subservers of other hosts.
+#[derive(Default)]
+pub struct Departures {
+    /// Accounts whose last session anywhere in a local subserver was on the dead node, with its member hosts then.
+    local: Vec<(Arc<Room>, String, Vec<Arc<str>>)>,
+    /// (subserver, home host, account) the dead node's sessions were in, and no live node's are.
+    remote: Vec<(String, String, String)>,
+}
+
+impl Departures {
+    /// Nothing to tell anyone.
+    pub fn is_empty(&self) -> bool {
+        self.local.iter().all(|(_, _, hosts)| hosts.is_empty()) && self.remote.is_empty()
+    }
+}
+
 impl Hub {
     /// A subserver event published by `node`.
     pub fn bus_room(&self, node: &str, room: &str, msg: RoomMsg) {
@@ -136,9 +156,66 @@ impl Hub {
         }
     }
 
+    /// What this node has in each subserver of other hosts (its heartbeat).
+    pub fn node_remote_rooms(&self) -> RemoteRooms {
+        let mut out = RemoteRooms::new();
+        let remote: Vec<Arc<Room>> = crate::sync::rd(&self.rooms.0).remote.values().cloned().collect();
+        for r in remote {
+            let Some(home) = &r.home else { continue };
+            let st = r.read();
+            let here: BTreeSet<String> = st
+                .members
+                .iter()
+                .filter(|m| m.origin.is_none() && m.sessions > 0)
+                .map(|m| m.name.to_string())
+                .collect();
+            if !here.is_empty() {
+                out.entry(home.to_string()).or_default().insert(r.name.to_string(), here);
+            }
+        }
+        out
+    }
+
+    /// `node` died: its sessions leave every local subserver (notices here), and
+    /// the returned departures say what its member hosts would have heard from it.
+    /// `dead_remote` is what it had in other hosts' subservers; `live_remote`, what
+    /// the live nodes have there (an account still there through them stays).
+    pub fn node_died(&self, node: &str, dead_remote: &RemoteRooms, live_remote: &RemoteRooms) -> Departures {
+        let local = self.sync_node(node, &NodeRooms::new());
+        let mut remote = Vec::new();
+        let here = self.node_remote_rooms();
+        for (home, rooms) in dead_remote {
+            for (room, accounts) in rooms {
+                for a in accounts {
+                    let live = [live_remote, &here]
+                        .iter()
+                        .any(|m| m.get(home).and_then(|r| r.get(room)).is_some_and(|s| s.contains(a)));
+                    if !live {
+                        remote.push((room.clone(), home.clone(), a.clone()));
+                    }
+                }
+            }
+        }
+        Departures { local, remote }
+    }
+
+    /// Sends what a dead node would have sent to other hosts (by one surviving node only).
+    pub fn announce_departures(&self, d: Departures) {
+        for (room, account, hosts) in d.local {
+            tracing::info!(room = %room.name, account = %account, "cluster: telling member hosts that a dead node's user left");
+            self.fan_out(&room, hosts, || crate::remote::RoomEvent::left(&account, self.host()));
+        }
+        for (room, home, account) in d.remote {
+            tracing::info!(room = %room, home = %home, account = %account, "cluster: leaving another host's subserver for a dead node's user");
+            self.federation().leave_remote(&room, &home, &account);
+        }
+    }
+
     /// Makes `node`'s part of every local subserver what its heartbeat says, with
     /// the notices a difference implies (a node that died: `rooms` is empty).
-    pub fn sync_node(&self, node: &str, rooms: &NodeRooms) {
+    /// Returns the accounts that left cluster-wide, with each subserver's member hosts.
+    pub fn sync_node(&self, node: &str, rooms: &NodeRooms) -> Vec<(Arc<Room>, String, Vec<Arc<str>>)> {
+        let mut left = Vec::new();
         for r in self.local_rooms() {
             let want = rooms.get(&*r.name);
             let had: Vec<String> = r
@@ -149,18 +226,22 @@ impl Hub {
                 .map(|m| m.name.to_string())
                 .collect();
             for gone in had.iter().filter(|a| !want.is_some_and(|w| w.contains(*a))) {
-                self.node_presence(&r, gone, node, false);
+                if let Some(hosts) = self.node_presence(&r, gone, node, false) {
+                    left.push((r.clone(), gone.clone(), hosts));
+                }
             }
             for a in want.into_iter().flatten().filter(|a| !had.contains(a)) {
                 self.node_presence(&r, a, node, true);
             }
         }
+        left
     }
 
     /// Records that `node` has (or no longer has) sessions of `account` in `room`;
     /// join and leave notices (shown and recorded here) only when the account's
     /// cluster-wide presence changes. Member hosts hear it from the node where it happened.
-    fn node_presence(&self, room: &Arc<Room>, account: &str, node: &str, present: bool) {
+    /// Returns the member hosts when the account left cluster-wide.
+    fn node_presence(&self, room: &Arc<Room>, account: &str, node: &str, present: bool) -> Option<Vec<Arc<str>>> {
         let mut st = room.write();
         let pos = st.position(account, None);
         let (kind, text) = match (pos, present) {
@@ -169,7 +250,7 @@ impl Hub {
                 if !m.nodes.iter().any(|n| &**n == node) {
                     m.nodes.push(node.into());
                 }
-                return;
+                return None;
             }
             (None, true) => {
                 let nodes = vec![node.into()];
@@ -180,15 +261,16 @@ impl Hub {
                 let m = &mut st.members[i];
                 m.nodes.retain(|n| &**n != node);
                 if m.sessions > 0 || !m.nodes.is_empty() {
-                    return;
+                    return None;
                 }
                 st.members.remove(i);
                 (DeliveryKind::Leave, replies::leave_notice(account))
             }
-            (None, false) => return,
+            (None, false) => return None,
         };
         self.deliver(&st.sessions, kind, account, &text);
         self.record(room, kind, account, "");
+        (kind == DeliveryKind::Leave).then(|| st.remote_hosts())
     }
 }
 
