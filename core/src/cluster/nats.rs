@@ -10,7 +10,7 @@
 
 use super::ClusterConfig;
 use crate::bus::{Bus, RoomMsg, UserMsg};
-use crate::hub::{Departures, Hub, NodeRooms, RemoteRooms};
+use crate::hub::{Departures, Hub, NodeRemoteMembers, NodeRooms, RemoteRooms};
 use async_nats::connection::State;
 use async_nats::jetstream::kv;
 use async_nats::{Client, HeaderMap, Message};
@@ -70,6 +70,9 @@ struct Beat {
     /// Random per process: tells a restarted node from the one that died.
     #[serde(default)]
     incarnation: u64,
+    /// Users of other hosts whose join came through the node (`None`: a node that does not say).
+    #[serde(default)]
+    remote_members: Option<NodeRemoteMembers>,
 }
 
 struct Peer {
@@ -77,6 +80,8 @@ struct Peer {
     online: BTreeMap<String, Vec<IpAddr>>,
     remote: RemoteRooms,
     incarnation: u64,
+    /// Its next heartbeat resynchronises its users of other hosts (new to us, or we were cut off).
+    resync: bool,
 }
 
 /// This node's end of the bus.
@@ -174,8 +179,12 @@ async fn heartbeat_loop(bus: Weak<NatsBus>, hub: Weak<Hub>, every: Duration, tim
         let (Some(bus), Some(hub)) = (bus.upgrade(), hub.upgrade()) else { return };
         let up = bus.client.connection_state() == State::Connected;
         if up && !was_up {
-            // We heard nothing while cut off: give every peer a fresh timeout.
-            crate::sync::lock(&bus.peers).values_mut().for_each(|p| p.seen = Instant::now());
+            // We heard nothing while cut off: give every peer a fresh timeout, and take
+            // its next heartbeat's users of other hosts as they are (joins we missed).
+            crate::sync::lock(&bus.peers).values_mut().for_each(|p| {
+                p.seen = Instant::now();
+                p.resync = true;
+            });
             tracing::info!("cluster bus: back; reloading subservers");
             let h = hub.clone();
             tokio::spawn(async move {
@@ -190,6 +199,7 @@ async fn heartbeat_loop(bus: Weak<NatsBus>, hub: Weak<Hub>, every: Duration, tim
             online: hub.online_here(),
             remote: hub.node_remote_rooms(),
             incarnation: bus.incarnation,
+            remote_members: Some(hub.node_remote_members()),
         };
         bus.publish(format!("{}.node.{}", bus.prefix, token(&bus.node)), &beat);
         if up {
@@ -253,9 +263,11 @@ impl NatsBus {
             let mut peers = crate::sync::lock(&self.peers);
             let old = match now {
                 Some(online) => {
-                    let (remote, incarnation) =
-                        peers.get_mut(node).map(|p| (std::mem::take(&mut p.remote), p.incarnation)).unwrap_or_default();
-                    let peer = Peer { seen: Instant::now(), online, remote, incarnation };
+                    let (remote, incarnation, resync) = peers
+                        .get_mut(node)
+                        .map(|p| (std::mem::take(&mut p.remote), p.incarnation, p.resync))
+                        .unwrap_or((RemoteRooms::new(), 0, true));
+                    let peer = Peer { seen: Instant::now(), online, remote, incarnation, resync };
                     let old = peers.insert(node.to_owned(), peer);
                     if old.is_none() {
                         tracing::info!(%node, "cluster: node up");
@@ -307,11 +319,18 @@ impl NatsBus {
             "node" => match serde_json::from_slice::<Beat>(&m.payload) {
                 Ok(b) => {
                     self.set_online(hub, &from, Some(b.online));
-                    if let Some(p) = crate::sync::lock(&self.peers).get_mut(&from) {
-                        p.remote = b.remote;
-                        p.incarnation = b.incarnation;
-                    }
+                    let resync = match crate::sync::lock(&self.peers).get_mut(&from) {
+                        Some(p) => {
+                            p.remote = b.remote;
+                            p.incarnation = b.incarnation;
+                            std::mem::replace(&mut p.resync, false)
+                        }
+                        None => false,
+                    };
                     hub.sync_node(&from, &b.rooms);
+                    if let (true, Some(members)) = (resync, &b.remote_members) {
+                        hub.resync_remote_members(&from, members);
+                    }
                 }
                 Err(e) => tracing::warn!(%from, "cluster bus: bad heartbeat: {e}"),
             },

@@ -15,6 +15,9 @@ use std::sync::Arc;
 /// Per subserver, the accounts a node has sessions of there.
 pub type NodeRooms = BTreeMap<String, BTreeSet<String>>;
 
+/// Per subserver, the users of other hosts whose join came through a node: (user, host).
+pub type NodeRemoteMembers = BTreeMap<String, BTreeSet<(String, String)>>;
+
 /// Per home host and subserver there, the accounts a node has sessions of in it.
 pub type RemoteRooms = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
 
@@ -69,33 +72,35 @@ impl Hub {
             }
             RoomMsg::Joined { account, origin: Some(host) } => {
                 if let Some(r) = self.room(room) {
-                    self.remote_member(&r, &account, &host, true);
+                    self.remote_member(&r, &account, &host, Some(node));
                 }
             }
             RoomMsg::Left { account, origin: Some(host) } => {
                 if let Some(r) = self.room(room) {
-                    self.remote_member(&r, &account, &host, false);
+                    self.remote_member(&r, &account, &host, None);
                 }
             }
         }
     }
 
-    /// A user of another host joined or left a local subserver through another
-    /// node: a member here too (so its host may reach any node), with the notice.
-    fn remote_member(&self, room: &Arc<Room>, user: &str, host: &str, present: bool) {
+    /// A user of another host joined (through node `via`) or left (`None`) a local
+    /// subserver through another node: a member here too (so its host may reach
+    /// any node), with the notice. `nodes` of such a member holds the node its join
+    /// came through (empty: this one), for resynchronising after a bus outage.
+    fn remote_member(&self, room: &Arc<Room>, user: &str, host: &str, via: Option<&str>) {
         let mut st = room.write();
-        let (kind, text, who) = match (st.position(user, Some(host)), present) {
-            (None, true) => {
+        let (kind, text, who) = match (st.position(user, Some(host)), via) {
+            (None, Some(node)) => {
                 st.members.push(Member {
                     name: user.into(),
                     origin: Some(host.into()),
                     sessions: 1,
-                    nodes: Vec::new(),
+                    nodes: vec![node.into()],
                 });
                 let who = qualified(user, Some(host));
                 (DeliveryKind::Join, replies::join_notice(&who), who)
             }
-            (Some(i), false) => {
+            (Some(i), None) => {
                 st.members.remove(i);
                 let who = qualified(user, Some(host));
                 (DeliveryKind::Leave, replies::leave_notice(&who), who)
@@ -153,6 +158,50 @@ impl Hub {
     pub fn presence_elsewhere(&self, account: &str, online: bool) {
         if !self.is_online_here(account) {
             self.caps().presence(account, None, online);
+        }
+    }
+
+    /// The users of other hosts whose join came through this node (its heartbeat).
+    pub fn node_remote_members(&self) -> NodeRemoteMembers {
+        let mut out = NodeRemoteMembers::new();
+        for r in self.local_rooms() {
+            let st = r.read();
+            let here: BTreeSet<(String, String)> = st
+                .members
+                .iter()
+                .filter(|m| m.nodes.is_empty())
+                .filter_map(|m| m.origin.as_ref().map(|o| (m.name.to_string(), o.to_string())))
+                .collect();
+            if !here.is_empty() {
+                out.insert(r.name.to_string(), here);
+            }
+        }
+        out
+    }
+
+    /// Makes the users of other hosts whose join came through `node` what its
+    /// heartbeat says (after this node was cut off from the bus, or `node` is new
+    /// to it), with the notices a difference implies.
+    pub fn resync_remote_members(&self, node: &str, members: &NodeRemoteMembers) {
+        for r in self.local_rooms() {
+            let want = members.get(&*r.name);
+            let had: Vec<(String, String)> = r
+                .read()
+                .members
+                .iter()
+                .filter(|m| m.nodes.len() == 1 && &*m.nodes[0] == node)
+                .filter_map(|m| m.origin.as_ref().map(|o| (m.name.to_string(), o.to_string())))
+                .collect();
+            for (user, host) in had.iter().filter(|m| !want.is_some_and(|w| w.contains(*m))) {
+                tracing::info!(room = %r.name, %user, %host, %node, "cluster: resync: a user of another host left meanwhile");
+                self.remote_member(&r, user, host, None);
+            }
+            for (user, host) in want.into_iter().flatten() {
+                if !had.iter().any(|(u, h)| u == user && h == host) && r.read().position(user, Some(host)).is_none() {
+                    tracing::info!(room = %r.name, %user, %host, %node, "cluster: resync: a user of another host joined meanwhile");
+                    self.remote_member(&r, user, host, Some(node));
+                }
+            }
         }
     }
 
