@@ -89,6 +89,13 @@ pub trait Bus: Send + Sync {
     }
     /// Passes an event of `room@home` that its home host sent to this node on to the other nodes.
     fn remote_event(&self, _room: &str, _home: &str, _event: &crate::remote::RoomEvent) {}
+    /// Records in a store shared by the nodes that this node has (`present`) or no
+    /// longer has sessions of `account` in local subserver `room`. Resolves to
+    /// whether this is the account's first (joining) or last (leaving) presence
+    /// there cluster-wide, `None` when the store failed; no future without such a store.
+    fn room_presence(&self, _room: &str, _account: &str, _present: bool) -> Option<BoxFuture<'static, Option<bool>>> {
+        None
+    }
     /// Opens the shared store for sent-message records, entries living `ttl`
     /// (`None`: a single node, nothing to share; `Err`: the cluster has none now).
     #[allow(clippy::type_complexity)]

@@ -28,6 +28,8 @@ const NODE_HEADER: &str = "Dmc-Node";
 const QUEUE: usize = 65_536;
 /// How long a node waits for the others to judge a dialback check it cannot.
 const DIALBACK_WAIT: Duration = Duration::from_secs(2);
+/// How long an account's room presence entry is kept without a write.
+const ROOMS_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How long the claim on a dead node's departures is kept (a node restarts with a new incarnation).
 const CLAIM_TTL: Duration = Duration::from_secs(3600);
 
@@ -93,6 +95,8 @@ pub struct NatsBus {
     client: Client,
     /// JetStream key-value where one surviving node claims a dead node's departures.
     claims: Option<kv::Store>,
+    /// JetStream key-value of which nodes have an account in a subserver.
+    rooms: Option<kv::Store>,
     out: mpsc::Sender<(String, Bytes)>,
     peers: Mutex<HashMap<String, Peer>>,
 }
@@ -136,6 +140,17 @@ pub async fn start(cfg: &ClusterConfig, hub: &Arc<Hub>) -> Result<Arc<NatsBus>, 
                 None
             }
         };
+    let rooms_bucket = super::sent_kv::bucket("rooms", hub.host());
+    let rooms = match super::sent_kv::open_bucket(client.clone(), &rooms_bucket, "room presence", ROOMS_TTL).await {
+        Ok(store) => Some(store),
+        Err(e) => {
+            tracing::warn!(
+                "cluster: no JetStream key-value store for room presence ({e}); an account joining or leaving \
+                 a subserver on two nodes at the same moment may be told to member hosts twice or not at all"
+            );
+            None
+        }
+    };
     let bus = Arc::new(NatsBus {
         node,
         incarnation: rand::random(),
@@ -143,6 +158,7 @@ pub async fn start(cfg: &ClusterConfig, hub: &Arc<Hub>) -> Result<Arc<NatsBus>, 
         prefix,
         client,
         claims,
+        rooms,
         out: tx,
         peers: Mutex::default(),
     });
@@ -462,6 +478,18 @@ impl Bus for NatsBus {
             let fut = ask_nodes(self.client.clone(), self.node.clone(), subject, peers, check);
             Box::pin(fut) as crate::bus::BoxFuture<'static, Option<bool>>
         })
+    }
+
+    fn room_presence(
+        &self,
+        room: &str,
+        account: &str,
+        present: bool,
+    ) -> Option<crate::bus::BoxFuture<'static, Option<bool>>> {
+        let store = self.rooms.clone()?;
+        let live: Vec<String> = crate::sync::lock(&self.peers).keys().cloned().collect();
+        let key = super::presence_kv::key(room, account);
+        Some(Box::pin(super::presence_kv::change(store, key, self.node.to_string(), live, present)))
     }
 
     fn remote_presence(&self, room: &str, home: &str, account: &str, present: bool) {

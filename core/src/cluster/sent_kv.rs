@@ -14,7 +14,7 @@ use std::time::Duration;
 /// Most bytes a bucket holds (a record is about 300 bytes).
 const MAX_BYTES: i64 = 256 * 1024 * 1024;
 /// How long one store call may take before it counts as failed.
-const CALL: Duration = Duration::from_secs(2);
+pub(super) const CALL: Duration = Duration::from_secs(2);
 
 /// One host's bucket.
 pub struct SentKv {

@@ -157,7 +157,7 @@ impl Hub {
     /// presence observers (capabilities) hear it unless it has sessions here.
     pub fn presence_elsewhere(&self, account: &str, online: bool) {
         if !self.is_online_here(account) {
-            self.caps().presence(account, None, online);
+            self.report_presence(account, online);
         }
     }
 
