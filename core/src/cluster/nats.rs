@@ -97,6 +97,8 @@ pub struct NatsBus {
     claims: Option<kv::Store>,
     /// JetStream key-value of which nodes have an account in a subserver.
     rooms: Option<kv::Store>,
+    /// The NATS server answered as JetStream at start.
+    jetstream: bool,
     out: mpsc::Sender<(String, Bytes)>,
     peers: Mutex<HashMap<String, Peer>>,
 }
@@ -128,35 +130,14 @@ pub async fn start(cfg: &ClusterConfig, hub: &Arc<Hub>) -> Result<Arc<NatsBus>, 
     let prefix = format!("dmc.{}", token(hub.host()));
     let sub = client.subscribe(format!("{prefix}.>")).await.map_err(|e| format!("[cluster] nats subscribe: {e}"))?;
     let (tx, rx) = mpsc::channel(QUEUE);
-    let claims_bucket = super::sent_kv::bucket("claims", hub.host());
-    let claims =
-        match super::sent_kv::open_bucket(client.clone(), &claims_bucket, "dead nodes' departures", CLAIM_TTL).await {
-            Ok(store) => Some(store),
-            Err(e) => {
-                tracing::warn!(
-                    "cluster: no JetStream key-value store ({e}); the live node with the lowest node_id tells other \
-                 hosts that a dead node's users left"
-                );
-                None
-            }
-        };
-    let rooms_bucket = super::sent_kv::bucket("rooms", hub.host());
-    let rooms = match super::sent_kv::open_bucket(client.clone(), &rooms_bucket, "room presence", ROOMS_TTL).await {
-        Ok(store) => Some(store),
-        Err(e) => {
-            tracing::warn!(
-                "cluster: no JetStream key-value store for room presence ({e}); an account joining or leaving \
-                 a subserver on two nodes at the same moment may be told to member hosts twice or not at all"
-            );
-            None
-        }
-    };
+    let (jetstream, claims, rooms) = open_buckets(&client, hub.host()).await;
     let bus = Arc::new(NatsBus {
         node,
         incarnation: rand::random(),
         host: hub.host().to_owned(),
         prefix,
         client,
+        jetstream,
         claims,
         rooms,
         out: tx,
@@ -168,6 +149,45 @@ pub async fn start(cfg: &ClusterConfig, hub: &Arc<Hub>) -> Result<Arc<NatsBus>, 
     tokio::spawn(heartbeat_loop(Arc::downgrade(&bus), Arc::downgrade(hub), beat, timeout));
     tracing::info!(node = %bus.node, url = %cfg.nats_url, "cluster bus connected");
     Ok(bus)
+}
+
+/// Opens the key-value buckets of dead-node claims and room presence, once
+/// JetStream answered at all (a server without it costs one short wait).
+async fn open_buckets(client: &Client, host: &str) -> (bool, Option<kv::Store>, Option<kv::Store>) {
+    let js = async_nats::jetstream::new(client.clone());
+    match tokio::time::timeout(DIALBACK_WAIT, js.query_account()).await {
+        Ok(Ok(_)) => {}
+        e => {
+            let why = match e {
+                Ok(Err(e)) => e.to_string(),
+                _ => "no answer".into(),
+            };
+            tracing::warn!(
+                "cluster: no JetStream ({why}); without it, dialback checks about another node's message are \
+                 forwarded to it, the live node with the lowest node_id tells other hosts that a dead node's users \
+                 left, and an account joining or leaving a subserver on two nodes at the same moment may be told to \
+                 member hosts twice or not at all"
+            );
+            return (false, None, None);
+        }
+    }
+    let open = |kind: &str, what: &'static str, ttl: Duration, bytes: i64| {
+        let (client, name) = (client.clone(), super::sent_kv::bucket(kind, host));
+        async move {
+            match super::sent_kv::open_bucket(client, &name, what, ttl, bytes).await {
+                Ok(store) => Some(store),
+                Err(e) => {
+                    tracing::warn!(bucket = %name, "cluster: JetStream key-value bucket not opened ({e}); see docs/cluster.md");
+                    None
+                }
+            }
+        }
+    };
+    let (claims, rooms) = tokio::join!(
+        open("claims", "dead nodes' departures", CLAIM_TTL, 1 << 20),
+        open("rooms", "room presence", ROOMS_TTL, 64 << 20)
+    );
+    (true, claims, rooms)
 }
 
 async fn publish_loop(client: Client, node: Arc<str>, mut rx: mpsc::Receiver<(String, Bytes)>) {
@@ -486,7 +506,8 @@ impl Bus for NatsBus {
         account: &str,
         present: bool,
     ) -> Option<crate::bus::BoxFuture<'static, Option<bool>>> {
-        let store = self.rooms.clone()?;
+        // Cut off from NATS: not worth waiting for; this node's view decides.
+        let store = self.rooms.clone().filter(|_| self.client.connection_state() == State::Connected)?;
         let live: Vec<String> = crate::sync::lock(&self.peers).keys().cloned().collect();
         let key = super::presence_kv::key(room, account);
         Some(Box::pin(super::presence_kv::change(store, key, self.node.to_string(), live, present)))
@@ -520,8 +541,13 @@ impl Bus for NatsBus {
         &self,
         ttl: Duration,
     ) -> Option<crate::bus::BoxFuture<'static, Result<Arc<dyn crate::bus::SharedSent>, String>>> {
-        let (client, host) = (self.client.clone(), self.host.clone());
-        Some(Box::pin(async move { super::sent_kv::open(client, &host, ttl).await }))
+        let (client, host, js) = (self.client.clone(), self.host.clone(), self.jetstream);
+        Some(Box::pin(async move {
+            if !js {
+                return Err("the NATS server has no JetStream".into());
+            }
+            super::sent_kv::open(client, &host, ttl).await
+        }))
     }
 
     fn trouble(&self) -> Option<String> {

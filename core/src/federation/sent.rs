@@ -91,6 +91,19 @@ struct SharedRecord {
     uses: u32,
 }
 
+impl SharedRecord {
+    fn of(host: &str, msg: &Value) -> SharedRecord {
+        SharedRecord {
+            at_ms: now_ms(),
+            host: host.to_owned(),
+            kind: msg.get("type").and_then(Value::as_str).unwrap_or("").to_owned(),
+            fields: significant(msg).into_iter().map(|(k, v)| hash_field(None, k, v)).collect(),
+            digest: digest(msg),
+            uses: 0,
+        }
+    }
+}
+
 /// The parts of a record a check is judged against.
 struct View<'a> {
     expired: bool,
@@ -207,15 +220,7 @@ impl SentIds {
             self.record_here(id, host, msg);
             return None;
         };
-        let rec = SharedRecord {
-            at_ms: now_ms(),
-            host: host.to_owned(),
-            kind: msg.get("type").and_then(Value::as_str).unwrap_or("").to_owned(),
-            fields: significant(msg).into_iter().map(|(k, v)| hash_field(None, k, v)).collect(),
-            digest: digest(msg),
-            uses: 0,
-        };
-        let body = match serde_json::to_vec(&rec) {
+        let body = match serde_json::to_vec(&SharedRecord::of(host, msg)) {
             Ok(b) => b,
             Err(_) => {
                 self.record_here(id, host, msg);
@@ -447,6 +452,24 @@ mod tests {
         assert_eq!(s.vouch_for_node(&check(json!({"sender":"a"}))), Some(true));
         assert_eq!(s.vouch_for_node(&check(json!({}))), Some(true));
         assert_eq!(s.vouch_for_node(&check(json!({}))), Some(false), "used up");
+    }
+
+    #[test]
+    fn shared_records_follow_the_same_rule() {
+        let s = SentIds::new(Duration::from_secs(60), 2);
+        let m = json!({"type":"remote_pm","from_host":"me","msg_id":"abc","sender":"a","recipient":"b","message":"hi"});
+        // Another node built it: unkeyed hashes, so any node judges alike.
+        let mut rec: SharedRecord =
+            serde_json::from_slice(&serde_json::to_vec(&SharedRecord::of("peer", &m)).unwrap()).unwrap();
+        assert_eq!(s.judge_shared_record(&rec, &check(json!({"sender":"a","message":"hi"}))), Ok(()));
+        assert!(s.judge_shared_record(&rec, &check(json!({"from_host":"other"}))).is_err());
+        assert!(s.judge_shared_record(&rec, &check(json!({"message":"forged"}))).is_err());
+        rec.uses = 2;
+        assert!(s.judge_shared_record(&rec, &check(json!({}))).is_err(), "used up");
+        rec.uses = 0;
+        rec.at_ms -= 61_000;
+        assert!(s.judge_shared_record(&rec, &check(json!({}))).is_err(), "expired");
+        assert_ne!(store_key("abc"), "abc");
     }
 
     #[test]
