@@ -30,6 +30,8 @@ const QUEUE: usize = 65_536;
 const DIALBACK_WAIT: Duration = Duration::from_secs(2);
 /// How long an account's room presence entry is kept without a write.
 const ROOMS_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How often a node rewrites the entries of its members, so present ones never expire.
+const ROOMS_REFRESH: Duration = Duration::from_secs(3600);
 /// How long the claim on a dead node's departures is kept (a node restarts with a new incarnation).
 const CLAIM_TTL: Duration = Duration::from_secs(3600);
 
@@ -147,6 +149,7 @@ pub async fn start(cfg: &ClusterConfig, hub: &Arc<Hub>) -> Result<Arc<NatsBus>, 
     tokio::spawn(receive_loop(Arc::downgrade(&bus), Arc::downgrade(hub), sub));
     let (beat, timeout) = (Duration::from_millis(cfg.heartbeat_ms), Duration::from_millis(cfg.node_timeout_ms));
     tokio::spawn(heartbeat_loop(Arc::downgrade(&bus), Arc::downgrade(hub), beat, timeout));
+    tokio::spawn(refresh_rooms(Arc::downgrade(&bus), Arc::downgrade(hub)));
     tracing::info!(node = %bus.node, url = %cfg.nats_url, "cluster bus connected");
     Ok(bus)
 }
@@ -188,6 +191,26 @@ async fn open_buckets(client: &Client, host: &str) -> (bool, Option<kv::Store>, 
         open("rooms", "room presence", ROOMS_TTL, 64 << 20)
     );
     (true, claims, rooms)
+}
+
+/// Rewrites this node's room presence entries now and then: entries expire
+/// (so those of accounts gone everywhere go away), those of present accounts must not.
+async fn refresh_rooms(bus: Weak<NatsBus>, hub: Weak<Hub>) {
+    let mut tick = tokio::time::interval(ROOMS_REFRESH);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let (Some(b), Some(h)) = (bus.upgrade(), hub.upgrade()) else { return };
+        let rooms = h.node_rooms();
+        drop(h);
+        for (room, accounts) in rooms {
+            for account in accounts {
+                if let Some(write) = b.room_presence(&room, &account, true) {
+                    write.await;
+                }
+            }
+        }
+    }
 }
 
 async fn publish_loop(client: Client, node: Arc<str>, mut rx: mpsc::Receiver<(String, Bytes)>) {

@@ -3,8 +3,9 @@
 //! on the entry's revision: so of two nodes where one account joins (or
 //! leaves) at the same moment, exactly one sees itself first (or last) and
 //! tells the member hosts. Nodes that are not live are dropped from an entry
-//! whenever it is written. Entries not written for a day expire (their
-//! account's next join or leave is then judged as if none were there).
+//! whenever it is written. Entries not written for a day expire; each node
+//! rewrites those of its members every hour, so only entries of accounts gone
+//! from every node do.
 
 use super::sent_kv::CALL;
 use async_nats::jetstream::kv;
