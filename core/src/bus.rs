@@ -80,6 +80,43 @@ pub trait Bus: Send + Sync {
     fn vouch_elsewhere(&self, _check: serde_json::Value) -> Option<BoxFuture<'static, Option<bool>>> {
         None
     }
+    /// An account of this node is joining (or left) `room@home`, a subserver of
+    /// another host: the other nodes pass that room's events on to this one.
+    fn remote_presence(&self, _room: &str, _home: &str, _account: &str, _present: bool) {}
+    /// Has another node sessions in `room@home`?
+    fn remote_elsewhere(&self, _room: &str, _home: &str) -> bool {
+        false
+    }
+    /// Passes an event of `room@home` that its home host sent to this node on to the other nodes.
+    fn remote_event(&self, _room: &str, _home: &str, _event: &crate::remote::RoomEvent) {}
+    /// Records in a store shared by the nodes that this node has (`present`) or no
+    /// longer has sessions of `account` in local subserver `room`. Resolves to
+    /// whether this is the account's first (joining) or last (leaving) presence
+    /// there cluster-wide, `None` when the store failed; no future without such a store.
+    fn room_presence(&self, _room: &str, _account: &str, _present: bool) -> Option<BoxFuture<'static, Option<bool>>> {
+        None
+    }
+    /// Opens the shared store for sent-message records, entries living `ttl`
+    /// (`None`: a single node, nothing to share; `Err`: the cluster has none now).
+    #[allow(clippy::type_complexity)]
+    fn sent_store(
+        &self,
+        _ttl: std::time::Duration,
+    ) -> Option<BoxFuture<'static, Result<std::sync::Arc<dyn SharedSent>, String>>> {
+        None
+    }
+}
+
+/// A key-value store every node of a cluster reads and writes, whose entries
+/// expire by themselves: where federation keeps records of sent messages.
+pub trait SharedSent: Send + Sync {
+    /// Stores `value` under `key`; false when the store did not take it.
+    fn put(&self, key: String, value: Vec<u8>) -> BoxFuture<'static, bool>;
+    /// The value under `key` and its revision; `None` when absent or unreadable.
+    fn get(&self, key: String) -> BoxFuture<'static, Option<(Vec<u8>, u64)>>;
+    /// Replaces the value if `key` is still at `revision`: `Some(false)` when it
+    /// moved on meanwhile, `None` when the store failed.
+    fn update(&self, key: String, value: Vec<u8>, revision: u64) -> BoxFuture<'static, Option<bool>>;
 }
 
 /// What [`Bus::vouch_elsewhere`] returns.

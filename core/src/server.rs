@@ -143,7 +143,14 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
     hub.set_listen_port(plain_addr.port());
     let caps = capabilities::load(&cfg.capabilities, Arc::downgrade(&hub), tokio::runtime::Handle::current());
     hub.set_capabilities(Arc::new(caps));
-    let federation = cfg.federation.enabled.then(|| federation::start(&cfg.federation, &cfg.server.listen, &hub));
+    let federation = match cfg.federation.enabled {
+        true => {
+            let node = federation::start(&cfg.federation, &cfg.server.listen, &hub);
+            federation::share_sent(&node, &hub).await;
+            Some(node)
+        }
+        false => None,
+    };
     let sessions = Sessions::default();
 
     let budgets = Arc::new(crate::limits::Budgets::new(&cfg.limits));

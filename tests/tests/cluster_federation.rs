@@ -1,7 +1,7 @@
 //! Federation with a cluster: two separate hosts reach the cluster through
 //! different nodes (their `peers` entries) while users on every node talk to
-//! them; a dialback about a message another node sent is answered by the node
-//! that sent it.
+//! them; a dialback about a message another node sent is answered from the
+//! cluster's shared records.
 //! Skipped unless `DMC_PG_URL` and `DMC_NATS_URL` are set (see tests/tests/cluster.rs).
 
 mod federation_support;
@@ -28,7 +28,7 @@ async fn a_separate_host_talks_with_users_on_both_nodes() {
     let (mut alice, mut bob) = alice_and_bob_in_general(&a, &b).await;
     let mut xena = x.user("xena").await;
 
-    // From node A: the other host's dialback goes to node B, which asks node A.
+    // From node A: the other host's dialback goes to node B, which finds A's record in the shared store.
     alice.send(&format!("/pm {} hi from a", x.at("xena"))).await;
     alice.expect(&format!("Private message sent to {}.", x.at("xena"))).await;
     xena.expect(&format!("(Private) {}: hi from a", at_cluster("alice"))).await;

@@ -4,6 +4,8 @@
 //! SQLite with nothing else to run. See docs/cluster.md for what is shared.
 
 pub mod nats;
+pub mod presence_kv;
+pub mod sent_kv;
 
 use crate::store::Store;
 use serde::Deserialize;

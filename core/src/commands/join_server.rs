@@ -28,7 +28,9 @@ impl JoinServer<'_> {
         let room = match host {
             None => match hub.room(name) {
                 Some(room) => {
-                    hub.join(&room, ctx.session, &replies::joined(&room.label()));
+                    // Decided before joining, so member hosts hear the join before any line said after it.
+                    let first = hub.room_presence(&room, &ctx.account()).await;
+                    hub.join_as(&room, ctx.session, &replies::joined(&room.label()), first);
                     room
                 }
                 None => return ctx.reply(replies::NO_SUCH_SERVER),

@@ -56,11 +56,23 @@ impl fmt::Display for Failure {
     }
 }
 
+/// Fires once a message's dialback record is stored; it must not leave before.
+type Stored = Option<oneshot::Receiver<()>>;
+
+/// Waits until the record is stored (the store's own calls are bounded).
+async fn until_stored(stored: Stored) {
+    if let Some(rx) = stored {
+        let _ = rx.await;
+    }
+}
+
 /// What to do with the answer to a fire-and-forget message.
 pub type Then = Box<dyn FnOnce(&Result<Value, Failure>) + Send>;
 
 struct Job {
     msg: Value,
+    /// Fires once the message's dialback record is stored (cluster mode).
+    stored: Stored,
     retry: bool,
     reply: Option<oneshot::Sender<Result<Value, Failure>>>,
     then: Option<Then>,
@@ -144,7 +156,8 @@ impl Outbound {
 
     /// Adds `from_host` and a fresh `msg_id` (unless present) and remembers what
     /// goes to `host` under that id, for dialback.
-    pub fn stamp(&self, host: &str, mut msg: Value) -> Value {
+    fn stamp(&self, host: &str, mut msg: Value) -> (Value, Stored) {
+        let mut stored = None;
         if let Some(obj) = msg.as_object_mut() {
             obj.entry("from_host").or_insert_with(|| self.settings.host.clone().into());
             let id = match obj.get("msg_id").and_then(Value::as_str) {
@@ -155,9 +168,9 @@ impl Outbound {
                     id
                 }
             };
-            self.sent.record(&id, host, &msg);
+            stored = self.sent.record(&id, host, &msg);
         }
-        msg
+        (msg, stored)
     }
 
     /// One request on its own connection, now (not queued). `msg` is sent as given.
@@ -172,16 +185,17 @@ impl Outbound {
 
     /// Stamps and sends one request now (not queued).
     pub async fn request(&self, host: &str, msg: Value) -> Result<Value, Failure> {
-        let msg = self.stamp(host, msg);
+        let (msg, stored) = self.stamp(host, msg);
+        until_stored(stored).await;
         self.request_raw(host, &msg, self.settings.answer).await
     }
 
     /// Stamps and sends one request through the peer's ordered queue and waits for its answer.
     pub async fn ordered(&self, host: &str, msg: Value) -> Result<Value, Failure> {
-        let msg = self.stamp(host, msg);
+        let (msg, stored) = self.stamp(host, msg);
         let Some(queue) = self.peer(host, true).1 else { return Err(Failure::Busy) };
         let (tx, rx) = oneshot::channel();
-        let job = Job { msg, retry: false, reply: Some(tx), then: None };
+        let job = Job { msg, stored, retry: false, reply: Some(tx), then: None };
         // One bound for queueing and answering together: a session never waits longer.
         let deadline = Instant::now() + self.settings.connect + self.settings.answer;
         match tokio::time::timeout_at(deadline, queue.send(job)).await {
@@ -198,8 +212,8 @@ impl Outbound {
     /// Stamps and queues a fire-and-forget message (retried on network failure);
     /// dropped with a warning when the peer's queue is full.
     pub fn post(&self, host: &str, msg: Value, then: Option<Then>) {
-        let msg = self.stamp(host, msg);
-        let job = Job { msg, retry: true, reply: None, then };
+        let (msg, stored) = self.stamp(host, msg);
+        let job = Job { msg, stored, retry: true, reply: None, then };
         let sent = match self.peer(host, true).1 {
             Some(queue) => queue.try_send(job),
             None => Err(mpsc::error::TrySendError::Closed(job)),
@@ -222,7 +236,8 @@ async fn worker(
     host: String,
     mut rx: mpsc::Receiver<Job>,
 ) {
-    while let Some(job) = rx.recv().await {
+    while let Some(mut job) = rx.recv().await {
+        until_stored(job.stored.take()).await;
         let res = if state.is_down() {
             Err(Failure::Busy)
         } else {

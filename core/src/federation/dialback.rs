@@ -16,11 +16,15 @@ use tracing::debug;
 pub const MAX_ECHO: usize = 4096;
 
 /// The answer to a `dialback_check` that came from `peer`. An id this node did
-/// not send is asked of the other nodes of a cluster (`others`), which keep their own records.
+/// not keep is looked up in the cluster's shared store, then asked of the other
+/// nodes (`others`), which keep records the store could not take.
 pub async fn answer(sent: &SentIds, out: &Outbound, others: &dyn Bus, check: &Value, peer: IpAddr) -> Value {
     let id = check.get("msg_id").cloned().unwrap_or(Value::Null);
     let verdict = match sent.judge(check) {
-        Err(sent::UNKNOWN) => elsewhere(out, others, check, peer).await,
+        Err(sent::UNKNOWN) => match shared(sent, out, check, peer).await {
+            Err(sent::UNKNOWN) => elsewhere(out, others, check, peer).await,
+            v => v,
+        },
         Err(why) => Err(why),
         Ok(host) if !out.plausible(&host, peer).await => Err("check does not come from that host's address"),
         Ok(_) if !id.as_str().is_some_and(|i| sent.vouch(i)) => Err("msg_id already vouched for too often"),
@@ -34,6 +38,18 @@ pub async fn answer(sent: &SentIds, out: &Outbound, others: &dyn Bus, check: &Va
         }
     };
     serde_json::json!({"type": "dialback_result", "msg_id": id, "result": result})
+}
+
+/// Judges and counts a check against the cluster's shared store.
+async fn shared(sent: &SentIds, out: &Outbound, check: &Value, peer: IpAddr) -> Result<(), sent::Refusal> {
+    let host = sent.judge_shared(check).await?;
+    if !out.plausible(&host, peer).await {
+        return Err("check does not come from that host's address");
+    }
+    if !sent.vouch_shared(check).await {
+        return Err("msg_id already vouched for too often");
+    }
+    Ok(())
 }
 
 /// Asks the other nodes of a cluster about a check for an id this node did not send.
@@ -90,7 +106,7 @@ mod tests {
         assert!(c.get("message").is_none());
         assert!(c.to_string().len() < MAX_ECHO + 512);
         let s = SentIds::new(std::time::Duration::from_secs(9), 3);
-        s.record("1", "r", &req);
+        s.record_here("1", "r", &req);
         assert_eq!(s.judge(&c), Ok("r".into()));
     }
 }

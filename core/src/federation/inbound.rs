@@ -347,11 +347,19 @@ fn room_event(node: &Node, hub: &Hub, from: &str, e: RoomEventMsg) -> Value {
     let text = text_of(&e.payload, e.event == "act").unwrap_or_default().to_owned();
     let ev = RoomEvent { event: e.event, sender: e.sender, sender_origin: origin, text };
     let Some(ev) = node.joins.hold(&e.room, from, ev) else { return msg::ok() };
-    if !hub.find_remote_room(&e.room, from).is_some_and(|r| r.has_members()) {
+    let here = hub.find_remote_room(&e.room, from).is_some_and(|r| r.has_members());
+    // In a cluster the home host may reach any node: the others show it to their sessions.
+    let elsewhere = hub.bus().remote_elsewhere(&e.room, from);
+    if !here && !elsewhere {
         // Tells the home host its member list is stale for us.
         return msg::error(reason::NOT_IN_ROOM);
     }
-    home::remote_room_event(hub, &e.room, from, &ev);
+    if elsewhere {
+        hub.bus().remote_event(&e.room, from, &ev);
+    }
+    if here {
+        home::remote_room_event(hub, &e.room, from, &ev);
+    }
     msg::ok()
 }
 

@@ -55,3 +55,20 @@ pub fn start(cfg: &FederationConfig, listen: &str, hub: &Arc<Hub>) -> Arc<Node> 
     tokio::spawn(liveness::run(node.clone()));
     node
 }
+
+/// In a cluster, keeps the records of sent messages in the cluster's shared
+/// store (JetStream KV) so every node answers dialback checks about them;
+/// without JetStream, each node keeps its own and the others ask it over NATS.
+pub async fn share_sent(node: &Node, hub: &Hub) {
+    let Some(open) = hub.bus().sent_store(node.sent.ttl()) else { return };
+    match open.await {
+        Ok(store) => {
+            node.sent.set_shared(store);
+            tracing::info!("federation: records of sent messages are shared by the cluster (JetStream key-value)");
+        }
+        Err(e) => tracing::warn!(
+            "federation: no JetStream key-value store ({e}); each node keeps its own records of sent messages \
+             and dialback checks about another node's message are forwarded to it over NATS"
+        ),
+    }
+}

@@ -128,16 +128,27 @@ impl Federation for Node {
             return JoinOutcome::NoSuchRoom;
         }
         let key = qualified(room, Some(host));
+        // Before the join goes out: its home host may answer with events through another node.
+        let hub = self.hub.upgrade();
+        if let Some(hub) = &hub {
+            hub.bus().remote_presence(room, host, user, true);
+        }
         self.joins.start(&key);
         let outcome = match accepted(host, "room_join", self.join_once(room, host, user).await) {
             Ok(_) => {
                 on_joined();
                 JoinOutcome::Joined
             }
-            Err(_) => JoinOutcome::NoSuchRoom,
+            Err(_) => {
+                if let Some(hub) = &hub {
+                    if !hub.find_remote_room(room, host).is_some_and(|r| r.has_member(user, None)) {
+                        hub.bus().remote_presence(room, host, user, false);
+                    }
+                }
+                JoinOutcome::NoSuchRoom
+            }
         };
         // Events that arrived meanwhile; shown to whoever is in the room now.
-        let hub = self.hub.upgrade();
         self.joins.finish(&key, |ev| {
             if let Some(hub) = &hub {
                 super::home::remote_room_event(hub, room, host, ev);
@@ -147,6 +158,9 @@ impl Federation for Node {
     }
 
     fn leave_remote(&self, room: &str, host: &str, user: &str) {
+        if let Some(hub) = self.hub.upgrade() {
+            hub.bus().remote_presence(room, host, user, false);
+        }
         self.out.post(host, msg::room_membership("room_leave", room, user), None);
     }
 

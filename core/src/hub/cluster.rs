@@ -15,6 +15,29 @@ use std::sync::Arc;
 /// Per subserver, the accounts a node has sessions of there.
 pub type NodeRooms = BTreeMap<String, BTreeSet<String>>;
 
+/// Per subserver, the users of other hosts whose join came through a node: (user, host).
+pub type NodeRemoteMembers = BTreeMap<String, BTreeSet<(String, String)>>;
+
+/// Per home host and subserver there, the accounts a node has sessions of in it.
+pub type RemoteRooms = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
+
+/// What a dead node would have told other hosts: leave events for the member
+/// hosts of local subservers, and `room_leave` for subservers of other hosts.
+#[derive(Default)]
+pub struct Departures {
+    /// Accounts whose last session anywhere in a local subserver was on the dead node, with its member hosts then.
+    local: Vec<(Arc<Room>, String, Vec<Arc<str>>)>,
+    /// (subserver, home host, account) the dead node's sessions were in, and no live node's are.
+    remote: Vec<(String, String, String)>,
+}
+
+impl Departures {
+    /// Nothing to tell anyone.
+    pub fn is_empty(&self) -> bool {
+        self.local.iter().all(|(_, _, hosts)| hosts.is_empty()) && self.remote.is_empty()
+    }
+}
+
 impl Hub {
     /// A subserver event published by `node`.
     pub fn bus_room(&self, node: &str, room: &str, msg: RoomMsg) {
@@ -49,33 +72,35 @@ impl Hub {
             }
             RoomMsg::Joined { account, origin: Some(host) } => {
                 if let Some(r) = self.room(room) {
-                    self.remote_member(&r, &account, &host, true);
+                    self.remote_member(&r, &account, &host, Some(node));
                 }
             }
             RoomMsg::Left { account, origin: Some(host) } => {
                 if let Some(r) = self.room(room) {
-                    self.remote_member(&r, &account, &host, false);
+                    self.remote_member(&r, &account, &host, None);
                 }
             }
         }
     }
 
-    /// A user of another host joined or left a local subserver through another
-    /// node: a member here too (so its host may reach any node), with the notice.
-    fn remote_member(&self, room: &Arc<Room>, user: &str, host: &str, present: bool) {
+    /// A user of another host joined (through node `via`) or left (`None`) a local
+    /// subserver through another node: a member here too (so its host may reach
+    /// any node), with the notice. `nodes` of such a member holds the node its join
+    /// came through (empty: this one), for resynchronising after a bus outage.
+    fn remote_member(&self, room: &Arc<Room>, user: &str, host: &str, via: Option<&str>) {
         let mut st = room.write();
-        let (kind, text, who) = match (st.position(user, Some(host)), present) {
-            (None, true) => {
+        let (kind, text, who) = match (st.position(user, Some(host)), via) {
+            (None, Some(node)) => {
                 st.members.push(Member {
                     name: user.into(),
                     origin: Some(host.into()),
                     sessions: 1,
-                    nodes: Vec::new(),
+                    nodes: vec![node.into()],
                 });
                 let who = qualified(user, Some(host));
                 (DeliveryKind::Join, replies::join_notice(&who), who)
             }
-            (Some(i), false) => {
+            (Some(i), None) => {
                 st.members.remove(i);
                 let who = qualified(user, Some(host));
                 (DeliveryKind::Leave, replies::leave_notice(&who), who)
@@ -132,13 +157,114 @@ impl Hub {
     /// presence observers (capabilities) hear it unless it has sessions here.
     pub fn presence_elsewhere(&self, account: &str, online: bool) {
         if !self.is_online_here(account) {
-            self.caps().presence(account, None, online);
+            self.report_presence(account, online);
+        }
+    }
+
+    /// The users of other hosts whose join came through this node (its heartbeat).
+    pub fn node_remote_members(&self) -> NodeRemoteMembers {
+        let mut out = NodeRemoteMembers::new();
+        for r in self.local_rooms() {
+            let st = r.read();
+            let here: BTreeSet<(String, String)> = st
+                .members
+                .iter()
+                .filter(|m| m.nodes.is_empty())
+                .filter_map(|m| m.origin.as_ref().map(|o| (m.name.to_string(), o.to_string())))
+                .collect();
+            if !here.is_empty() {
+                out.insert(r.name.to_string(), here);
+            }
+        }
+        out
+    }
+
+    /// Makes the users of other hosts whose join came through `node` what its
+    /// heartbeat says (after this node was cut off from the bus, or `node` is new
+    /// to it), with the notices a difference implies.
+    pub fn resync_remote_members(&self, node: &str, members: &NodeRemoteMembers) {
+        for r in self.local_rooms() {
+            let want = members.get(&*r.name);
+            let had: Vec<(String, String)> = r
+                .read()
+                .members
+                .iter()
+                .filter(|m| m.nodes.len() == 1 && &*m.nodes[0] == node)
+                .filter_map(|m| m.origin.as_ref().map(|o| (m.name.to_string(), o.to_string())))
+                .collect();
+            for (user, host) in had.iter().filter(|m| !want.is_some_and(|w| w.contains(*m))) {
+                tracing::info!(room = %r.name, %user, %host, %node, "cluster: resync: a user of another host left meanwhile");
+                self.remote_member(&r, user, host, None);
+            }
+            for (user, host) in want.into_iter().flatten() {
+                if !had.iter().any(|(u, h)| u == user && h == host) && r.read().position(user, Some(host)).is_none() {
+                    tracing::info!(room = %r.name, %user, %host, %node, "cluster: resync: a user of another host joined meanwhile");
+                    self.remote_member(&r, user, host, Some(node));
+                }
+            }
+        }
+    }
+
+    /// What this node has in each subserver of other hosts (its heartbeat).
+    pub fn node_remote_rooms(&self) -> RemoteRooms {
+        let mut out = RemoteRooms::new();
+        let remote: Vec<Arc<Room>> = crate::sync::rd(&self.rooms.0).remote.values().cloned().collect();
+        for r in remote {
+            let Some(home) = &r.home else { continue };
+            let st = r.read();
+            let here: BTreeSet<String> = st
+                .members
+                .iter()
+                .filter(|m| m.origin.is_none() && m.sessions > 0)
+                .map(|m| m.name.to_string())
+                .collect();
+            if !here.is_empty() {
+                out.entry(home.to_string()).or_default().insert(r.name.to_string(), here);
+            }
+        }
+        out
+    }
+
+    /// `node` died: its sessions leave every local subserver (notices here), and
+    /// the returned departures say what its member hosts would have heard from it.
+    /// `dead_remote` is what it had in other hosts' subservers; `live_remote`, what
+    /// the live nodes have there (an account still there through them stays).
+    pub fn node_died(&self, node: &str, dead_remote: &RemoteRooms, live_remote: &RemoteRooms) -> Departures {
+        let local = self.sync_node(node, &NodeRooms::new());
+        let mut remote = Vec::new();
+        let here = self.node_remote_rooms();
+        for (home, rooms) in dead_remote {
+            for (room, accounts) in rooms {
+                for a in accounts {
+                    let live = [live_remote, &here]
+                        .iter()
+                        .any(|m| m.get(home).and_then(|r| r.get(room)).is_some_and(|s| s.contains(a)));
+                    if !live {
+                        remote.push((room.clone(), home.clone(), a.clone()));
+                    }
+                }
+            }
+        }
+        Departures { local, remote }
+    }
+
+    /// Sends what a dead node would have sent to other hosts (by one surviving node only).
+    pub fn announce_departures(&self, d: Departures) {
+        for (room, account, hosts) in d.local {
+            tracing::info!(room = %room.name, account = %account, "cluster: telling member hosts that a dead node's user left");
+            self.fan_out(&room, hosts, || crate::remote::RoomEvent::left(&account, self.host()));
+        }
+        for (room, home, account) in d.remote {
+            tracing::info!(room = %room, home = %home, account = %account, "cluster: leaving another host's subserver for a dead node's user");
+            self.federation().leave_remote(&room, &home, &account);
         }
     }
 
     /// Makes `node`'s part of every local subserver what its heartbeat says, with
     /// the notices a difference implies (a node that died: `rooms` is empty).
-    pub fn sync_node(&self, node: &str, rooms: &NodeRooms) {
+    /// Returns the accounts that left cluster-wide, with each subserver's member hosts.
+    pub fn sync_node(&self, node: &str, rooms: &NodeRooms) -> Vec<(Arc<Room>, String, Vec<Arc<str>>)> {
+        let mut left = Vec::new();
         for r in self.local_rooms() {
             let want = rooms.get(&*r.name);
             let had: Vec<String> = r
@@ -149,18 +275,22 @@ impl Hub {
                 .map(|m| m.name.to_string())
                 .collect();
             for gone in had.iter().filter(|a| !want.is_some_and(|w| w.contains(*a))) {
-                self.node_presence(&r, gone, node, false);
+                if let Some(hosts) = self.node_presence(&r, gone, node, false) {
+                    left.push((r.clone(), gone.clone(), hosts));
+                }
             }
             for a in want.into_iter().flatten().filter(|a| !had.contains(a)) {
                 self.node_presence(&r, a, node, true);
             }
         }
+        left
     }
 
     /// Records that `node` has (or no longer has) sessions of `account` in `room`;
     /// join and leave notices (shown and recorded here) only when the account's
     /// cluster-wide presence changes. Member hosts hear it from the node where it happened.
-    fn node_presence(&self, room: &Arc<Room>, account: &str, node: &str, present: bool) {
+    /// Returns the member hosts when the account left cluster-wide.
+    fn node_presence(&self, room: &Arc<Room>, account: &str, node: &str, present: bool) -> Option<Vec<Arc<str>>> {
         let mut st = room.write();
         let pos = st.position(account, None);
         let (kind, text) = match (pos, present) {
@@ -169,7 +299,7 @@ impl Hub {
                 if !m.nodes.iter().any(|n| &**n == node) {
                     m.nodes.push(node.into());
                 }
-                return;
+                return None;
             }
             (None, true) => {
                 let nodes = vec![node.into()];
@@ -180,15 +310,16 @@ impl Hub {
                 let m = &mut st.members[i];
                 m.nodes.retain(|n| &**n != node);
                 if m.sessions > 0 || !m.nodes.is_empty() {
-                    return;
+                    return None;
                 }
                 st.members.remove(i);
                 (DeliveryKind::Leave, replies::leave_notice(account))
             }
-            (None, false) => return,
+            (None, false) => return None,
         };
         self.deliver(&st.sessions, kind, account, &text);
         self.record(room, kind, account, "");
+        (kind == DeliveryKind::Leave).then(|| st.remote_hosts())
     }
 }
 

@@ -39,7 +39,7 @@ impl Hub {
             list.len() == 1
         };
         if first && !self.bus().online_elsewhere(account) {
-            self.caps().presence(account, None, true);
+            self.report_presence(account, true);
         }
     }
 
@@ -67,7 +67,18 @@ impl Hub {
             }
         };
         if last && !self.bus().online_elsewhere(account) {
-            self.caps().presence(account, None, false);
+            self.report_presence(account, false);
+        }
+    }
+
+    /// Tells presence observers that `account` came online or went offline
+    /// cluster-wide, unless they were told so last (see `Directory::reported`).
+    pub(super) fn report_presence(&self, account: &str, online: bool) {
+        // Held while telling, so two changes of one account are told in order.
+        let mut reported = lock(&self.directory.reported);
+        let changed = if online { reported.insert(account.to_owned()) } else { reported.remove(account) };
+        if changed {
+            self.caps().presence(account, None, online);
         }
     }
 

@@ -22,7 +22,7 @@ mod room;
 mod rooms;
 mod state;
 
-pub use cluster::NodeRooms;
+pub use cluster::{Departures, NodeRemoteMembers, NodeRooms, RemoteRooms};
 pub use handle::{line, SessionHandle};
 pub use room::{Member, Room};
 pub use rooms::Added;

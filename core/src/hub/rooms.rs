@@ -118,6 +118,13 @@ impl Hub {
     /// Adds a local session to a subserver, queues `reply` to it first, then the
     /// join notice if this is the account's first session there.
     pub fn join(&self, room: &Arc<Room>, session: &Arc<SessionHandle>, reply: &str) {
+        self.join_as(room, session, reply, None);
+    }
+
+    /// [`Hub::join`], where `cluster_first` (from [`Hub::room_presence`]) says
+    /// whether the account is new to the subserver cluster-wide, which decides
+    /// whether member hosts hear of it (`None`: this node's view decides).
+    pub fn join_as(&self, room: &Arc<Room>, session: &Arc<SessionHandle>, reply: &str, cluster_first: Option<bool>) {
         let Some(account) = session.account().cloned() else { return };
         let mut st = room.write();
         st.sessions.push(session.clone());
@@ -146,13 +153,28 @@ impl Hub {
             self.bus().room(&room.name, RoomMsg::Joined { account: account.to_string(), origin: None });
         }
         // A remote subserver's home host announces joins back to us as room events.
-        if first && room.home.is_none() {
+        if room.home.is_some() {
+            return;
+        }
+        if first {
             self.deliver(&st.sessions, DeliveryKind::Join, &account, &replies::join_notice(&account));
             self.record(room, DeliveryKind::Join, &account, "");
+        }
+        if cluster_first.unwrap_or(first) {
             let hosts = st.remote_hosts();
             drop(st);
             self.fan_out(room, hosts, || RoomEvent::joined(&account, self.host()));
         }
+    }
+
+    /// In a cluster with a shared room presence store: records that this node
+    /// has an account in a local subserver and says whether it is the first
+    /// node to (see [`crate::bus::Bus::room_presence`]); `None` otherwise.
+    pub async fn room_presence(&self, room: &Room, account: &str) -> Option<bool> {
+        if room.home.is_some() {
+            return None;
+        }
+        self.bus().room_presence(&room.name, account, true)?.await
     }
 
     /// Removes a local session from a subserver; the leave notice goes out after the account's last session.
@@ -170,9 +192,25 @@ impl Hub {
         if st.members[pos].sessions > 0 {
             return false;
         }
+        // With a shared room presence store, it decides (after this returns) whether member hosts hear of it.
+        let mut shared = false;
         if room.home.is_none() {
             self.bus().room(&room.name, RoomMsg::Left { account: account.to_string(), origin: None });
-            if !st.members[pos].nodes.is_empty() {
+            let elsewhere = !st.members[pos].nodes.is_empty();
+            if let Some(last) = self.bus().room_presence(&room.name, &account, false) {
+                shared = true;
+                let fed = self.federation.get().cloned();
+                let (r, a, me) = (room.clone(), account.to_string(), self.host().to_owned());
+                tokio::spawn(async move {
+                    if last.await.unwrap_or(!elsewhere) {
+                        let hosts = r.read().remote_hosts();
+                        if let (Some(fed), false) = (fed, hosts.is_empty()) {
+                            fed.room_event(&r.name, hosts, RoomEvent::left(&a, &me));
+                        }
+                    }
+                });
+            }
+            if elsewhere {
                 return true; // still here through another node: no notice
             }
         }
@@ -181,7 +219,7 @@ impl Hub {
             None => {
                 self.deliver(&st.sessions, DeliveryKind::Leave, &account, &replies::leave_notice(&account));
                 self.record(room, DeliveryKind::Leave, &account, "");
-                let hosts = st.remote_hosts();
+                let hosts = if shared { Vec::new() } else { st.remote_hosts() };
                 drop(st);
                 self.fan_out(room, hosts, || RoomEvent::left(&account, self.host()));
             }

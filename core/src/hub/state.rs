@@ -38,6 +38,10 @@ pub(super) struct Directory {
     pub(super) sessions: RwLock<HashMap<u64, Arc<SessionHandle>>>,
     /// Logged-in sessions by account.
     pub(super) online: RwLock<HashMap<Arc<str>, Vec<Arc<SessionHandle>>>>,
+    /// Accounts this node last told its presence observers are online (cluster-wide).
+    /// A login here and one seen in another node's heartbeat race each other;
+    /// this is what makes observers hear each change once.
+    pub(super) reported: Mutex<std::collections::HashSet<String>>,
 }
 
 /// The shared state of the server.
@@ -53,7 +57,7 @@ pub struct Hub {
     pub(super) directory: Directory,
     pub(super) rooms: Rooms,
     caps: OnceLock<Arc<dyn Capabilities>>,
-    federation: OnceLock<Arc<dyn Federation>>,
+    pub(super) federation: OnceLock<Arc<dyn Federation>>,
     bus: OnceLock<Arc<dyn Bus>>,
 }
 
