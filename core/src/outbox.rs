@@ -3,12 +3,12 @@
 //!
 //! Two ways out. TLS, WebSocket and the legacy port have a writer task that
 //! drains the queue in batches ([`Outbox::next_batch`]). Plain TCP sessions are
-//! *direct* ([`Outbox::set_direct`]): no task is woken per line; the sender that
-//! queued into an idle outbox notes it (`hub::flush`) and, once it has handled
-//! what it had read, writes the queue to the socket itself under this lock
-//! ([`Outbox::write_now`]), which keeps lines in order across senders. What the
-//! socket does not take becomes a *backlog* that the recipient's own session
-//! task writes as the socket drains.
+//! *direct* ([`Outbox::set_direct`]): they have no writer task; the first line
+//! queued into an empty outbox wakes the session's own task, which writes
+//! everything queued by then as one buffer ([`Outbox::write_now`]) and, when
+//! the socket is full, the rest once it drains. One task per idle session
+//! instead of two. (Senders writing recipients' sockets themselves was tried and
+//! dropped: more CPU flat out and a worse paced p99; see bench/README.md.)
 //!
 //! Two marks: past half the bound the queue is *busy* (a sender whose line made
 //! it so waits, unread, until it drains below a quarter: see `hub::pushback`);
@@ -16,15 +16,14 @@
 
 use bytes::Bytes;
 use std::collections::VecDeque;
-use std::io::IoSlice;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-/// Most messages handed to one vectored write.
-const IOV: usize = 128;
+/// Most messages the session task writes at once (as the writer task did).
+const OWNED_BATCH: usize = 256;
 
 /// Extra messages a session's own replies may queue past the bound.
 pub const REPLY_HEADROOM_MESSAGES: usize = 256;
@@ -48,18 +47,18 @@ struct Queue {
     closed: Closed,
     /// Plain TCP: the socket that queued lines are written to directly.
     direct: Option<Arc<TcpStream>>,
-    /// Direct only: the socket did not take everything; the session task owns the rest.
-    backlog: bool,
+    /// Direct only: the session task has been asked to write (and has not emptied the queue yet).
+    owed: bool,
 }
 
 /// What [`Outbox::write_now`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wrote {
-    /// Nothing to do here (not direct, closed, or the backlog belongs to the session task).
+    /// Nothing to do here (not direct, or dropped for overflow).
     Nothing,
     /// Everything queued is on the socket.
     All,
-    /// The socket is full: the rest is a backlog and the session task was woken.
+    /// The socket is full: the rest stays queued for when it drains.
     Backlog,
     /// The socket is broken: the queue was dropped and closed.
     Failed,
@@ -111,7 +110,7 @@ impl Outbox {
                 bytes: 0,
                 closed: Closed::No,
                 direct: None,
-                backlog: false,
+                owed: false,
             }),
             ready: Notify::new(),
             drained: Notify::new(),
@@ -155,18 +154,7 @@ impl Outbox {
 
     /// Queues one message (ending in `\n`).
     pub fn push(&self, msg: Bytes) -> Pushed {
-        self.push_within(msg, 0, 0).0
-    }
-
-    /// Like [`push`](Self::push) (or [`push_reply`](Self::push_reply) when `reply`);
-    /// the flag is true when someone must call [`write_now`](Self::write_now): the
-    /// outbox is direct, was empty and has no backlog.
-    pub fn push_flagged(&self, msg: Bytes, reply: bool) -> (Pushed, bool) {
-        if reply {
-            self.push_within(msg, REPLY_HEADROOM_MESSAGES, REPLY_HEADROOM_BYTES)
-        } else {
-            self.push_within(msg, 0, 0)
-        }
+        self.push_within(msg, 0, 0)
     }
 
     /// Over half the bound: whoever fills it should wait.
@@ -200,153 +188,134 @@ impl Outbox {
     /// [`REPLY_HEADROOM_MESSAGES`] / [`REPLY_HEADROOM_BYTES`], so a client that reads
     /// its replies is never dropped for asking; one that never reads still is.
     pub fn push_reply(&self, msg: Bytes) -> Pushed {
-        self.push_within(msg, REPLY_HEADROOM_MESSAGES, REPLY_HEADROOM_BYTES).0
+        self.push_within(msg, REPLY_HEADROOM_MESSAGES, REPLY_HEADROOM_BYTES)
     }
 
-    fn push_within(&self, msg: Bytes, extra_messages: usize, extra_bytes: usize) -> (Pushed, bool) {
+    fn push_within(&self, msg: Bytes, extra_messages: usize, extra_bytes: usize) -> Pushed {
         let mut q = self.lock();
         if q.closed != Closed::No {
-            return (Pushed::Closed, false);
+            return Pushed::Closed;
         }
         if q.items.len() >= self.max_messages + extra_messages || q.bytes + msg.len() > self.max_bytes + extra_bytes {
             drop(q);
             self.fail();
-            return (Pushed::Overflowed, false);
+            return Pushed::Overflowed;
         }
         let was_empty = q.items.is_empty();
         q.bytes += msg.len();
         q.items.push_back(msg);
         let busy = extra_messages == 0 && self.over_pause(&q);
-        // Direct: a non-empty queue was already noted by whoever queued first
-        // (or is a backlog the session task writes), so only the first line asks.
-        let direct = q.direct.is_some();
-        let flush = direct && was_empty && !q.backlog;
+        // One wake-up per batch: the writer (or, direct, the session task) takes
+        // everything queued at once. Direct: while a write is owed nobody asks again.
+        let wake = was_empty && !q.owed;
+        if wake && q.direct.is_some() {
+            q.owed = true;
+            // The slow-reader clock starts when a write is owed.
+            self.progressed();
+        }
         drop(q);
-        // The writer drains everything at once, so one wake-up per batch is enough.
-        if was_empty && !direct {
+        if wake {
             self.ready.notify_one();
         }
-        (if busy { Pushed::Busy } else { Pushed::Queued }, flush)
+        if busy {
+            Pushed::Busy
+        } else {
+            Pushed::Queued
+        }
     }
 
-    /// Writes what is queued to the direct socket without waiting, under the
-    /// lock (so concurrent senders keep their order). A sender (`owner` false)
-    /// writes only while there is no backlog; the session task (`owner`) writes
-    /// the backlog. Whatever the socket does not take stays queued as a backlog
-    /// and the session task is woken to write it when the socket drains.
-    pub fn write_now(&self, owner: bool) -> Wrote {
-        let mut guard = self.lock();
-        let q = &mut *guard;
-        let Some(sock) = q.direct.as_ref() else { return Wrote::Nothing };
-        if q.closed == Closed::Overflow || (q.backlog && !owner) {
-            return Wrote::Nothing;
-        }
-        let was_busy = self.over_resume(q);
-        let mut written = 0u64;
-        let mut failed = false;
-        let full = loop {
-            if q.items.is_empty() {
-                break false;
-            }
-            let mut iov = [IoSlice::new(&[]); IOV];
-            let n = q.items.len().min(IOV);
-            for (slot, m) in iov.iter_mut().zip(q.items.iter()) {
-                *slot = IoSlice::new(m);
-            }
-            let offered: usize = iov[..n].iter().map(|s| s.len()).sum();
-            match sock.try_write_vectored(&iov[..n]) {
-                Ok(0) => {
-                    failed = true;
-                    break false;
+    /// Direct: the session task's write. Takes up to [`OWNED_BATCH`] lines under the
+    /// lock and writes them as one buffer *outside* it, so senders pushing meanwhile
+    /// never wait on a system call; loops until the queue is empty or the socket is
+    /// full (the rest stays queued: [`Wrote::Backlog`]). `owed` stays set throughout,
+    /// so a push meanwhile wakes nobody: this loop looks again.
+    pub fn write_now(&self) -> Wrote {
+        loop {
+            let (sock, batch) = {
+                let mut q = self.lock();
+                let Some(sock) = q.direct.clone() else { return Wrote::Nothing };
+                if q.closed == Closed::Overflow {
+                    return Wrote::Nothing;
                 }
-                Ok(accepted) => {
-                    self.progressed();
-                    q.bytes -= accepted;
-                    let mut took = accepted;
-                    while let Some(front) = q.items.front_mut() {
-                        if took < front.len() {
-                            *front = front.slice(took..);
-                            break;
-                        }
-                        took -= front.len();
-                        q.items.pop_front();
-                        written += 1;
-                        if took == 0 {
-                            break;
-                        }
+                if q.items.is_empty() {
+                    // Idle sessions keep no buffers: thousands of them add up.
+                    q.items = VecDeque::new();
+                    q.owed = false;
+                    self.write_idle();
+                    return Wrote::All;
+                }
+                q.owed = true;
+                let was_busy = self.over_resume(&q);
+                let n = q.items.len().min(OWNED_BATCH);
+                let batch: Vec<Bytes> = q.items.drain(..n).collect();
+                q.bytes -= batch.iter().map(|m| m.len()).sum::<usize>();
+                let drained = was_busy && !self.over_resume(&q);
+                drop(q);
+                if drained {
+                    self.drained.notify_waiters();
+                }
+                (sock, batch)
+            };
+            // One copy into one buffer is cheaper than many tiny iovecs in the kernel.
+            let buf: Bytes = match batch.as_slice() {
+                [one] => one.clone(),
+                many => {
+                    let mut joined = Vec::with_capacity(many.iter().map(|m| m.len()).sum());
+                    for m in many {
+                        joined.extend_from_slice(m);
                     }
-                    if accepted < offered {
-                        // The socket took part of it: it is full now.
-                        break true;
-                    }
+                    joined.into()
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break true,
-                Err(_) => {
-                    failed = true;
-                    break false;
-                }
-            }
-        };
-        let result = if failed {
-            // Like a failed writer task: nothing more can be written; the session ends.
-            q.items = VecDeque::new();
-            q.bytes = 0;
-            q.closed = Closed::Graceful;
-            q.backlog = false;
-            self.write_idle();
-            Wrote::Failed
-        } else if full {
-            if !q.backlog && written == 0 {
-                // The stall clock starts when a write began, as for the writer task.
+            };
+            let accepted = match sock.try_write(&buf) {
+                Ok(0) => None,
+                Ok(k) => Some(k),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Some(0),
+                Err(_) => None,
+            };
+            let Some(accepted) = accepted else {
+                // Like a failed writer task: nothing more can be written; the session ends.
+                let mut q = self.lock();
+                q.items = VecDeque::new();
+                q.bytes = 0;
+                q.closed = Closed::Graceful;
+                q.owed = false;
+                drop(q);
+                self.write_idle();
+                self.drained.notify_waiters();
+                return Wrote::Failed;
+            };
+            if accepted > 0 {
                 self.progressed();
             }
-            q.backlog = true;
-            Wrote::Backlog
-        } else {
-            // Idle sessions keep no buffers: thousands of them add up.
-            q.items = VecDeque::new();
-            q.backlog = false;
-            self.write_idle();
-            Wrote::All
-        };
-        if was_busy && !self.over_resume(q) {
-            self.drained.notify_waiters();
+            // Lines wholly on the socket.
+            let mut end = 0;
+            let written = batch.iter().take_while(|m| {
+                end += m.len();
+                end <= accepted
+            });
+            crate::metrics::M.deliveries_out.inc_by(written.count() as u64);
+            if accepted < buf.len() {
+                let rest = buf.slice(accepted..);
+                let mut q = self.lock();
+                if q.closed != Closed::Overflow {
+                    q.bytes += rest.len();
+                    q.items.push_front(rest);
+                }
+                return Wrote::Backlog;
+            }
         }
-        drop(guard);
-        if written > 0 {
-            crate::metrics::M.deliveries_out.inc_by(written);
-        }
-        match result {
-            Wrote::Backlog if !owner => self.ready.notify_one(),
-            Wrote::Failed => self.drained.notify_waiters(),
-            _ => {}
-        }
-        result
     }
 
-    /// Direct: hands what is queued to the session task, which writes it at
-    /// once (for pushes made outside any session task: they may hold the hub's
-    /// locks, so they neither write nor wait).
-    pub fn hand_over(&self) {
-        let mut q = self.lock();
-        if q.direct.is_none() || q.backlog || q.closed == Closed::Overflow || q.items.is_empty() {
-            return;
-        }
-        q.backlog = true;
-        self.progressed();
-        drop(q);
-        self.ready.notify_one();
-    }
-
-    /// Direct: waits until there is a backlog for the session task to write.
-    pub async fn backlog(&self) {
+    /// Direct: waits until the session task owes a write.
+    pub async fn owed(&self) {
         loop {
             let wait = self.ready.notified();
             tokio::pin!(wait);
             wait.as_mut().enable();
             {
                 let q = self.lock();
-                if q.backlog && q.closed != Closed::Overflow {
+                if q.owed && q.closed != Closed::Overflow {
                     return;
                 }
             }
@@ -360,7 +329,7 @@ impl Outbox {
         q.closed = Closed::Overflow;
         q.items = VecDeque::new();
         q.bytes = 0;
-        q.backlog = false;
+        q.owed = false;
         drop(q);
         self.ready.notify_one();
         self.drained.notify_waiters();
@@ -472,16 +441,24 @@ mod tests {
         (sock, o, client)
     }
 
+    /// True when the session task has been woken to write (without waiting).
+    fn owed_now(o: &Outbox) -> bool {
+        futures_util::FutureExt::now_or_never(o.owed()).is_some()
+    }
+
     #[tokio::test]
-    async fn direct_asks_once_and_writes_in_order() {
+    async fn direct_wakes_its_session_once_and_writes_in_order() {
         use tokio::io::AsyncReadExt;
         let (sock, o, mut client) = direct(16, 1 << 20).await;
         sock.writable().await.expect("writable");
-        assert_eq!(o.push_flagged(Bytes::from_static(b"a\n"), false), (Pushed::Queued, true));
-        assert_eq!(o.push_flagged(Bytes::from_static(b"b\n"), false), (Pushed::Queued, false));
-        assert_eq!(o.push_flagged(Bytes::from_static(b"c\n"), true), (Pushed::Queued, false));
-        assert_eq!(o.write_now(false), Wrote::All);
-        assert_eq!(o.write_now(false), Wrote::All, "nothing queued: nothing to write");
+        assert!(!owed_now(&o));
+        assert_eq!(o.push(Bytes::from_static(b"a\n")), Pushed::Queued);
+        assert!(owed_now(&o), "the first line asks the session task to write");
+        assert_eq!(o.push(Bytes::from_static(b"b\n")), Pushed::Queued);
+        assert_eq!(o.push_reply(Bytes::from_static(b"c\n")), Pushed::Queued);
+        assert_eq!(o.write_now(), Wrote::All);
+        assert!(!owed_now(&o), "written: nothing owed");
+        assert_eq!(o.write_now(), Wrote::All, "nothing queued: nothing to write");
         let mut got = [0u8; 6];
         client.read_exact(&mut got).await.expect("read");
         assert_eq!(&got, b"a\nb\nc\n");
@@ -489,7 +466,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_socket_leaves_a_backlog_for_the_owner() {
+    async fn a_full_socket_keeps_the_rest_for_when_it_drains() {
         use tokio::io::AsyncReadExt;
         let (sock, o, mut client) = direct(1024, 64 << 20).await;
         sock.writable().await.expect("writable");
@@ -499,10 +476,9 @@ mod tests {
         for _ in 0..n {
             assert_ne!(o.push(chunk.clone()), Pushed::Overflowed);
         }
-        assert_eq!(o.write_now(false), Wrote::Backlog);
-        // The backlog is the owner's: a sender neither writes nor is asked to.
-        assert_eq!(o.write_now(false), Wrote::Nothing);
-        assert!(!o.push_flagged(Bytes::from_static(b"end\n"), false).1);
+        assert_eq!(o.write_now(), Wrote::Backlog);
+        assert!(owed_now(&o), "still owed while the socket is full");
+        assert_eq!(o.push(Bytes::from_static(b"end\n")), Pushed::Queued);
         let reading = tokio::spawn(async move {
             let mut total = 0usize;
             let mut buf = vec![0u8; 1 << 16];
@@ -522,12 +498,13 @@ mod tests {
             }
             total
         });
-        while o.write_now(true) == Wrote::Backlog {
+        while o.write_now() == Wrote::Backlog {
             sock.writable().await.expect("writable");
         }
         assert_eq!(reading.await.expect("reader"), n * chunk.len() + 4);
-        assert_eq!(o.write_now(false), Wrote::All, "the backlog is gone: senders write again");
-        assert_eq!(o.push_flagged(Bytes::from_static(b"again\n"), false), (Pushed::Queued, true));
+        assert!(!owed_now(&o));
+        assert_eq!(o.push(Bytes::from_static(b"again\n")), Pushed::Queued);
+        assert!(owed_now(&o), "an empty outbox asks again");
     }
 
     #[tokio::test]

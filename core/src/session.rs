@@ -1,9 +1,9 @@
 //! One client connection's state machine: before login → logged in → in a
 //! subserver. Transport-agnostic: it reads [`Inbound`] messages and queues
 //! replies into the session's outbox. TLS, WebSocket and legacy sessions have a
-//! writer task that drains it; plain TCP sessions have none: whoever queued
-//! writes the socket directly once done (`hub::flush`), and this task writes
-//! only a backlog the socket did not take (see [`crate::outbox`]).
+//! writer task that drains it; plain TCP sessions have none: this task writes
+//! its socket itself when lines are queued (see [`crate::outbox`]), so an idle
+//! session is one task.
 //!
 //! The session stops reading its client while (a) a chat line waits for the
 //! flood budget and (b) a line it sent left some recipient's queue busy
@@ -12,7 +12,7 @@
 
 use crate::commands::{self, Ctx, Gate};
 use crate::context::{Shared, State};
-use crate::hub::{flush, pushback, SessionHandle};
+use crate::hub::{pushback, SessionHandle};
 use crate::outbox::{Closed, Outbox, Wrote};
 use crate::replies;
 use crate::transport::{Inbound, MessageReader, MessageWriter};
@@ -38,7 +38,7 @@ pub fn run(
     reader: Box<dyn MessageReader>,
     writer: Box<dyn MessageWriter>,
 ) -> impl Future<Output = ()> {
-    pushback::scope(flush::scope(run_scoped(shared, peer, transport, reader, writer)))
+    pushback::scope(run_scoped(shared, peer, transport, reader, writer))
 }
 
 async fn run_scoped(
@@ -80,14 +80,6 @@ async fn run_scoped(
             if pending.capacity() > 0 {
                 pending = VecDeque::new();
             }
-            // All that was read is handled: write out what it queued, one write
-            // per recipient for the whole lot (`hub::flush`). Other tasks that are
-            // ready run first: under load, what they queue for the same recipients
-            // goes out in the same writes (when quiet, the yield returns at once).
-            if !reader.buffered() && flush::pending() {
-                tokio::task::yield_now().await;
-                flush::run();
-            }
             // Idle timeouts and shutdown arrive as kicks (see `server`), which keeps
             // this future small: no timer per idle session.
             let inbound = tokio::select! {
@@ -121,14 +113,6 @@ async fn run_scoped(
                     // Boxed: a command's future is only allocated while it runs,
                     // which keeps idle sessions small.
                     let mut command = Box::pin(commands::run(&mut ctx, &text));
-                    // Whenever it waits (a login, the store), what it queued so far goes out.
-                    let mut command = std::future::poll_fn(move |cx| {
-                        let polled = command.as_mut().poll(cx);
-                        if polled.is_pending() {
-                            flush::run();
-                        }
-                        polled
-                    });
                     // Keep framing input while a slow command (a login) runs, so bare
                     // packets sent meanwhile stay separate messages (protocol.md §2).
                     loop {
@@ -157,8 +141,6 @@ async fn run_scoped(
     hub.logout(&session, room.as_ref());
     hub.disconnect(&session);
     session.outbox.close();
-    // The leave notices, and whatever else this task still owes.
-    flush::run();
     // An overflowed client is not reading: do not wait for its writer at all.
     let overflowed = session.outbox.closed() == Closed::Overflow;
     let fallback = if overflowed { "queue_full" } else { "client" };
@@ -196,8 +178,6 @@ async fn pause(
     slow: Option<Duration>,
     until: impl Future<Output = ()>,
 ) -> bool {
-    // Nothing this task queued may wait for the pause (pushback waits for those very writes).
-    flush::run();
     tokio::select! {
         _ = until => true,
         _ = session.kick.notified() => false,
@@ -210,7 +190,7 @@ async fn pause(
 async fn write_backlog(session: &SessionHandle, direct: Option<&Arc<TcpStream>>, slow: Option<Duration>) -> Infallible {
     let Some(sock) = direct else { return std::future::pending().await };
     loop {
-        session.outbox.backlog().await;
+        session.outbox.owed().await;
         // Boxed: only a session with a backlog carries the timer.
         Box::pin(write_out(session, sock, slow)).await;
     }
@@ -220,7 +200,7 @@ async fn write_backlog(session: &SessionHandle, direct: Option<&Arc<TcpStream>>,
 /// the socket accepted nothing for `slow`.
 async fn write_out(session: &SessionHandle, sock: &TcpStream, slow: Option<Duration>) {
     loop {
-        if session.write_now(true) != Wrote::Backlog {
+        if session.write_now() != Wrote::Backlog {
             return;
         }
         let ready = match slow {
@@ -247,7 +227,7 @@ async fn write_out(session: &SessionHandle, sock: &TcpStream, slow: Option<Durat
 
 /// At the end: writes what is still queued (the caller bounds the wait).
 async fn drain(session: &SessionHandle, sock: &TcpStream) {
-    while session.write_now(true) == Wrote::Backlog {
+    while session.write_now() == Wrote::Backlog {
         if sock.writable().await.is_err() {
             return;
         }

@@ -224,16 +224,10 @@ async fn publish_loop(client: Client, node: Arc<str>, mut rx: mpsc::Receiver<(St
 }
 
 async fn receive_loop(bus: Weak<NatsBus>, hub: Weak<Hub>, mut sub: async_nats::Subscriber) {
-    // Lines for local plain TCP members are written by this task once each
-    // message is applied (`hub::flush`), not by a wake-up per member.
-    crate::hub::flush::scope(async move {
-        while let Some(m) = sub.next().await {
-            let (Some(bus), Some(hub)) = (bus.upgrade(), hub.upgrade()) else { return };
-            bus.receive(&hub, m);
-            crate::hub::flush::run();
-        }
-    })
-    .await
+    while let Some(m) = sub.next().await {
+        let (Some(bus), Some(hub)) = (bus.upgrade(), hub.upgrade()) else { return };
+        bus.receive(&hub, m);
+    }
 }
 
 async fn heartbeat_loop(bus: Weak<NatsBus>, hub: Weak<Hub>, every: Duration, timeout: Duration) {

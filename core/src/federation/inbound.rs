@@ -48,8 +48,7 @@ pub async fn serve(node: Option<&Node>, mut stream: TcpStream, peer: SocketAddr)
     let answer = match timeout(limit, read_line(&mut stream, max)).await {
         Ok(Ok(line)) => {
             crate::metrics::federation("in", "ok");
-            // What it delivers to local plain TCP sessions is written when it is done (`hub::flush`).
-            crate::hub::flush::scope(handle(node, &line, peer)).await
+            handle(node, &line, peer).await
         }
         Ok(Err(_)) => msg::error(&format!("invalid request: longer than {max} bytes")),
         Err(_) => msg::error("invalid request: not received in time"),

@@ -5,7 +5,7 @@ use crate::outbox::{now_ms, Outbox, Pushed, Wrote};
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -24,14 +24,12 @@ pub struct SessionHandle {
     ended: OnceLock<&'static str>,
     /// Milliseconds on the server's clock of the last message from the client.
     last_active: AtomicU64,
-    /// This handle, so a push can note it for a deferred direct write (`flush.rs`).
-    me: Weak<SessionHandle>,
 }
 
 impl SessionHandle {
     /// A new, not yet logged-in session.
     pub fn new(id: u64, peer: SocketAddr, outbox: Outbox) -> Arc<Self> {
-        Arc::new_cyclic(|me| SessionHandle {
+        Arc::new(SessionHandle {
             id,
             peer,
             outbox,
@@ -39,13 +37,7 @@ impl SessionHandle {
             kick: Notify::new(),
             ended: OnceLock::new(),
             last_active: AtomicU64::new(now_ms()),
-            me: me.clone(),
         })
-    }
-
-    /// A strong handle to this session (None only while it is being dropped).
-    pub(super) fn arc(&self) -> Option<Arc<SessionHandle>> {
-        self.me.upgrade()
     }
 
     /// Records client activity (any message, keep-alives included).
@@ -75,8 +67,8 @@ impl SessionHandle {
 
     /// Writes this direct (plain TCP) session's queue to its socket now; see
     /// [`Outbox::write_now`]. A broken socket ends the session.
-    pub fn write_now(&self, owner: bool) -> Wrote {
-        let wrote = self.outbox.write_now(owner);
+    pub fn write_now(&self) -> Wrote {
+        let wrote = self.outbox.write_now();
         if wrote == Wrote::Failed {
             self.kick.notify_one();
         }
@@ -96,25 +88,22 @@ impl SessionHandle {
     /// Queues a reply to this session's own command: it may use the outbox's
     /// reply headroom, so asking for a (bounded) list never counts as not reading.
     pub fn reply(&self, text: &str) -> bool {
-        self.pushed(self.outbox.push_flagged(line(text), true))
+        self.pushed(self.outbox.push_reply(line(text)))
     }
 
     /// Queues pre-formatted bytes; drops the session if its queue overflows.
     pub fn push(&self, bytes: Bytes) -> bool {
-        self.pushed(self.outbox.push_flagged(bytes, false))
+        self.pushed(self.outbox.push(bytes))
     }
 
     /// Like [`push`](Self::push); true when the queue is now busy (the sender should wait).
     pub(super) fn push_noting(&self, bytes: Bytes) -> bool {
-        let result = self.outbox.push_flagged(bytes, false);
+        let result = self.outbox.push(bytes);
         self.pushed(result);
-        result.0 == Pushed::Busy
+        result == Pushed::Busy
     }
 
-    fn pushed(&self, (result, flush): (Pushed, bool)) -> bool {
-        if flush {
-            super::flush::note(self);
-        }
+    fn pushed(&self, result: Pushed) -> bool {
         match result {
             Pushed::Queued | Pushed::Busy => true,
             Pushed::Closed => false,

@@ -15,7 +15,6 @@
 mod cluster;
 mod delivery;
 mod directory;
-pub mod flush;
 mod handle;
 pub mod pushback;
 mod room;

@@ -50,10 +50,6 @@ pub(crate) fn ready_or_end(ready: &mut std::collections::VecDeque<Inbound>, ende
 pub trait MessageReader: Send {
     /// The next client message, or `None` once the connection is closed or broken.
     async fn next(&mut self) -> Option<Inbound>;
-    /// True when [`next`](Self::next) has a complete message without reading the socket.
-    fn buffered(&self) -> bool {
-        false
-    }
 }
 
 /// Called whenever the socket accepted bytes (the slow-reader rule watches it).

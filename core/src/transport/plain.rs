@@ -44,10 +44,6 @@ impl TcpReader {
 
 #[async_trait]
 impl MessageReader for TcpReader {
-    fn buffered(&self) -> bool {
-        !self.ready.is_empty()
-    }
-
     async fn next(&mut self) -> Option<Inbound> {
         loop {
             if let Some(m) = self.ready.pop_front() {
