@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Wire texts (WIRE.md) an attempt can be answered with.
+/// Reply texts (docs/protocol.md) an attempt can be answered with.
 const BAD_LOGIN: &str = "Invalid username or password.";
 const TOO_MANY_LOGINS: &str = "Too many failed logins; try again later.";
 const BUSY: &str = "The server is busy; try again in a moment.";

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Wire texts (WIRE.md) the flooder may be told.
+/// Reply texts (docs/protocol.md) the flooder may be told.
 const TOO_FAST: &str = "You are sending messages too fast.";
 const FLOOD_KICK: &str = "Disconnected: you kept sending messages too fast.";
 
