@@ -125,13 +125,7 @@ impl Hub {
     pub fn node_rooms(&self) -> NodeRooms {
         let mut out = NodeRooms::new();
         for r in self.local_rooms() {
-            let st = r.read();
-            let here: BTreeSet<String> = st
-                .members
-                .iter()
-                .filter(|m| m.origin.is_none() && m.sessions > 0)
-                .map(|m| m.name.to_string())
-                .collect();
+            let here = members_here(&r);
             if !here.is_empty() {
                 out.insert(r.name.to_string(), here);
             }
@@ -211,13 +205,7 @@ impl Hub {
         let remote: Vec<Arc<Room>> = crate::sync::rd(&self.rooms.0).remote.values().cloned().collect();
         for r in remote {
             let Some(home) = &r.home else { continue };
-            let st = r.read();
-            let here: BTreeSet<String> = st
-                .members
-                .iter()
-                .filter(|m| m.origin.is_none() && m.sessions > 0)
-                .map(|m| m.name.to_string())
-                .collect();
+            let here = members_here(&r);
             if !here.is_empty() {
                 out.entry(home.to_string()).or_default().insert(r.name.to_string(), here);
             }
@@ -338,4 +326,9 @@ impl Hub {
         }
         Ok(())
     }
+}
+
+/// The accounts with a session on this node in `room` (not other hosts' or nodes' members).
+fn members_here(room: &Room) -> BTreeSet<String> {
+    room.read().members.iter().filter(|m| m.origin.is_none() && m.sessions > 0).map(|m| m.name.to_string()).collect()
 }
