@@ -273,3 +273,26 @@ async fn the_http_only_port_serves_late_requests_and_websocket_sessions() {
     tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut reply)).await.expect("closed").unwrap();
     assert!(String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 400"), "{}", String::from_utf8_lossy(&reply));
 }
+
+#[tokio::test]
+async fn the_http_only_port_has_the_same_per_address_limit() {
+    use tokio::io::AsyncReadExt;
+    let srv = TestServer::builder()
+        .server_key("http_listen", "\"127.0.0.1:0\"")
+        .toml("[limits]\nmax_connections_per_ip = 2")
+        .start()
+        .await;
+    let http = srv.http_addr().expect("http port");
+    let first = TcpStream::connect(http).await.unwrap();
+    let _second = TcpStream::connect(http).await.unwrap();
+    // A third silent connection from the same address is closed at once, with nothing written.
+    let mut third = TcpStream::connect(http).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut got)).await.expect("closed").unwrap();
+    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    // Freeing a slot lets the next request in.
+    drop(first);
+    // The server frees the slot when it reads the close; generous for a loaded CI machine.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(http_get(http, "/").await.status, 200);
+}
