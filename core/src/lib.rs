@@ -30,6 +30,7 @@ pub mod rlimit;
 pub mod server;
 pub mod session;
 pub mod shutdown;
+pub mod signal;
 pub mod store;
 pub mod sync;
 pub mod transport;

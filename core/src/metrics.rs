@@ -126,36 +126,35 @@ pub fn count(family: &Family<Label, Counter>, name: &'static str, value: &str) {
 }
 
 /// One client connection in the gauges: open by transport, and logged in by
-/// transport once it is; both are taken back when it is dropped.
+/// transport once it is; both are taken back when it is dropped. Holds only the
+/// label (every idle session keeps one): the gauges are looked up again.
 pub struct Tracked {
-    open: Gauge,
     transport: &'static str,
-    session: Option<Gauge>,
+    logged_in: bool,
 }
 
 impl Tracked {
     /// Counts a new connection on `transport` (`plain`, `tls`, `encrypted`, `websocket`).
     pub fn open(transport: &'static str) -> Tracked {
-        let open = M.connections.get_or_create(&label("transport", transport)).clone();
-        open.inc();
-        Tracked { open, transport, session: None }
+        M.connections.get_or_create(&label("transport", transport)).inc();
+        Tracked { transport, logged_in: false }
     }
 
     /// Counts the session as logged in (once).
     pub fn logged_in(&mut self, yes: bool) {
-        if yes && self.session.is_none() {
-            let g = M.sessions.get_or_create(&label("transport", self.transport)).clone();
-            g.inc();
-            self.session = Some(g);
+        if yes && !self.logged_in {
+            M.sessions.get_or_create(&label("transport", self.transport)).inc();
+            self.logged_in = true;
         }
     }
 }
 
 impl Drop for Tracked {
     fn drop(&mut self) {
-        self.open.dec();
-        if let Some(g) = &self.session {
-            g.dec();
+        let transport = label("transport", self.transport);
+        M.connections.get_or_create(&transport).dec();
+        if self.logged_in {
+            M.sessions.get_or_create(&transport).dec();
         }
     }
 }

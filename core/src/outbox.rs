@@ -18,9 +18,12 @@ use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
+
+use crate::signal::Signal;
 
 /// Most messages the session task writes at once (as the writer task did).
 const OWNED_BATCH: usize = 256;
@@ -43,7 +46,8 @@ pub enum Closed {
 
 struct Queue {
     items: VecDeque<Bytes>,
-    bytes: usize,
+    /// Bytes queued; bounded by `max_bytes` plus the reply headroom.
+    bytes: u32,
     closed: Closed,
     /// Plain TCP: the socket that queued lines are written to directly.
     direct: Option<Arc<TcpStream>>,
@@ -80,11 +84,13 @@ pub enum Pushed {
 /// The bounded queue between delivery and one socket writer.
 pub struct Outbox {
     queue: Mutex<Queue>,
-    ready: Notify,
+    /// Wakes the one task that writes: the writer task, or (direct) the session task.
+    ready: Signal,
     /// Fired when a busy queue drains below the resume mark (or closes).
     drained: Notify,
-    max_messages: usize,
-    max_bytes: usize,
+    // u32: with the bytes queued, one word fewer in every session.
+    max_messages: u32,
+    max_bytes: u32,
     /// Milliseconds since [`EPOCH`] the socket last accepted bytes (or a write
     /// began); [`IDLE`] while nothing waits to be written.
     progress: AtomicU64,
@@ -112,10 +118,11 @@ impl Outbox {
                 direct: None,
                 owed: false,
             }),
-            ready: Notify::new(),
+            ready: Signal::default(),
             drained: Notify::new(),
-            max_messages,
-            max_bytes,
+            max_messages: u32::try_from(max_messages).unwrap_or(u32::MAX),
+            // Room for the reply headroom on top: the queued bytes fit in a u32.
+            max_bytes: u32::try_from(max_bytes).unwrap_or(u32::MAX).min(u32::MAX / 2),
             progress: AtomicU64::new(IDLE),
         }
     }
@@ -123,6 +130,11 @@ impl Outbox {
     /// Makes the outbox direct: queued lines go to `sock` from [`write_now`](Self::write_now).
     pub fn set_direct(&self, sock: Arc<TcpStream>) {
         self.lock().direct = Some(sock);
+    }
+
+    /// The direct socket, if this outbox is direct and still attached.
+    pub fn direct(&self) -> Option<Arc<TcpStream>> {
+        self.lock().direct.clone()
     }
 
     /// Forgets the direct socket (the session ended), so lingering handles do not keep it open.
@@ -159,12 +171,12 @@ impl Outbox {
 
     /// Over half the bound: whoever fills it should wait.
     fn over_pause(&self, q: &Queue) -> bool {
-        q.items.len() > self.max_messages / 2 || q.bytes > self.max_bytes / 2
+        q.items.len() > self.max_messages as usize / 2 || q.bytes > self.max_bytes / 2
     }
 
     /// Still over a quarter of the bound: waiting senders keep waiting.
     fn over_resume(&self, q: &Queue) -> bool {
-        q.items.len() > self.max_messages / 4 || q.bytes > self.max_bytes / 4
+        q.items.len() > self.max_messages as usize / 4 || q.bytes > self.max_bytes / 4
     }
 
     /// True while waiting senders should go on waiting (busy and open).
@@ -196,13 +208,16 @@ impl Outbox {
         if q.closed != Closed::No {
             return Pushed::Closed;
         }
-        if q.items.len() >= self.max_messages + extra_messages || q.bytes + msg.len() > self.max_bytes + extra_bytes {
+        if q.items.len() >= self.max_messages as usize + extra_messages
+            || q.bytes as usize + msg.len() > self.max_bytes as usize + extra_bytes
+        {
             drop(q);
             self.fail();
             return Pushed::Overflowed;
         }
         let was_empty = q.items.is_empty();
-        q.bytes += msg.len();
+        // Fits: checked against the bounds above.
+        q.bytes += msg.len() as u32;
         q.items.push_back(msg);
         let busy = extra_messages == 0 && self.over_pause(&q);
         // One wake-up per batch: the writer (or, direct, the session task) takes
@@ -248,7 +263,7 @@ impl Outbox {
                 let was_busy = self.over_resume(&q);
                 let n = q.items.len().min(OWNED_BATCH);
                 let batch: Vec<Bytes> = q.items.drain(..n).collect();
-                q.bytes -= batch.iter().map(|m| m.len()).sum::<usize>();
+                q.bytes -= batch.iter().map(|m| m.len() as u32).sum::<u32>();
                 let drained = was_busy && !self.over_resume(&q);
                 drop(q);
                 if drained {
@@ -299,7 +314,7 @@ impl Outbox {
                 let rest = buf.slice(accepted..);
                 let mut q = self.lock();
                 if q.closed != Closed::Overflow {
-                    q.bytes += rest.len();
+                    q.bytes += rest.len() as u32;
                     q.items.push_front(rest);
                 }
                 return Wrote::Backlog;
@@ -309,17 +324,24 @@ impl Outbox {
 
     /// Direct: waits until the session task owes a write.
     pub async fn owed(&self) {
+        std::future::poll_fn(|cx| self.poll_owed(cx)).await
+    }
+
+    /// Direct: ready while the session task owes a write; otherwise registers
+    /// the task's waker (the signal is looked at before the queue, so a push in
+    /// between wakes it).
+    pub fn poll_owed(&self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
-            let wait = self.ready.notified();
-            tokio::pin!(wait);
-            wait.as_mut().enable();
+            let signalled = self.ready.poll_take(cx).is_ready();
             {
                 let q = self.lock();
                 if q.owed && q.closed != Closed::Overflow {
-                    return;
+                    return Poll::Ready(());
                 }
             }
-            wait.await;
+            if !signalled {
+                return Poll::Pending;
+            }
         }
     }
 
@@ -365,7 +387,7 @@ impl Outbox {
                     let was_busy = self.over_resume(&q);
                     let q = &mut *q;
                     for m in q.items.drain(..n) {
-                        q.bytes -= m.len();
+                        q.bytes -= m.len() as u32;
                         batch.push(m);
                     }
                     // Idle sessions keep no buffers: thousands of them add up.

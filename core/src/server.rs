@@ -88,7 +88,7 @@ impl Drop for Slot {
 
 /// Everything a listener task needs (one per server, shared by its connections).
 struct Ctx {
-    shared: Shared,
+    shared: Arc<Shared>,
     /// Serves inbound server-to-server requests; `None` when federation is off.
     federation: Option<Arc<Node>>,
     /// Gives each chat session its shutdown guard.
@@ -154,13 +154,13 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
     let sessions = Sessions::default();
 
     let budgets = Arc::new(crate::limits::Budgets::new(&cfg.limits));
-    let shared = Shared {
+    let shared = Arc::new(Shared {
         hub: hub.clone(),
         auth,
         legacy: cfg.compat.legacy,
         budgets: budgets.clone(),
         uploads: Arc::new(crate::uploads::Uploads::new(&cfg.limits, cfg.capabilities.files_root(&cfg.server.data_dir))),
-    };
+    });
     shared.uploads.clean_incoming(Duration::from_secs(3600));
     let uploads = shared.uploads.clone();
     let web = crate::http::Web { shared: shared.clone(), cfg: cfg.web.clone(), sessions: sessions.watch() };
@@ -287,12 +287,11 @@ async fn accept_loop(listener: TcpListener, door: Door, ctx: Arc<Ctx>) {
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            let _slot = slot;
-            // Boxed: handshakes are large futures and run once; the session
-            // future is what stays resident for every idle connection.
-            if let Some((reader, writer)) = Box::pin(prepare(stream, peer, door, &ctx)).await {
-                let _guard = ctx.sessions.guard();
-                session::run(ctx.shared.clone(), peer, door.name(), reader, writer).await;
+            // The session gets a task of its own: this one's handshake state and
+            // arguments would otherwise stay next to it for as long as it is connected.
+            if let Some((reader, writer)) = prepare(stream, peer, door, &ctx).await {
+                let keep = (slot, ctx.sessions.guard());
+                tokio::spawn(session::run(ctx.shared.clone(), peer, door.name(), reader, writer, keep));
             }
         });
     }

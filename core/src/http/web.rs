@@ -6,7 +6,7 @@ use crate::context::Shared;
 /// What the HTTP side needs: the session context (for WebSocket sessions) and `[web]`.
 pub struct Web {
     /// What every chat session needs.
-    pub shared: Shared,
+    pub shared: std::sync::Arc<Shared>,
     /// `[web]`.
     pub cfg: WebConfig,
     /// Gives each WebSocket session its shutdown guard.

@@ -89,8 +89,8 @@ pub(super) async fn run_session(web: &Web, on_upgrade: OnUpgrade, peer: SocketAd
     };
     let config = ws::config(web.cfg.max_message_bytes);
     let (reader, writer) = ws::halves(TokioIo::new(upgraded), config).await;
-    let _guard = web.sessions.guard();
-    crate::session::run(web.shared.clone(), peer, "websocket", reader, writer).await;
+    let guard = web.sessions.guard();
+    crate::session::run(web.shared.clone(), peer, "websocket", reader, writer, guard).await;
 }
 
 #[cfg(test)]

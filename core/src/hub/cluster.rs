@@ -151,7 +151,7 @@ impl Hub {
     /// presence observers (capabilities) hear it unless it has sessions here.
     pub fn presence_elsewhere(&self, account: &str, online: bool) {
         if !self.is_online_here(account) {
-            self.report_presence(account, online);
+            self.report_presence(&account.into(), online);
         }
     }
 

@@ -34,12 +34,13 @@ impl Hub {
         wr(&self.directory.sessions).insert(session.id, session.clone());
         let first = {
             let mut online = wr(&self.directory.online);
-            let list = online.entry(name).or_default();
+            // Most accounts have one session: no room for four.
+            let list = online.entry(name.clone()).or_insert_with(|| Vec::with_capacity(1));
             list.push(session.clone());
             list.len() == 1
         };
         if first && !self.bus().online_elsewhere(account) {
-            self.report_presence(account, true);
+            self.report_presence(&name, true);
         }
     }
 
@@ -73,10 +74,11 @@ impl Hub {
 
     /// Tells presence observers that `account` came online or went offline
     /// cluster-wide, unless they were told so last (see `Directory::reported`).
-    pub(super) fn report_presence(&self, account: &str, online: bool) {
+    pub(super) fn report_presence(&self, account: &Arc<str>, online: bool) {
         // Held while telling, so two changes of one account are told in order.
         let mut reported = lock(&self.directory.reported);
-        let changed = if online { reported.insert(account.to_owned()) } else { reported.remove(account) };
+        // The name shared with the session's: no copy per online account.
+        let changed = if online { reported.insert(account.clone()) } else { reported.remove(&**account) };
         if changed {
             self.caps().presence(account, None, online);
         }

@@ -2,12 +2,16 @@
 //! delivery and capabilities hold. The connection's own half is `session::run`.
 
 use crate::outbox::{now_ms, Outbox, Pushed, Wrote};
+use crate::signal::Signal;
 use bytes::Bytes;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::sync::Notify;
+
+/// Why the server ends sessions: the metrics' `reason` label for disconnects.
+pub const END_REASONS: [&str; 8] =
+    ["ban", "flood", "http_after_greeting", "idle", "queue_full", "shutdown", "slow_reader", "other"];
 
 /// The shared half of one client connection: what delivery needs.
 pub struct SessionHandle {
@@ -19,9 +23,10 @@ pub struct SessionHandle {
     pub outbox: Outbox,
     pub(super) account: OnceLock<Arc<str>>,
     /// Fired to make the session end (ban, shutdown, overflow, idle).
-    pub kick: Notify,
-    /// Why the session was ended, set by whoever decided it (the metrics' `reason`).
-    ended: OnceLock<&'static str>,
+    pub kick: Signal,
+    /// Why the session was ended, set by whoever decided it: 1 + an index into
+    /// [`END_REASONS`] (one byte instead of a 24-byte `OnceLock<&str>` per session).
+    ended: AtomicU8,
     /// Milliseconds on the server's clock of the last message from the client.
     last_active: AtomicU64,
 }
@@ -34,8 +39,8 @@ impl SessionHandle {
             peer,
             outbox,
             account: OnceLock::new(),
-            kick: Notify::new(),
-            ended: OnceLock::new(),
+            kick: Signal::default(),
+            ended: AtomicU8::new(0),
             last_active: AtomicU64::new(now_ms()),
         })
     }
@@ -122,15 +127,20 @@ impl SessionHandle {
         self.end(reason);
     }
 
-    /// Makes the session end; the first reason given is the one counted.
+    /// Makes the session end; the first reason given is the one counted (one of
+    /// [`END_REASONS`]; any other counts as `other`).
     pub fn end(&self, reason: &'static str) {
-        let _ = self.ended.set(reason);
+        let index = END_REASONS.iter().position(|r| *r == reason).unwrap_or(END_REASONS.len() - 1);
+        let _ = self.ended.compare_exchange(0, index as u8 + 1, Ordering::AcqRel, Ordering::Acquire);
         self.kick.notify_one();
     }
 
     /// Why the session was ended, if something other than its client ended it.
     pub fn end_reason(&self) -> Option<&'static str> {
-        self.ended.get().copied()
+        match self.ended.load(Ordering::Acquire) {
+            0 => None,
+            n => END_REASONS.get(usize::from(n) - 1).copied(),
+        }
     }
 }
 

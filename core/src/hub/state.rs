@@ -41,7 +41,7 @@ pub(super) struct Directory {
     /// Accounts this node last told its presence observers are online (cluster-wide).
     /// A login here and one seen in another node's heartbeat race each other;
     /// this is what makes observers hear each change once.
-    pub(super) reported: Mutex<std::collections::HashSet<String>>,
+    pub(super) reported: Mutex<std::collections::HashSet<Arc<str>>>,
 }
 
 /// The shared state of the server.

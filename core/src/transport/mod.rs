@@ -50,6 +50,14 @@ pub(crate) fn ready_or_end(ready: &mut std::collections::VecDeque<Inbound>, ende
 pub trait MessageReader: Send {
     /// The next client message, or `None` once the connection is closed or broken.
     async fn next(&mut self) -> Option<Inbound>;
+
+    /// Ready once [`next`](Self::next) has something to do: input, the end, or a
+    /// partial message to time out. Registers the task's waker otherwise, so an
+    /// idle session waits without `next`'s (boxed) future. Transports that cannot
+    /// tell are always ready: their idle sessions wait in `next`.
+    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
 }
 
 /// Called whenever the socket accepted bytes (the slow-reader rule watches it).

@@ -23,14 +23,16 @@ pub struct TcpReader {
     rd: Arc<TcpStream>,
     framer: Framer,
     ready: VecDeque<Inbound>,
-    grace: Duration,
+    /// Milliseconds (a `Duration` is a word more in every idle session).
+    grace_ms: u32,
     eof: bool,
 }
 
 impl TcpReader {
     /// `grace` is how long a bare packet may wait for more bytes before it counts as complete.
     pub fn new(rd: Arc<TcpStream>, grace: Duration) -> Self {
-        Self { rd, framer: Framer::new(), ready: VecDeque::new(), grace, eof: false }
+        let grace_ms = u32::try_from(grace.as_millis()).unwrap_or(u32::MAX);
+        Self { rd, framer: Framer::new(), ready: VecDeque::new(), grace_ms, eof: false }
     }
 
     /// Reads what is there now without awaiting; Ok(0) means end of stream.
@@ -40,10 +42,43 @@ impl TcpReader {
         self.framer.push(&buf[..n], &mut self.ready);
         Ok(n)
     }
+
+    /// The end of the stream (or a broken one) completes what was buffered.
+    fn after_read(&mut self, read: io::Result<usize>) {
+        match read {
+            Ok(0) => {
+                self.eof = true;
+                self.framer.flush(&mut self.ready);
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => {
+                self.eof = true;
+                self.framer.flush(&mut self.ready);
+            }
+        }
+    }
 }
 
 #[async_trait]
 impl MessageReader for TcpReader {
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        loop {
+            if !self.ready.is_empty() || self.eof || self.framer.has_pending() {
+                return std::task::Poll::Ready(());
+            }
+            // Idle sessions keep no buffers: thousands of them add up.
+            self.ready = VecDeque::new();
+            if self.rd.poll_read_ready(cx).is_pending() {
+                return std::task::Poll::Pending;
+            }
+            // Readiness is only cleared by a read that would block: read here, so an
+            // idle session's waker is registered anew instead of `next` waiting.
+            let read = self.read_now();
+            self.after_read(read);
+        }
+    }
+
     async fn next(&mut self) -> Option<Inbound> {
         loop {
             if let Some(m) = self.ready.pop_front() {
@@ -56,7 +91,8 @@ impl MessageReader for TcpReader {
             }
             if self.framer.has_pending() {
                 // Boxed: the timer is only needed mid-message, so idle sessions don't carry it.
-                match Box::pin(tokio::time::timeout(self.grace, self.rd.readable())).await {
+                let grace = Duration::from_millis(self.grace_ms.into());
+                match Box::pin(tokio::time::timeout(grace, self.rd.readable())).await {
                     Err(_) => {
                         self.framer.flush(&mut self.ready);
                         continue;
@@ -71,18 +107,8 @@ impl MessageReader for TcpReader {
                 self.framer.flush(&mut self.ready);
                 continue;
             }
-            match self.read_now() {
-                Ok(0) => {
-                    self.eof = true;
-                    self.framer.flush(&mut self.ready);
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => {
-                    self.eof = true;
-                    self.framer.flush(&mut self.ready);
-                }
-            }
+            let read = self.read_now();
+            self.after_read(read);
         }
     }
 }
@@ -216,5 +242,60 @@ impl<W: AsyncWrite + Unpin + Send> MessageWriter for PlainWriter<W> {
 
     async fn shutdown(&mut self) {
         let _ = self.wr.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::poll_fn;
+    use std::task::Poll;
+    use tokio::net::TcpListener;
+
+    async fn pair() -> (TcpReader, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        (TcpReader::new(Arc::new(server), Duration::from_millis(50)), client)
+    }
+
+    /// Polls once: true when ready.
+    async fn ready_now(r: &mut TcpReader) -> bool {
+        poll_fn(|cx| Poll::Ready(r.poll_ready(cx).is_ready())).await
+    }
+
+    #[tokio::test]
+    async fn idle_reader_waits_until_a_line_arrives_and_then_hands_it_out() {
+        let (mut r, mut client) = pair().await;
+        assert!(!ready_now(&mut r).await, "nothing sent yet");
+        client.write_all(b"/ping\n").await.expect("write");
+        tokio::time::timeout(Duration::from_secs(5), poll_fn(|cx| r.poll_ready(cx))).await.expect("woken");
+        match r.next().await {
+            Some(Inbound::Message(m)) => assert_eq!(m, "/ping"),
+            other => panic!("expected a message, got {other:?}"),
+        }
+        // The read that found the line left the socket "ready": looking again reads
+        // until it would block, so the reader is idle again (waker registered).
+        assert!(!ready_now(&mut r).await, "idle again after the line was taken");
+        assert_eq!(r.ready.capacity(), 0, "an idle reader keeps no queue");
+    }
+
+    #[tokio::test]
+    async fn a_closed_connection_is_ready_and_ends() {
+        let (mut r, client) = pair().await;
+        drop(client);
+        tokio::time::timeout(Duration::from_secs(5), poll_fn(|cx| r.poll_ready(cx))).await.expect("woken");
+        assert!(r.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_partial_line_is_ready_so_next_times_it_out() {
+        let (mut r, mut client) = pair().await;
+        client.write_all(b"/pi").await.expect("write");
+        tokio::time::timeout(Duration::from_secs(5), poll_fn(|cx| r.poll_ready(cx))).await.expect("woken");
+        match tokio::time::timeout(Duration::from_secs(5), r.next()).await.expect("grace ends") {
+            Some(Inbound::Message(m)) => assert_eq!(m, "/pi"),
+            other => panic!("expected the bare packet, got {other:?}"),
+        }
     }
 }
