@@ -67,7 +67,15 @@ async fn one_bus_message_per_line_whatever_the_member_count() {
     let nats = async_nats::connect(svc.nats.as_str()).await.expect("nats");
     // The host has dots, so its subject token is hex-coded: listen to every room subject of every host.
     let mut sub = nats.subscribe("dmc.*.room.>").await.expect("subscribe");
-    nats.flush().await.expect("flush");
+    // `flush` only empties the client's buffer: see our own probe come back, so the
+    // server surely has the subscription before the line is said.
+    nats.publish("dmc.probe.room.probe", "probe".into()).await.expect("probe");
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(10), sub.next()).await.expect("probe back").expect("open");
+        if &m.payload[..] == b"probe" {
+            break;
+        }
+    }
     speaker.send("to everyone").await;
     for l in listeners.iter_mut().chain([&mut speaker]) {
         loop {
