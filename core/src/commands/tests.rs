@@ -229,3 +229,23 @@ async fn admins_ban_unban_and_delete() {
     assert_eq!(root.send(&sh, "/delete_server attic").await, [replies::NO_SUCH_SERVER]);
     assert!(root.send(&sh, "/help").await[0].contains("/create_server"));
 }
+
+/// Guards the idle-memory work (bench/README.md, issue 16): an idle plain TCP
+/// session keeps this future inside a tokio task whose cell is 128-byte aligned.
+/// Up to 280 bytes (the server's 48-byte slot and guard and the task-local list
+/// included) the cell is 384 bytes; one word more and it is 512 for every connection.
+#[tokio::test]
+async fn an_idle_sessions_future_stays_small() {
+    use crate::transport::plain::{TcpReader, TcpWriter};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    let (sock, peer) = listener.accept().await.unwrap();
+    let sock = Arc::new(sock);
+    let reader = Box::new(TcpReader::new(sock.clone(), std::time::Duration::from_millis(50)));
+    let keep = [0u64; 6]; // the size of the server's connection slot and shutdown guard
+    let future =
+        crate::session::run(Arc::new(shared("size")), peer, "plain", reader, Box::new(TcpWriter::new(sock)), keep);
+    let size = std::mem::size_of_val(&future);
+    eprintln!("session future: {size} bytes");
+    assert!(size <= 280, "an idle session's future grew to {size} bytes (task-local list included)");
+}
