@@ -9,7 +9,7 @@ use crate::hub::{Hub, HubSettings};
 use crate::shutdown::{Sessions, Watch};
 use crate::sync::lock;
 use crate::transport::plain::{TcpReader, TcpWriter};
-use crate::transport::{MessageReader, MessageWriter};
+use crate::transport::Halves;
 use crate::{capabilities, federation, session};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -163,7 +163,7 @@ pub async fn start(cfg: Config) -> Result<Running, String> {
     });
     shared.uploads.clean_incoming(Duration::from_secs(3600));
     let uploads = shared.uploads.clone();
-    let web = crate::http::Web { shared: shared.clone(), cfg: cfg.web.clone(), sessions: sessions.watch() };
+    let web = crate::http::Web { shared: shared.clone(), cfg: cfg.web.clone() };
     let ctx = Arc::new(Ctx {
         web: Arc::new(web),
         shared,
@@ -289,29 +289,25 @@ async fn accept_loop(listener: TcpListener, door: Door, ctx: Arc<Ctx>) {
         tokio::spawn(async move {
             // The session gets a task of its own: this one's handshake state and
             // arguments would otherwise stay next to it for as long as it is connected.
-            if let Some((reader, writer)) = prepare(stream, peer, door, &ctx).await {
+            if let Some(((reader, writer), transport)) = prepare(stream, peer, door, &ctx).await {
                 let keep = (slot, ctx.sessions.guard());
-                tokio::spawn(session::run(ctx.shared.clone(), peer, door.name(), reader, writer, keep));
+                tokio::spawn(session::run(ctx.shared.clone(), peer, transport, reader, writer, keep));
             }
         });
     }
 }
 
-type Halves = (Box<dyn MessageReader>, Box<dyn MessageWriter>);
-
-/// Routes a new connection and sets up its transport; `None` when it was not a chat client
-/// (served here already) or its handshake failed.
-async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> Option<Halves> {
+/// Routes a new connection and sets up its transport: the chat session's halves and the
+/// transport's name, or `None` when it was not a chat client (served here already) or its
+/// handshake failed. An HTTP connection is a chat client once it upgraded to a WebSocket.
+async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> Option<(Halves, &'static str)> {
     let halves: Halves = match door {
         Door::Plain => match sniff(&stream, ctx.sniff).await {
             Kind::Federation => {
                 federation::inbound::serve(ctx.federation.as_deref(), stream, peer).await;
                 return None;
             }
-            Kind::Http => {
-                crate::http::serve(ctx.web.clone(), stream, peer).await;
-                return None;
-            }
+            Kind::Http => return Some((crate::http::serve(ctx.web.clone(), stream, peer).await?, WEBSOCKET)),
             Kind::Chat => {
                 let sock = std::sync::Arc::new(stream);
                 (Box::new(TcpReader::new(sock.clone(), ctx.grace)), Box::new(TcpWriter::new(sock)))
@@ -335,19 +331,18 @@ async fn prepare(stream: TcpStream, peer: SocketAddr, door: Door, ctx: &Ctx) -> 
             // Inside TLS, `GET `/`POST ` is HTTP (https://, wss://); anything else is chat.
             let (http, tls) = crate::transport::prefixed::starts_with(tls, HTTP_STARTS, ctx.sniff).await;
             if http {
-                crate::http::serve(ctx.web.clone(), tls, peer).await;
-                return None;
+                return Some((crate::http::serve(ctx.web.clone(), tls, peer).await?, WEBSOCKET));
             }
             crate::transport::tls::halves(tls, ctx.grace)
         }
         // A browser's spare connection may wait long before its request: nothing to sniff.
-        Door::Http => {
-            crate::http::serve(ctx.web.clone(), stream, peer).await;
-            return None;
-        }
+        Door::Http => return Some((crate::http::serve(ctx.web.clone(), stream, peer).await?, WEBSOCKET)),
     };
-    Some(halves)
+    Some((halves, door.name()))
 }
+
+/// The transport name of chat sessions that came in over HTTP (metrics, logs).
+const WEBSOCKET: &str = "websocket";
 
 /// First bytes of an HTTP request (protocol.md §7).
 const HTTP_STARTS: &[&[u8]] = &[b"GET ", b"POST "];

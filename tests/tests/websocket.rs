@@ -296,3 +296,23 @@ async fn the_http_only_port_has_the_same_per_address_limit() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(http_get(http, "/").await.status, 200);
 }
+
+#[tokio::test]
+async fn websocket_sessions_hold_their_connection_slot() {
+    // The session runs in a task of its own after the upgrade: the slot must go with it.
+    let srv = TestServer::builder().toml("[limits]\nmax_connections_per_ip = 2").start().await;
+    let mut a = Ws::login_new(srv.addr(), "wsa").await;
+    let mut b = Ws::login_new(srv.addr(), "wsb").await;
+    let mut third = Client::connect(srv.addr()).await;
+    third.expect("Too many connections from your address.").await;
+    a.send("hello b").await;
+    b.expect("wsa: hello b").await;
+    // An idle session still answers pings.
+    b.ws.send(Message::Ping(b"idle?".to_vec().into())).await.unwrap();
+    assert_eq!(b.next().await, Message::Pong(b"idle?".to_vec().into()));
+    drop(a);
+    // The slot is free once the server read the close; generous for a loaded CI machine.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut fourth = Client::connect(srv.addr()).await;
+    fourth.expect(GREETING).await;
+}

@@ -10,6 +10,7 @@ mod websocket;
 pub use web::Web;
 
 pub use crate::http_reply::{bytes_body, plain, refuse, Body};
+use crate::transport::Halves;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -25,9 +26,11 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// No plain HTTP connection lives longer than this (a WebSocket session is not bound by it).
 const CONNECTION_LIMIT: Duration = Duration::from_secs(600);
 
-/// Serves one HTTP connection (keep-alive included); a WebSocket upgrade turns it
-/// into a chat session that runs in this same task, so it keeps its connection slot.
-pub async fn serve<I>(web: Arc<Web>, io: I, peer: SocketAddr)
+/// Serves one HTTP connection (keep-alive included). A WebSocket upgrade hands back the
+/// chat session's halves: the caller runs the session in a task of its own (this
+/// future's HTTP state would otherwise stay in every WebSocket session's task) and
+/// passes the connection slot on to it.
+pub async fn serve<I>(web: Arc<Web>, io: I, peer: SocketAddr) -> Option<Halves>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -50,10 +53,8 @@ where
         Ok(Err(e)) => debug!(%peer, "HTTP connection ended: {e}"),
         Err(_) => debug!(%peer, "HTTP connection closed: open too long"),
     }
-    let taken = upgrade.lock().unwrap_or_else(|p| p.into_inner()).take();
-    if let Some(on_upgrade) = taken {
-        websocket::run_session(&web, on_upgrade, peer).await;
-    }
+    let on_upgrade = upgrade.lock().unwrap_or_else(|p| p.into_inner()).take()?;
+    websocket::halves(&web, on_upgrade, peer).await
 }
 
 async fn route(web: &Web, req: Request<Incoming>, peer: SocketAddr, upgrade: &websocket::Pending) -> Response<Body> {

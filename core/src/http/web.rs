@@ -3,12 +3,10 @@
 use crate::config::WebConfig;
 use crate::context::Shared;
 
-/// What the HTTP side needs: the session context (for WebSocket sessions) and `[web]`.
+/// What the HTTP side needs: the shared state (capability routes, uploads) and `[web]`.
 pub struct Web {
     /// What every chat session needs.
     pub shared: std::sync::Arc<Shared>,
     /// `[web]`.
     pub cfg: WebConfig,
-    /// Gives each WebSocket session its shutdown guard.
-    pub sessions: crate::shutdown::Watch,
 }

@@ -6,6 +6,7 @@ use super::web::Web;
 use crate::config::WebConfig;
 use crate::http_reply::{bytes_body, plain, refuse, Body};
 use crate::transport::websocket as ws;
+use crate::transport::Halves;
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, CONNECTION, HOST, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY};
 use hyper::header::{SEC_WEBSOCKET_VERSION, UPGRADE};
@@ -78,19 +79,17 @@ pub(super) fn accept(web: &Web, mut req: Request<Incoming>, pending: &Pending) -
     r
 }
 
-/// Runs the chat session once hyper handed over the upgraded connection.
-pub(super) async fn run_session(web: &Web, on_upgrade: OnUpgrade, peer: SocketAddr) {
+/// The chat session's halves once hyper handed over the upgraded connection.
+pub(super) async fn halves(web: &Web, on_upgrade: OnUpgrade, peer: SocketAddr) -> Option<Halves> {
     let upgraded = match on_upgrade.await {
         Ok(u) => u,
         Err(e) => {
             debug!(%peer, "WebSocket upgrade failed: {e}");
-            return;
+            return None;
         }
     };
     let config = ws::config(web.cfg.max_message_bytes);
-    let (reader, writer) = ws::halves(TokioIo::new(upgraded), config).await;
-    let guard = web.sessions.guard();
-    crate::session::run(web.shared.clone(), peer, "websocket", reader, writer, guard).await;
+    Some(ws::halves(TokioIo::new(upgraded), config).await)
 }
 
 #[cfg(test)]

@@ -306,6 +306,34 @@ async fn read_some(rd: &mut OwnedReadHalf, buf: &mut [u8], deadline: Option<Inst
 
 #[async_trait]
 impl MessageReader for LegacyReader {
+    /// Ready once a frame has begun (or the connection ended): an idle session waits
+    /// here without `next`'s future.
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        use std::task::Poll;
+        loop {
+            if !self.ready.is_empty() || self.closed || self.head_len > 0 {
+                return Poll::Ready(());
+            }
+            // Idle sessions keep no queue: thousands of them add up.
+            self.ready = VecDeque::new();
+            if self.rd.as_ref().poll_read_ready(cx).is_pending() {
+                return Poll::Pending;
+            }
+            // Readiness only clears on a read that would block. At most three bytes of
+            // the length, so `read_frame` still sees the length complete and checks it.
+            match self.rd.try_read(&mut self.head[..3]) {
+                Ok(n) if n > 0 => {
+                    self.head_len = n;
+                    self.started = Some(Instant::now());
+                    return Poll::Ready(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // The end or an error: `next` reads it again and ends.
+                _ => return Poll::Ready(()),
+            }
+        }
+    }
+
     async fn next(&mut self) -> Option<Inbound> {
         loop {
             if let Some(out) = super::ready_or_end(&mut self.ready, self.closed) {
@@ -607,6 +635,37 @@ mod tests {
         c.s.write_all(&[0, 0]).await.unwrap();
         let t = std::time::Instant::now();
         assert_eq!(next_within(&mut r).await, None);
+        assert!(t.elapsed() < Duration::from_secs(2));
+    }
+
+    /// Waits as an idle session does (ready first), then reads.
+    async fn next_after_ready(r: &mut Box<dyn MessageReader>) -> Option<Inbound> {
+        tokio::time::timeout(Duration::from_secs(5), std::future::poll_fn(|cx| r.poll_ready(cx)))
+            .await
+            .expect("never ready");
+        next_within(r).await
+    }
+
+    #[tokio::test]
+    async fn an_idle_reader_wakes_for_a_frame_and_still_checks_its_length() {
+        let (mut c, mut r, _w) = connected(Duration::from_secs(5)).await;
+        let now = std::future::poll_fn(|cx| std::task::Poll::Ready(r.poll_ready(cx).is_ready())).await;
+        assert!(!now, "nothing sent yet");
+        c.send("/ping").await;
+        assert_eq!(next_after_ready(&mut r).await, Some(msg("/ping")));
+        c.send("one\ntwo").await;
+        assert_eq!(next_after_ready(&mut r).await, Some(msg("one")));
+        assert_eq!(next_after_ready(&mut r).await, Some(msg("two")));
+        c.s.write_all(&((MAX_FRAME + BLOCK) as u32).to_be_bytes()).await.unwrap();
+        assert_eq!(next_after_ready(&mut r).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_frame_begun_from_idle_that_stalls_is_dropped() {
+        let (mut c, mut r, _w) = connected(Duration::from_millis(200)).await;
+        c.s.write_all(&[0, 0]).await.unwrap();
+        let t = std::time::Instant::now();
+        assert_eq!(next_after_ready(&mut r).await, None);
         assert!(t.elapsed() < Duration::from_secs(2));
     }
 

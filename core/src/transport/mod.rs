@@ -60,6 +60,9 @@ pub trait MessageReader: Send {
     }
 }
 
+/// A chat session's input and output.
+pub type Halves = (Box<dyn MessageReader>, Box<dyn MessageWriter>);
+
 /// Called whenever the socket accepted bytes (the slow-reader rule watches it).
 pub type Progress<'a> = &'a (dyn Fn() + Send + Sync);
 

@@ -10,10 +10,13 @@ use crate::framing::Framer;
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -62,15 +65,15 @@ impl TcpReader {
 
 #[async_trait]
 impl MessageReader for TcpReader {
-    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             if !self.ready.is_empty() || self.eof || self.framer.has_pending() {
-                return std::task::Poll::Ready(());
+                return Poll::Ready(());
             }
             // Idle sessions keep no buffers: thousands of them add up.
             self.ready = VecDeque::new();
             if self.rd.poll_read_ready(cx).is_pending() {
-                return std::task::Poll::Pending;
+                return Poll::Pending;
             }
             // Readiness is only cleared by a read that would block: read here, so an
             // idle session's waker is registered anew instead of `next` waiting.
@@ -113,47 +116,69 @@ impl MessageReader for TcpReader {
     }
 }
 
-/// Reads messages from any byte stream (TLS); keeps a heap buffer.
+/// Reads messages from any byte stream (TLS). Like [`TcpReader`] it keeps no read
+/// buffer while idle: each read goes into a stack buffer inside one poll.
 pub struct StreamReader<R> {
     rd: R,
     framer: Framer,
     ready: VecDeque<Inbound>,
-    grace: Duration,
-    buf: Vec<u8>,
+    grace_ms: u32,
     eof: bool,
 }
+
+/// What one stream read gives the reader (TLS needs less than a TCP read's chunk).
+const STREAM_CHUNK: usize = 8 * 1024;
 
 impl<R: AsyncRead + Unpin + Send> StreamReader<R> {
     /// Wraps a reader; `grace` as for [`TcpReader::new`].
     pub fn new(rd: R, grace: Duration) -> Self {
-        Self { rd, framer: Framer::new(), ready: VecDeque::new(), grace, buf: vec![0; READ_CHUNK], eof: false }
+        let grace_ms = u32::try_from(grace.as_millis()).unwrap_or(u32::MAX);
+        Self { rd, framer: Framer::new(), ready: VecDeque::new(), grace_ms, eof: false }
+    }
+
+    /// One read, framed at once; ready when it read something or the stream ended.
+    fn poll_read_some(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); STREAM_CHUNK];
+        let mut buf = ReadBuf::uninit(&mut buf);
+        match Pin::new(&mut self.rd).poll_read(cx, &mut buf) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(())) if !buf.filled().is_empty() => self.framer.push(buf.filled(), &mut self.ready),
+            Poll::Ready(_) => {
+                self.eof = true;
+                self.framer.flush(&mut self.ready);
+            }
+        }
+        Poll::Ready(())
     }
 }
 
 #[async_trait]
 impl<R: AsyncRead + Unpin + Send> MessageReader for StreamReader<R> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            if !self.ready.is_empty() || self.eof || self.framer.has_pending() {
+                return Poll::Ready(());
+            }
+            // Idle sessions keep no buffers: thousands of them add up.
+            self.ready = VecDeque::new();
+            if self.poll_read_some(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+
     async fn next(&mut self) -> Option<Inbound> {
         loop {
             if let Some(out) = super::ready_or_end(&mut self.ready, self.eof) {
                 return out;
             }
-            let read = if self.framer.has_pending() {
-                match tokio::time::timeout(self.grace, self.rd.read(&mut self.buf)).await {
-                    Err(_) => {
-                        self.framer.flush(&mut self.ready);
-                        continue;
-                    }
-                    Ok(r) => r,
-                }
-            } else {
-                self.rd.read(&mut self.buf).await
-            };
-            match read {
-                Ok(0) | Err(_) => {
-                    self.eof = true;
+            if self.framer.has_pending() {
+                let grace = Duration::from_millis(self.grace_ms.into());
+                if tokio::time::timeout(grace, poll_fn(|cx| self.poll_read_some(cx))).await.is_err() {
                     self.framer.flush(&mut self.ready);
                 }
-                Ok(n) => self.framer.push(&self.buf[..n], &mut self.ready),
+            } else {
+                poll_fn(|cx| self.poll_read_some(cx)).await;
             }
         }
     }
@@ -248,8 +273,6 @@ impl<W: AsyncWrite + Unpin + Send> MessageWriter for PlainWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::future::poll_fn;
-    use std::task::Poll;
     use tokio::net::TcpListener;
 
     async fn pair() -> (TcpReader, TcpStream) {
@@ -260,7 +283,7 @@ mod tests {
     }
 
     /// Polls once: true when ready.
-    async fn ready_now(r: &mut TcpReader) -> bool {
+    async fn ready_now(r: &mut impl MessageReader) -> bool {
         poll_fn(|cx| Poll::Ready(r.poll_ready(cx).is_ready())).await
     }
 
@@ -297,5 +320,23 @@ mod tests {
             Some(Inbound::Message(m)) => assert_eq!(m, "/pi"),
             other => panic!("expected the bare packet, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_stream_reader_idles_without_buffers_and_frames_what_arrives() {
+        let (mut client, server) = tokio::io::duplex(1024);
+        let mut r = StreamReader::new(server, Duration::from_millis(50));
+        assert!(!ready_now(&mut r).await, "nothing sent yet");
+        assert_eq!(r.ready.capacity(), 0, "an idle reader keeps no queue");
+        client.write_all(b"/ping\r\n/pi").await.expect("write");
+        tokio::time::timeout(Duration::from_secs(5), poll_fn(|cx| r.poll_ready(cx))).await.expect("woken");
+        assert_eq!(r.next().await, Some(Inbound::Message("/ping".into())));
+        // The bare packet completes after the grace period.
+        let bare = tokio::time::timeout(Duration::from_secs(5), r.next()).await.expect("grace ends");
+        assert_eq!(bare, Some(Inbound::Message("/pi".into())));
+        assert!(!ready_now(&mut r).await, "idle again");
+        drop(client);
+        tokio::time::timeout(Duration::from_secs(5), poll_fn(|cx| r.poll_ready(cx))).await.expect("woken by the end");
+        assert_eq!(r.next().await, None);
     }
 }

@@ -34,19 +34,17 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 /// A close handshake that takes longer than this is abandoned.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// tungstenite settings: frames and messages bounded by `max_bytes`, small read buffer
-/// (it is allocated for every connection).
+/// (every connection keeps one, idle or not; chat frames are short, and a longer
+/// frame grows it to the frame's size).
 pub fn config(max_bytes: usize) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
-        .max_message_size(Some(max_bytes))
-        .max_frame_size(Some(max_bytes))
+    WebSocketConfig::default().read_buffer_size(1024).max_message_size(Some(max_bytes)).max_frame_size(Some(max_bytes))
 }
 
 /// The socket's write side and what waits for it.
@@ -136,7 +134,7 @@ where
     });
     let io = ReadSide { rd, shared: shared.clone() };
     let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-    (Box::new(WsReader { ws, ready: VecDeque::new() }), Box::new(WsWriter { shared }))
+    (Box::new(WsReader { ws, ready: VecDeque::new(), ended: false }), Box::new(WsWriter { shared }))
 }
 
 /// What tungstenite reads from and writes its control frames to.
@@ -186,30 +184,54 @@ impl<R, W: AsyncWrite + Unpin> AsyncWrite for ReadSide<R, W> {
 struct WsReader<R, W> {
     ws: WebSocketStream<ReadSide<R, W>>,
     ready: VecDeque<Inbound>,
+    ended: bool,
+}
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> WsReader<R, W> {
+    /// Takes in what tungstenite read. A frame over `max_message_bytes`, bad UTF-8 in a
+    /// text frame, a close or a broken connection all end the session.
+    fn take(&mut self, item: Option<Result<Message, WsError>>) {
+        match item {
+            Some(Ok(Message::Text(t))) => split_complete(t.as_bytes(), &mut self.ready),
+            Some(Ok(Message::Binary(b))) => split_complete(&b, &mut self.ready),
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+            Some(Ok(Message::Close(_))) => {
+                self.ws.get_ref().shared.peer_closed.store(true, Ordering::Relaxed);
+                self.ended = true;
+            }
+            Some(Err(e)) => {
+                tracing::debug!("WebSocket read ended: {e}");
+                self.ended = true;
+            }
+            None => self.ended = true,
+        }
+    }
 }
 
 #[async_trait]
 impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> MessageReader for WsReader<R, W> {
+    /// Reads here, so an idle session waits without `next`'s future.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            if !self.ready.is_empty() || self.ended {
+                return Poll::Ready(());
+            }
+            // Idle sessions keep no queue: thousands of them add up.
+            self.ready = VecDeque::new();
+            match self.ws.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(item) => self.take(item),
+            }
+        }
+    }
+
     async fn next(&mut self) -> Option<Inbound> {
         loop {
-            if let Some(m) = self.ready.pop_front() {
-                return Some(m);
+            if let Some(out) = super::ready_or_end(&mut self.ready, self.ended) {
+                return out;
             }
-            // A frame over `max_message_bytes`, bad UTF-8 in a text frame, a close or a
-            // broken connection all end the session.
-            match self.ws.next().await? {
-                Ok(Message::Text(t)) => split_complete(t.as_bytes(), &mut self.ready),
-                Ok(Message::Binary(b)) => split_complete(&b, &mut self.ready),
-                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
-                Ok(Message::Close(_)) => {
-                    self.ws.get_ref().shared.peer_closed.store(true, Ordering::Relaxed);
-                    return None;
-                }
-                Err(e) => {
-                    tracing::debug!("WebSocket read ended: {e}");
-                    return None;
-                }
-            }
+            let item = self.ws.next().await;
+            self.take(item);
         }
     }
 }
