@@ -40,6 +40,9 @@ use tokio_tungstenite::WebSocketStream;
 /// A close handshake that takes longer than this is abandoned.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Control frames (pongs) waiting for a socket the client does not read: about 500 pongs.
+const MAX_CONTROL_BYTES: usize = 64 * 1024;
+
 /// tungstenite settings: frames and messages bounded by `max_bytes`, small read buffer
 /// (every connection keeps one, idle or not; chat frames are short, and a longer
 /// frame grows it to the frame's size).
@@ -151,8 +154,13 @@ impl<R: AsyncRead + Unpin, W> AsyncRead for ReadSide<R, W> {
 
 impl<R, W: AsyncWrite + Unpin> AsyncWrite for ReadSide<R, W> {
     /// Queues control bytes; they are sent on flush (or by the writer with its batch).
+    /// A client that keeps pinging without reading the pongs ends its session here.
     fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        self.shared.out().control.extend_from_slice(data);
+        let mut out = self.shared.out();
+        if out.control.len() + data.len() > MAX_CONTROL_BYTES {
+            return Poll::Ready(Err(io::Error::other("the client does not read its pongs")));
+        }
+        out.control.extend_from_slice(data);
         Poll::Ready(Ok(data.len()))
     }
 
@@ -352,5 +360,26 @@ mod tests {
         assert!(got.contains(&Message::Pong("p".into())), "{:?}", got.iter().map(Message::len).collect::<Vec<_>>());
         let _w = writer.await.unwrap();
         reader.abort();
+    }
+
+    #[tokio::test]
+    async fn pings_whose_pongs_are_never_read_end_the_session() {
+        // A tiny pipe the client never reads: every pong waits in the control queue.
+        let (client, server) = tokio::io::duplex(64);
+        let (mut r, _w) = halves(server, config(1 << 16)).await;
+        let reader = tokio::spawn(async move { r.next().await });
+        let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+        let ping = Message::Ping(vec![b'p'; 125].into());
+        let mut sent = 0;
+        while !reader.is_finished() && sent < 5_000 {
+            // Once the server stopped reading, a send may wait for room forever.
+            match tokio::time::timeout(Duration::from_secs(1), client.send(ping.clone())).await {
+                Ok(Ok(())) => sent += 1,
+                _ => break,
+            }
+        }
+        let ended = tokio::time::timeout(Duration::from_secs(5), reader).await.expect("the session ends");
+        assert_eq!(ended.unwrap(), None);
+        assert!(sent < 1_000, "ended after {sent} pings");
     }
 }
