@@ -45,6 +45,17 @@ pub(crate) fn ready_or_end(ready: &mut std::collections::VecDeque<Inbound>, ende
     }
 }
 
+/// For `poll_ready`: true when `next` has something to do — queued messages, or `more`
+/// (the end, a partial message). Otherwise the empty queue's buffer is dropped: idle
+/// sessions keep none, and thousands of them add up.
+pub(crate) fn has_work(ready: &mut std::collections::VecDeque<Inbound>, more: bool) -> bool {
+    if !ready.is_empty() || more {
+        return true;
+    }
+    *ready = std::collections::VecDeque::new();
+    false
+}
+
 /// Where a session's input comes from.
 #[async_trait]
 pub trait MessageReader: Send {

@@ -67,11 +67,9 @@ impl TcpReader {
 impl MessageReader for TcpReader {
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
-            if !self.ready.is_empty() || self.eof || self.framer.has_pending() {
+            if super::has_work(&mut self.ready, self.eof || self.framer.has_pending()) {
                 return Poll::Ready(());
             }
-            // Idle sessions keep no buffers: thousands of them add up.
-            self.ready = VecDeque::new();
             if self.rd.poll_read_ready(cx).is_pending() {
                 return Poll::Pending;
             }
@@ -156,11 +154,9 @@ impl<R: AsyncRead + Unpin + Send> StreamReader<R> {
 impl<R: AsyncRead + Unpin + Send> MessageReader for StreamReader<R> {
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
-            if !self.ready.is_empty() || self.eof || self.framer.has_pending() {
+            if super::has_work(&mut self.ready, self.eof || self.framer.has_pending()) {
                 return Poll::Ready(());
             }
-            // Idle sessions keep no buffers: thousands of them add up.
-            self.ready = VecDeque::new();
             if self.poll_read_some(cx).is_pending() {
                 return Poll::Pending;
             }

@@ -221,11 +221,9 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> MessageReader fo
     /// Reads here, so an idle session waits without `next`'s future.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
-            if !self.ready.is_empty() || self.ended {
+            if super::has_work(&mut self.ready, self.ended) {
                 return Poll::Ready(());
             }
-            // Idle sessions keep no queue: thousands of them add up.
-            self.ready = VecDeque::new();
             match self.ws.poll_next_unpin(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(item) => self.take(item),
@@ -234,13 +232,8 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> MessageReader fo
     }
 
     async fn next(&mut self) -> Option<Inbound> {
-        loop {
-            if let Some(out) = super::ready_or_end(&mut self.ready, self.ended) {
-                return out;
-            }
-            let item = self.ws.next().await;
-            self.take(item);
-        }
+        std::future::poll_fn(|cx| self.poll_ready(cx)).await;
+        self.ready.pop_front()
     }
 }
 
